@@ -1,0 +1,24 @@
+/**
+ * The only module that imports `cdktf` itself. Everything else imports these names from here, so moving to
+ * the maintained fork (CDK Terrain, `cdktn`) is a change to this one file.
+ * (The prebuilt provider bindings import `cdktf` on their own; they move with their own package.)
+ */
+export {
+  Annotations,
+  App,
+  Aspects,
+  AzurermBackend,
+  Fn,
+  GcsBackend,
+  LocalBackend,
+  RemoteBackend,
+  S3Backend,
+  TerraformElement,
+  TerraformOutput,
+  TerraformResource,
+  TerraformStack,
+  TerraformVariable,
+  Testing,
+  Token,
+} from "cdktf";
+export type { IAspect, ITerraformDependable } from "cdktf";

@@ -1,0 +1,68 @@
+/**
+ * Rules no single field can express: references inside one environment and names that must be unique
+ * across all of them (apps, instances and catalogs share one workspace / metastore namespace).
+ */
+import { type ConfigProblem, describe, formatPath } from "./config-error";
+import type { EnvironmentConfig } from "./schema";
+import { secretVariableName } from "./secret-variable";
+import type { YamlSource } from "./load-environments";
+
+interface Loaded {
+  readonly config: EnvironmentConfig;
+  readonly source: YamlSource;
+}
+
+const UNIQUE_ACROSS_ENVIRONMENTS: { path: readonly string[]; what: string; get: (c: EnvironmentConfig) => string }[] = [
+  { path: ["app", "name"], what: "app name", get: (c) => c.app.name },
+  { path: ["lakebase", "instanceName"], what: "Lakebase instance name", get: (c) => c.lakebase.instanceName },
+  { path: ["database", "catalog"], what: "catalog name", get: (c) => c.database.catalog },
+];
+
+export function crossEnvironmentProblems(loaded: readonly Loaded[]): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const problem = (l: Loaded, path: readonly PropertyKey[], message: string) =>
+    problems.push({ file: l.source.display, ...l.source.locate(path), field: formatPath(path), message });
+
+  for (const rule of UNIQUE_ACROSS_ENVIRONMENTS) {
+    const firstOwner = new Map<string, Loaded>();
+    for (const l of loaded) {
+      const value = rule.get(l.config);
+      const owner = firstOwner.get(value);
+      if (owner) problem(l, rule.path, `expected a ${rule.what} unique across environments, found ${describe(value)}, already used by ${owner.source.display}`);
+      else firstOwner.set(value, l);
+    }
+  }
+
+  for (const l of loaded) {
+    const { app, secrets, servingEndpoints } = l.config;
+    const keys = secrets?.keys ?? [];
+    app.secrets.forEach((s, i) => {
+      if (!keys.includes(s.key)) {
+        problem(l, ["app", "secrets", i, "key"], `expected a key of secret scope ${secrets ? `"${secrets.scope}" (${keys.join(", ")})` : "(none: add a secrets section)"}, found ${describe(s.key)}`);
+      }
+    });
+
+    const variables = new Map<string, number>();
+    keys.forEach((key, i) => {
+      const variable = secretVariableName(key);
+      const clash = variables.get(variable);
+      if (clash !== undefined) problem(l, ["secrets", "keys", i], `expected keys that map to distinct Terraform variables, found ${describe(key)} and ${describe(keys[clash])} both mapping to ${variable}`);
+      else variables.set(variable, i);
+    });
+
+    const bindings: [readonly PropertyKey[], string][] = [
+      [["app", "databaseResourceName"], app.databaseResourceName],
+      ...app.secrets.map((s, i): [PropertyKey[], string] => [["app", "secrets", i, "resourceName"], s.resourceName]),
+      ...servingEndpoints.map((s, i): [PropertyKey[], string] => [["servingEndpoints", i, "resourceName"], s.resourceName]),
+      ...app.sqlWarehouses.map((s, i): [PropertyKey[], string] => [["app", "sqlWarehouses", i, "resourceName"], s.resourceName]),
+      ...app.jobs.map((s, i): [PropertyKey[], string] => [["app", "jobs", i, "resourceName"], s.resourceName]),
+    ];
+    const seen = new Map<string, readonly PropertyKey[]>();
+    for (const [path, name] of bindings) {
+      const first = seen.get(name);
+      if (first) problem(l, path, `expected app resource names to be unique, found ${describe(name)}, already used by ${formatPath(first)}`);
+      else seen.set(name, path);
+    }
+  }
+  return problems;
+}

