@@ -5,11 +5,11 @@
 import { type ConfigProblem, describe, formatPath } from "./config-error";
 import type { EnvironmentConfig } from "./schema";
 import { secretVariableName } from "./secret-variable";
-import type { YamlSource } from "./load-environments";
 
-interface Loaded {
+/** A validated environment and a way to report a problem at one of its fields (in the file that sets it). */
+export interface LoadedEnvironment {
   readonly config: EnvironmentConfig;
-  readonly source: YamlSource;
+  readonly locate: (path: readonly PropertyKey[], message: string) => ConfigProblem;
 }
 
 const UNIQUE_ACROSS_ENVIRONMENTS: { path: readonly string[]; what: string; get: (c: EnvironmentConfig) => string }[] = [
@@ -18,17 +18,16 @@ const UNIQUE_ACROSS_ENVIRONMENTS: { path: readonly string[]; what: string; get: 
   { path: ["database", "catalog"], what: "catalog name", get: (c) => c.database.catalog },
 ];
 
-export function crossEnvironmentProblems(loaded: readonly Loaded[]): ConfigProblem[] {
+export function crossEnvironmentProblems(loaded: readonly LoadedEnvironment[]): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
-  const problem = (l: Loaded, path: readonly PropertyKey[], message: string) =>
-    problems.push({ file: l.source.display, ...l.source.locate(path), field: formatPath(path), message });
+  const problem = (l: LoadedEnvironment, path: readonly PropertyKey[], message: string) => problems.push(l.locate(path, message));
 
   for (const rule of UNIQUE_ACROSS_ENVIRONMENTS) {
-    const firstOwner = new Map<string, Loaded>();
+    const firstOwner = new Map<string, LoadedEnvironment>();
     for (const l of loaded) {
       const value = rule.get(l.config);
       const owner = firstOwner.get(value);
-      if (owner) problem(l, rule.path, `expected a ${rule.what} unique across environments, found ${describe(value)}, already used by ${owner.source.display}`);
+      if (owner) problem(l, rule.path, `expected a ${rule.what} unique across environments, found ${describe(value)}, already used by environment ${owner.config.name}`);
       else firstOwner.set(value, l);
     }
   }

@@ -6,9 +6,9 @@ import { readdirSync, readFileSync } from "node:fs";
 import { basename, join, relative, resolve } from "node:path";
 import { type Document, isMap, isScalar, LineCounter, parseDocument } from "yaml";
 import { type core, z } from "zod";
-import { ConfigError, type ConfigProblem, describe, formatPath } from "./config-error";
+import { ConfigError, type ConfigProblem, describe, formatPath, formatProblem } from "./config-error";
 import { type EnvironmentConfig, environmentSchema } from "./schema";
-import { crossEnvironmentProblems } from "./cross-checks";
+import { crossEnvironmentProblems, type LoadedEnvironment } from "./cross-checks";
 
 export const REPO_ROOT = resolve(__dirname, "..", "..");
 export const COMMON_FILE = "common.yaml";
@@ -83,7 +83,7 @@ export function loadEnvironments(options: { dir?: string; only?: readonly string
   const commonPath = join(dir, COMMON_FILE);
   const common = readdirSync(dir).includes(COMMON_FILE) ? new YamlSource(commonPath) : undefined;
   const problems: ConfigProblem[] = [...(common?.problems ?? [])];
-  const loaded: { config: EnvironmentConfig; source: YamlSource }[] = [];
+  const loaded: LoadedEnvironment[] = [];
 
   // Cross-file checks need every environment, so validate all of them even when only some are selected.
   for (const name of names) {
@@ -96,10 +96,11 @@ export function loadEnvironments(options: { dir?: string; only?: readonly string
       problems.push(...result.error.issues.flatMap((issue) => describeIssue(issue, merged, source, common)));
       continue;
     }
-    loaded.push({ config: { ...result.data, name }, source });
+    loaded.push({ config: { ...result.data, name }, locate: (path, message) => at(path, source, common, message) });
   }
   problems.push(...crossEnvironmentProblems(loaded));
-  if (problems.length) throw new ConfigError(problems);
+  // A mistake in common.yaml surfaces once per environment; report it once.
+  if (problems.length) throw new ConfigError([...new Map(problems.map((p) => [formatProblem(p), p])).values()]);
 
   return selected.map((n) => loaded.find((l) => l.config.name === n)!.config);
 }

@@ -1,0 +1,253 @@
+/**
+ * Every kind of configuration mistake a user can make gets the documented error shape:
+ * `<file>:<line>:<column>: <field path>: expected ..., found ...`, all problems of a file at once.
+ */
+import { test, describe as suite } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import { ConfigError, type ConfigProblem, formatProblem } from "../../stacks/config/config-error";
+import { environmentsDir, loadEnvironments } from "../../stacks/config/load-environments";
+
+const REAL = environmentsDir({});
+const realFiles = Object.fromEntries(readdirSync(REAL).map((f) => [f, readFileSync(join(REAL, f), "utf8")]));
+
+/** Loads the real environments with some files replaced (a string) or removed (null); returns the problems. */
+function problemsWith(files: Record<string, string | null>, only?: string[]): { dir: string; problems: readonly ConfigProblem[] } {
+  const dir = mkdtempSync(join(tmpdir(), "envs-"));
+  for (const [name, text] of Object.entries({ ...realFiles, ...files })) {
+    if (text !== null) writeFileSync(join(dir, name), text);
+  }
+  try {
+    loadEnvironments({ dir, only });
+  } catch (e) {
+    if (e instanceof ConfigError) return { dir, problems: e.problems };
+    throw e;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  assert.fail("expected a ConfigError, the configuration loaded");
+}
+
+interface Expected {
+  file: string;
+  field: string;
+  message: RegExp;
+  line?: number;
+  column?: number;
+}
+
+function expectProblem(files: Record<string, string | null>, expected: Expected, only?: string[]) {
+  const { dir, problems } = problemsWith(files, only);
+  const file = relative(process.cwd(), join(dir, expected.file));
+  const match = problems.find((p) => p.file === file && p.field === expected.field && expected.message.test(p.message));
+  assert.ok(match, `no problem ${JSON.stringify(expected)} among:\n${problems.map(formatProblem).join("\n")}`);
+  if (expected.line !== undefined) assert.equal(match.line, expected.line, formatProblem(match));
+  if (expected.column !== undefined) assert.equal(match.column, expected.column, formatProblem(match));
+  // The documented shape: location, field, then what was expected and what was found.
+  assert.match(formatProblem(match), /^.+?(:\d+:\d+)?: (YAML syntax error: |.*(expected|unknown))/);
+}
+
+/** dev.yaml as shipped, with extra YAML lines appended under the given top-level section. */
+const dev = (extra: string) => `${realFiles["dev.yaml"]}${extra}\n`;
+/** The number of lines in the shipped dev.yaml: text appended by `dev()` starts on the next line. */
+const devLines = realFiles["dev.yaml"].split("\n").length - 1;
+
+suite("types", () => {
+  test("a number where a string is expected", () =>
+    expectProblem({ "dev.yaml": "app:\n  name: 42\nlakebase:\n  instanceName: notes-dev\ndatabase:\n  catalog: notes_dev\nsecrets:\n  scope: notes-dev\n" }, {
+      file: "dev.yaml", field: "app.name", line: 2, column: 3, message: /^expected a string, found 42$/,
+    }));
+  test("a string where a boolean is expected", () =>
+    expectProblem({ "dev.yaml": dev("production: yes") }, { file: "dev.yaml", field: "production", line: devLines + 1, message: /expected a boolean, found "yes"/ }));
+  test("a fraction where a whole number is expected", () =>
+    expectProblem({ "staging.yaml": realFiles["staging.yaml"].replace("retentionWindowInDays: 14", "retentionWindowInDays: 7.5") }, {
+      file: "staging.yaml", field: "lakebase.retentionWindowInDays", message: /expected a whole number, found 7.5/,
+    }));
+  test("a number where a tag value string is expected", () =>
+    expectProblem({ "prod.yaml": realFiles["prod.yaml"].replace("criticality: high", "criticality: 1") }, {
+      file: "prod.yaml", field: "lakebase.tags.criticality", message: /expected a string, found 1/,
+    }));
+  test("a mapping where a list is expected", () =>
+    expectProblem({ "common.yaml": realFiles["common.yaml"].replace("keys:\n    - session-signing-key", "keys:\n    key: session-signing-key") }, {
+      file: "common.yaml", field: "secrets.keys", message: /expected a array, found a mapping/,
+    }));
+});
+
+suite("enums", () => {
+  test("compute size", () =>
+    expectProblem({ "prod.yaml": realFiles["prod.yaml"].replace("computeSize: LARGE", "computeSize: XLARGE") }, {
+      file: "prod.yaml", field: "app.computeSize", message: /expected one of "MEDIUM" \| "LARGE", found "XLARGE"/,
+    }));
+  test("instance capacity", () =>
+    expectProblem({ "prod.yaml": realFiles["prod.yaml"].replace("capacity: CU_2", "capacity: CU_3") }, {
+      file: "prod.yaml", field: "lakebase.capacity", message: /expected one of "CU_1" \| "CU_2" \| "CU_4" \| "CU_8", found "CU_3"/,
+    }));
+  test("app permission level", () =>
+    expectProblem({ "dev.yaml": realFiles["dev.yaml"].replace("level: CAN_MANAGE", "level: CAN_VIEW") }, {
+      file: "dev.yaml", field: "permissions.app[0].level", message: /expected one of "CAN_USE" \| "CAN_MANAGE", found "CAN_VIEW"/,
+    }));
+  test("serving endpoint permission", () =>
+    expectProblem({ "common.yaml": `${realFiles["common.yaml"]}    permission: CAN_RUN\n` }, {
+      file: "common.yaml", field: "servingEndpoints[0].permission", message: /expected one of "CAN_QUERY" \| "CAN_VIEW" \| "CAN_MANAGE", found "CAN_RUN"/,
+    }));
+  test("state backend type", () =>
+    expectProblem({ "dev.yaml": dev("backend:\n  type: ftp") }, {
+      file: "dev.yaml", field: "backend.type", line: devLines + 2, message: /expected one of "local" \| "s3" \| "azurerm" \| "gcs" \| "remote", found "ftp"/,
+    }));
+});
+
+suite("ranges and formats", () => {
+  test("retention below 2 days", () =>
+    expectProblem({ "staging.yaml": realFiles["staging.yaml"].replace("retentionWindowInDays: 14", "retentionWindowInDays: 1") }, {
+      file: "staging.yaml", field: "lakebase.retentionWindowInDays", message: /expected at least 2, found 1/,
+    }));
+  test("retention above 35 days", () =>
+    expectProblem({ "prod.yaml": realFiles["prod.yaml"].replace("retentionWindowInDays: 35", "retentionWindowInDays: 36") }, {
+      file: "prod.yaml", field: "lakebase.retentionWindowInDays", message: /expected at most 35, found 36/,
+    }));
+  test("node count above the primary plus two secondaries", () =>
+    expectProblem({ "prod.yaml": realFiles["prod.yaml"].replace("nodeCount: 2", "nodeCount: 4") }, {
+      file: "prod.yaml", field: "lakebase.nodeCount", message: /expected at most 3, found 4/,
+    }));
+  test("an app name with capitals", () =>
+    expectProblem({ "dev.yaml": realFiles["dev.yaml"].replace("name: notes-dev", "name: Notes-Dev") }, {
+      file: "dev.yaml", field: "app.name", line: 3, column: 3, message: /expected 3-30 lowercase letters, digits or hyphens.*found "Notes-Dev"/,
+    }));
+  test("a catalog name with a hyphen", () =>
+    expectProblem({ "dev.yaml": realFiles["dev.yaml"].replace("catalog: notes_dev", "catalog: notes-dev") }, {
+      file: "dev.yaml", field: "database.catalog", message: /expected a lowercase identifier.*found "notes-dev"/,
+    }));
+  test("a workspace host that is not a URL", () =>
+    expectProblem({ "dev.yaml": dev("workspace:\n  host: my-workspace") }, { file: "dev.yaml", field: "workspace.host", message: /expected a valid url, found "my-workspace"/ }));
+  test("a user that is not an email address", () =>
+    expectProblem({ "dev.yaml": realFiles["dev.yaml"].replace("- group: notes-developers\n      level: CAN_MANAGE", "- user: alice\n      level: CAN_MANAGE") }, {
+      file: "dev.yaml", field: "permissions.app[0].user", message: /expected a valid email, found "alice"/,
+    }));
+  test("a service principal that is not an application id", () =>
+    expectProblem({ "dev.yaml": realFiles["dev.yaml"].replace("- group: notes-developers\n      level: CAN_MANAGE", "- servicePrincipal: ci-bot\n      level: CAN_MANAGE") }, {
+      file: "dev.yaml", field: "permissions.app[0].servicePrincipal", message: /expected a valid uuid, found "ci-bot"/,
+    }));
+  test("a non-numeric job id", () =>
+    expectProblem({ "dev.yaml": realFiles["dev.yaml"].replace("  name: notes-dev", "  name: notes-dev\n  jobs:\n    - resourceName: nightly\n      id: nightly-job") }, {
+      file: "dev.yaml", field: "app.jobs[0].id", message: /expected a numeric job id, found "nightly-job"/,
+    }));
+  test("an empty list of secret keys", () =>
+    expectProblem({ "common.yaml": realFiles["common.yaml"].replace("keys:\n    - session-signing-key", "keys: []") }, {
+      file: "common.yaml", field: "secrets.keys", message: /expected at least 1 item\(s\), found a list of 0/,
+    }));
+  test("two principals in one grant", () =>
+    expectProblem({ "dev.yaml": realFiles["dev.yaml"].replace("- group: notes-developers\n      level: CAN_MANAGE", "- group: notes-developers\n      user: a@example.com\n      level: CAN_MANAGE") }, {
+      file: "dev.yaml", field: "permissions.app[0]", message: /expected exactly one of user, group or servicePrincipal, found a mapping/,
+    }));
+});
+
+suite("unknown and missing keys", () => {
+  test("a misspelt top-level section", () =>
+    expectProblem({ "dev.yaml": dev("lakebsae:\n  capacity: CU_1") }, {
+      file: "dev.yaml", field: "lakebsae", line: devLines + 1, column: 1, message: /unknown key; expected one of: production, workspace, backend, app, lakebase/,
+    }));
+  test("a misspelt nested key, reported at the key", () =>
+    expectProblem({ "staging.yaml": realFiles["staging.yaml"].replace("retentionWindowInDays: 14", "retentionWindowInDays: 14\n  capasity: CU_2") }, {
+      file: "staging.yaml", field: "lakebase.capasity", line: 8, column: 3, message: /unknown key; expected one of: instanceName, capacity, nodeCount/,
+    }));
+  test("an option of another backend type", () =>
+    expectProblem({ "dev.yaml": dev("backend:\n  type: gcs\n  bucket: b\n  prefix: p\n  region: eu") }, {
+      file: "dev.yaml", field: "backend.region", message: /unknown key; expected one of: type, bucket, prefix/,
+    }));
+  test("a missing app name", () =>
+    expectProblem({ "dev.yaml": realFiles["dev.yaml"].replace("  name: notes-dev\n", "  computeSize: MEDIUM\n") }, {
+      file: "dev.yaml", field: "app.name", message: /expected a string, found nothing \(the field is missing\)/,
+    }));
+  test("a missing instance name", () =>
+    expectProblem({ "staging.yaml": realFiles["staging.yaml"].replace("  instanceName: notes-staging\n", "") }, {
+      file: "staging.yaml", field: "lakebase.instanceName", message: /expected a string, found nothing/,
+    }));
+  test("a missing required setting of the chosen backend", () =>
+    expectProblem({ "prod.yaml": `${realFiles["prod.yaml"]}\nbackend:\n  type: s3\n  key: notes/prod.tfstate\n  region: eu-west-1\n` }, {
+      file: "prod.yaml", field: "backend.bucket", message: /expected a string, found nothing/,
+    }));
+  test("a secret values section is not accepted: values never live in YAML", () =>
+    expectProblem({ "dev.yaml": realFiles["dev.yaml"].replace("scope: notes-dev", "scope: notes-dev\n  values:\n    session-signing-key: hunter2") }, {
+      file: "dev.yaml", field: "secrets.values", message: /unknown key; expected one of: scope, keys/,
+    }));
+});
+
+suite("YAML itself", () => {
+  test("a syntax error has a line and column", () =>
+    expectProblem({ "dev.yaml": "app:\n  name: [notes-dev\nlakebase: {}\n" }, { file: "dev.yaml", field: "", line: 3, column: 1, message: /^YAML syntax error: / }));
+  test("a duplicated key", () =>
+    expectProblem({ "dev.yaml": realFiles["dev.yaml"].replace("app:\n  name: notes-dev", "app:\n  name: notes-dev\n  name: notes-dev2") }, {
+      file: "dev.yaml", field: "", line: 4, message: /YAML syntax error: Map keys must be unique/,
+    }));
+  test("a file that is a list, not a mapping", () =>
+    expectProblem({ "staging.yaml": "- app\n- lakebase\n" }, { file: "staging.yaml", field: "", line: 1, column: 1, message: /expected a mapping of settings, found a list of 2/ }));
+  test("an environment file name that cannot be a stack name", () =>
+    expectProblem({ "Dev_Test.yaml": realFiles["dev.yaml"] }, { file: "Dev_Test.yaml", field: "", message: /expected a file name of lowercase letters, digits and hyphens/ }));
+  test("a mistake in common.yaml is reported against common.yaml", () =>
+    expectProblem({ "common.yaml": realFiles["common.yaml"].replace("capacity: CU_1", "capacity: CU_16") }, {
+      file: "common.yaml", field: "lakebase.capacity", message: /found "CU_16"/,
+    }));
+});
+
+suite("across files", () => {
+  test("an app name used by two environments", () =>
+    expectProblem({ "staging.yaml": realFiles["staging.yaml"].replace("name: notes-staging", "name: notes-dev") }, {
+      file: "staging.yaml", field: "app.name", message: /expected a app name unique across environments, found "notes-dev", already used by environment dev/,
+    }));
+  test("an instance name used by two environments", () =>
+    expectProblem({ "prod.yaml": realFiles["prod.yaml"].replace("instanceName: notes-prod", "instanceName: notes-dev") }, {
+      file: "prod.yaml", field: "lakebase.instanceName", message: /unique across environments, found "notes-dev"/,
+    }));
+  test("a catalog used by two environments", () =>
+    expectProblem({ "staging.yaml": realFiles["staging.yaml"].replace("catalog: notes_staging", "catalog: notes_dev") }, {
+      file: "staging.yaml", field: "database.catalog", message: /unique across environments, found "notes_dev"/,
+    }));
+  test("an app secret binding whose key is not in the scope", () =>
+    expectProblem({ "dev.yaml": realFiles["dev.yaml"].replace("  name: notes-dev", "  name: notes-dev\n  secrets:\n    - resourceName: api-key\n      key: openai-api-key") }, {
+      file: "dev.yaml", field: "app.secrets[0].key", line: 6, message: /expected a key of secret scope "notes-dev" \(session-signing-key\), found "openai-api-key"/,
+    }));
+  test("two app bindings with the same resource name", () =>
+    expectProblem({ "dev.yaml": realFiles["dev.yaml"].replace("  name: notes-dev", "  name: notes-dev\n  sqlWarehouses:\n    - resourceName: llm\n      id: abc123") }, {
+      file: "dev.yaml", field: "app.sqlWarehouses[0].resourceName", line: 5, column: 7, message: /^expected app resource names to be unique, found "llm", already used by servingEndpoints\[0\]\.resourceName$/,
+    }));
+  test("two secret keys that map to the same Terraform variable", () =>
+    expectProblem({ "common.yaml": realFiles["common.yaml"].replace("keys:\n    - session-signing-key", "keys:\n    - session-signing-key\n    - session_signing_key") }, {
+      file: "common.yaml", field: "secrets.keys[1]", message: /both mapping to secret_session_signing_key/,
+    }));
+  test("an unknown environment name on the command line lists the known ones", () =>
+    expectProblem({}, { file: ".", field: "", message: /unknown environment "qa"; known environments: dev, prod, staging/ }, ["qa"]));
+});
+
+test("every problem of a file is reported at once", () => {
+  const { problems } = problemsWith({
+    "dev.yaml": "app:\n  name: Notes\n  computeSize: HUGE\nlakebase:\n  instanceName: notes-dev\n  nodeCount: 9\n  stoped: true\ndatabase:\n  catalog: notes_dev\nsecrets:\n  scope: notes-dev\n",
+  });
+  const devProblems = problems.filter((p) => p.file.endsWith("dev.yaml")).map((p) => p.field).sort();
+  assert.deepEqual(devProblems, ["app.computeSize", "app.name", "lakebase.nodeCount", "lakebase.stoped"]);
+});
+
+test("the environments directory is overridable and every *.yaml but common.yaml is an environment", () => {
+  const dir = mkdtempSync(join(tmpdir(), "envs-"));
+  try {
+    writeFileSync(join(dir, "common.yaml"), realFiles["common.yaml"]);
+    writeFileSync(join(dir, "qa.yaml"), realFiles["dev.yaml"].replaceAll("dev", "qa"));
+    assert.equal(environmentsDir({ STACK_ENVIRONMENTS_DIR: dir }), dir);
+    const loaded = loadEnvironments({ dir: environmentsDir({ STACK_ENVIRONMENTS_DIR: dir }) });
+    assert.deepEqual(loaded.map((e) => [e.name, e.app.name]), [["qa", "notes-qa"]]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("the shipped environments load with the documented defaults", () => {
+  const [dev, prod] = loadEnvironments({ only: ["dev", "prod"] });
+  assert.equal(dev.production, false);
+  assert.equal(prod.production, true);
+  assert.deepEqual(dev.backend, { type: "local" });
+  assert.equal(dev.app.computeSize, "MEDIUM");
+  assert.equal(dev.servingEndpoints[0].permission, "CAN_QUERY");
+  assert.equal(dev.database.schema, "app");
+  assert.deepEqual(prod.lakebase.tags, { project: "notes", "managed-by": "databricks-app-stack", criticality: "high" });
+});
