@@ -1,0 +1,102 @@
+/**
+ * `npm run bench:synth`: how long synthesis takes, measured as ratios inside one run (machines are noisy).
+ *
+ *   direct-3   `node --import tsx main.ts` for the shipped environments (what `npm run synth` does)
+ *   direct-50  the same for 50 generated environments (STACK_ENVIRONMENTS_DIR)
+ *   cdktf-3    `cdktf synth` of the same app through the cdktf CLI (the baseline users know)
+ *
+ * Each command runs `--runs` times (default 5; 3 for the CLI), alternating, and the median is reported.
+ * Targets: direct-3 well under 2 s, cdktf-3 / direct-3 >= 3, direct-50 / direct-3 < 2.
+ * Exit code: 0 when every target holds, 2 when one is missed, 1 on error.
+ */
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { environmentsDir, REPO_ROOT } from "../../stacks/config/load-environments";
+
+const { values } = parseArgs({ options: { runs: { type: "string", default: "5" } } });
+const runs = Number(values.runs);
+if (!Number.isInteger(runs) || runs < 1) {
+  console.error(`bench:synth: --runs expects a whole number >= 1, found "${values.runs}"`);
+  process.exit(1);
+}
+
+const work = mkdtempSync(join(tmpdir(), "bench-synth-"));
+const fiftyDir = generateEnvironments(join(work, "envs-50"), 50);
+
+interface Case {
+  name: string;
+  command: string[];
+  env: NodeJS.ProcessEnv;
+  runs: number;
+  samples: number[];
+}
+const cases: Case[] = [
+  { name: "direct-3", command: ["node", "--import", "tsx", "main.ts"], env: { CDKTF_OUTDIR: join(work, "out-3") }, runs, samples: [] },
+  {
+    name: "direct-50",
+    command: ["node", "--import", "tsx", "main.ts"],
+    env: { CDKTF_OUTDIR: join(work, "out-50"), STACK_ENVIRONMENTS_DIR: fiftyDir },
+    runs,
+    samples: [],
+  },
+  {
+    name: "cdktf-3",
+    command: [join(REPO_ROOT, "node_modules", ".bin", "cdktf"), "synth", "--output", join(work, "out-cli")],
+    env: { CHECKPOINT_DISABLE: "1", CDKTF_DISABLE_PLUGIN_CACHE_ENV: "1" },
+    runs: Math.min(runs, 3),
+    samples: [],
+  },
+];
+
+try {
+  for (let i = 0; i < runs; i++) {
+    for (const c of cases) if (i < c.runs) c.samples.push(time(c));
+  }
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
+
+const median = (name: string) => {
+  const s = [...cases.find((c) => c.name === name)!.samples].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+};
+const direct3 = median("direct-3");
+const direct50 = median("direct-50");
+const cli3 = median("cdktf-3");
+const targets = [
+  { what: "direct-3 wall time", value: `${(direct3 / 1000).toFixed(2)} s`, ok: direct3 < 2000, target: "< 2 s" },
+  { what: "cdktf-3 / direct-3", value: `${(cli3 / direct3).toFixed(1)}x`, ok: cli3 / direct3 >= 3, target: ">= 3x" },
+  { what: "direct-50 / direct-3", value: `${(direct50 / direct3).toFixed(2)}x`, ok: direct50 / direct3 < 2, target: "< 2x" },
+];
+
+console.log(`synth benchmark (${runs} runs, medians; machine: ${process.platform} ${process.arch}, node ${process.version})`);
+for (const c of cases) console.log(`  ${c.name.padEnd(10)} median ${String(median(c.name)).padStart(6)} ms   runs: ${c.samples.join(", ")}`);
+for (const t of targets) console.log(`  ${t.ok ? "ok  " : "MISS"} ${t.what.padEnd(22)} ${t.value.padStart(8)}   target ${t.target}`);
+process.exit(targets.every((t) => t.ok) ? 0 : 2);
+
+function time(c: Case): number {
+  const start = process.hrtime.bigint();
+  const result = spawnSync(c.command[0], c.command.slice(1), { cwd: REPO_ROOT, env: { ...process.env, ...c.env }, encoding: "utf8" });
+  const ms = Number((process.hrtime.bigint() - start) / 1_000_000n);
+  if (result.status !== 0) {
+    console.error(`bench:synth: ${c.name} failed (exit ${result.status}):\n${result.stderr || result.stdout}`);
+    process.exit(1);
+  }
+  return ms;
+}
+
+/** Copies common.yaml and clones dev.yaml into `count` environments with unique names. */
+function generateEnvironments(dir: string, count: number): string {
+  const source = environmentsDir();
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "common.yaml"), readFileSync(join(source, "common.yaml")));
+  const dev = readFileSync(join(source, "dev.yaml"), "utf8");
+  for (let i = 1; i <= count; i++) {
+    const name = `e${String(i).padStart(2, "0")}`;
+    writeFileSync(join(dir, `${name}.yaml`), dev.replaceAll("dev", name));
+  }
+  return dir;
+}
