@@ -1,0 +1,171 @@
+/**
+ * The app (app-src/) against a real PostgreSQL, logged in as the app's role after the post-apply grants:
+ * the notes API, /health, /ready and its reasons, and the request log.
+ */
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, readdirSync, copyFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startApp, type RunningApp } from "../../app-src/src/app";
+import { jsonLogger } from "../../app-src/src/log";
+import { startPostgres, type TestPostgres } from "../support/postgres";
+import { APP_CLIENT_ID, APP_MIGRATIONS, appConfig, captureLogs, createAppDatabase, request } from "./app-fixture";
+
+const TOKEN = "static-test-token";
+const staticMint = async () => ({ token: TOKEN, expiresAt: Date.now() + 3_600_000 });
+
+describe("notes app on a migrated, granted database", () => {
+  let server: TestPostgres;
+  let app: RunningApp;
+  let database: string;
+  const logs = captureLogs();
+  let serverStopped = false;
+
+  before(async () => {
+    server = await startPostgres();
+    database = (await createAppDatabase(server, { appPassword: TOKEN })).name;
+    app = await startApp({ config: appConfig(server, database), logger: jsonLogger(logs.sink), mint: staticMint, listenHost: "127.0.0.1" });
+  });
+  after(async () => {
+    await app?.close();
+    if (!serverStopped) await server?.stop();
+  });
+
+  test("GET /health answers while the process is up", async () => {
+    const res = await request(app.url, "/health");
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.body, { status: "ok" });
+  });
+
+  test("GET /ready is 200 when the database is reachable and at the shipped migration version", async () => {
+    const res = await request(app.url, "/ready");
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.equal(res.body.ready, true);
+    assert.match(res.body.checks.migrations.detail, /database at version 0001, app expects 0001/);
+  });
+
+  test("the app really runs as its own role, not as a superuser", async () => {
+    const { rows } = await server.query<{ usename: string; usesuper: boolean }>(
+      `SELECT a.usename, u.usesuper FROM pg_stat_activity a JOIN pg_user u ON u.usename = a.usename WHERE a.application_name = 'notes-app'`,
+    );
+    assert.ok(rows.length > 0, "the app has a pooled connection open");
+    for (const row of rows) assert.deepEqual(row, { usename: APP_CLIENT_ID, usesuper: false });
+  });
+
+  test("POST /api/notes creates a note for the caller and GET /api/notes lists only the caller's, newest first", async () => {
+    const first = await request(app.url, "/api/notes", { method: "POST", email: "ada@example.com", body: { text: "first" } });
+    assert.equal(first.status, 201, JSON.stringify(first.body));
+    assert.equal(first.body.text, "first");
+    assert.match(first.body.id, /^\d+$/);
+    assert.ok(!Number.isNaN(Date.parse(first.body.createdAt)));
+    await request(app.url, "/api/notes", { method: "POST", email: "ada@example.com", body: { text: "second" } });
+    await request(app.url, "/api/notes", { method: "POST", email: "grace@example.com", body: { text: "not ada's" } });
+
+    const ada = await request(app.url, "/api/notes", { email: "ada@example.com" });
+    assert.equal(ada.status, 200);
+    assert.deepEqual(ada.body.notes.map((n: { text: string }) => n.text), ["second", "first"]);
+    const nobody = await request(app.url, "/api/notes", { email: "nobody@example.com" });
+    assert.deepEqual(nobody.body, { notes: [] });
+  });
+
+  test("requests without X-Forwarded-Email are rejected with 401", async () => {
+    const list = await request(app.url, "/api/notes");
+    assert.equal(list.status, 401);
+    assert.match(list.body.error, /X-Forwarded-Email/);
+    const create = await request(app.url, "/api/notes", { method: "POST", body: { text: "anonymous" } });
+    assert.equal(create.status, 401);
+    const blank = await request(app.url, "/api/notes", { headers: { "X-Forwarded-Email": "  " } });
+    assert.equal(blank.status, 401);
+  });
+
+  test("bad note bodies get 400 with what was expected, unknown routes 404, wrong methods 405", async () => {
+    const email = "ada@example.com";
+    for (const body of ["{not json", { text: "" }, { text: "   " }, { text: 42 }, {}, [], "null"]) {
+      const res = await request(app.url, "/api/notes", { method: "POST", email, body });
+      assert.equal(res.status, 400, `${JSON.stringify(body)} -> ${JSON.stringify(res.body)}`);
+    }
+    const tooLong = await request(app.url, "/api/notes", { method: "POST", email, body: { text: "x".repeat(10_001) } });
+    assert.equal(tooLong.status, 400);
+    assert.match(tooLong.body.error, /longer than 10000/);
+    const tooBig = await request(app.url, "/api/notes", { method: "POST", email, body: { text: "x".repeat(70_000) } });
+    assert.equal(tooBig.status, 413);
+    assert.equal((await request(app.url, "/nope")).status, 404);
+    const del = await request(app.url, "/api/notes", { method: "DELETE", email });
+    assert.equal(del.status, 405);
+    assert.equal(del.headers.get("allow"), "GET, POST");
+  });
+
+  test("one JSON log line per request, with the caller's X-Request-Id or a generated one", async () => {
+    const before = logs.lines.length;
+    const given = await request(app.url, "/health", { headers: { "X-Request-Id": "req-abc.123" } });
+    assert.equal(given.headers.get("x-request-id"), "req-abc.123");
+    const generated = await request(app.url, "/api/notes", { email: "ada@example.com" });
+    const generatedId = generated.headers.get("x-request-id") ?? "";
+    assert.match(generatedId, /^[0-9a-f-]{36}$/);
+    const hostile = await request(app.url, "/health", { headers: { "X-Request-Id": "bad id\twith spaces" } });
+    assert.notEqual(hostile.headers.get("x-request-id"), "bad id\twith spaces");
+
+    await new Promise((r) => setTimeout(r, 20)); // the line is written when the response closes
+    const requests = logs.lines.slice(before).filter((l) => l.msg === "request");
+    assert.equal(requests.length, 3);
+    assert.deepEqual(
+      requests.map(({ request_id, method, path, status }) => ({ request_id, method, path, status })),
+      [
+        { request_id: "req-abc.123", method: "GET", path: "/health", status: 200 },
+        { request_id: generatedId, method: "GET", path: "/api/notes", status: 200 },
+        { request_id: hostile.headers.get("x-request-id"), method: "GET", path: "/health", status: 200 },
+      ],
+    );
+    for (const line of requests) {
+      assert.equal(typeof line.time, "string");
+      assert.equal(typeof line.duration_ms, "number");
+    }
+  });
+
+  test("GET /ready is 503 naming the pending migration when the app ships one the database lacks", async () => {
+    // The same app build with one more migration file than the database has applied.
+    const dir = mkdtempSync(join(tmpdir(), "app-migrations-"));
+    for (const file of readdirSync(APP_MIGRATIONS)) copyFileSync(join(APP_MIGRATIONS, file), join(dir, file));
+    const next = String(readdirSync(APP_MIGRATIONS).filter((f) => f.endsWith(".sql")).length + 1).padStart(4, "0");
+    writeFileSync(join(dir, `${next}_add_tags.sql`), "ALTER TABLE app.notes ADD COLUMN tags text[];\n");
+    const newer = await startApp({ config: appConfig(server, database), logger: jsonLogger(() => {}), mint: staticMint, migrationsDir: dir, listenHost: "127.0.0.1" });
+    try {
+      const res = await request(newer.url, "/ready");
+      assert.equal(res.status, 503);
+      assert.equal(res.body.ready, false);
+      assert.equal(res.body.reason, `database at version 0001, app expects ${next}; not applied: ${next}_add_tags.sql`);
+      assert.equal(res.body.checks.database.ok, true);
+    } finally {
+      await newer.close();
+    }
+  });
+
+  test("GET /ready is 503 when no migration was ever applied", async () => {
+    const empty = await createAppDatabase(server, { upTo: 0 });
+    await empty.asDeployer(`DROP TABLE app.schema_migrations`);
+    const fresh = await startApp({ config: appConfig(server, empty.name), logger: jsonLogger(() => {}), mint: staticMint, listenHost: "127.0.0.1" });
+    try {
+      const res = await request(fresh.url, "/ready");
+      assert.equal(res.status, 503);
+      assert.match(res.body.reason, /app\.schema_migrations does not exist: no migrations applied \(app expects 0001\)/);
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  test("GET /ready is 503 with the connection error when the database is down; /health stays 200; the API says 503", async () => {
+    await server.stop();
+    serverStopped = true;
+    const ready = await request(app.url, "/ready");
+    assert.equal(ready.status, 503);
+    assert.equal(ready.body.checks.database.ok, false);
+    assert.match(ready.body.reason, /^database unreachable: /);
+    assert.equal((await request(app.url, "/health")).status, 200);
+    const notes = await request(app.url, "/api/notes", { email: "ada@example.com" });
+    assert.equal(notes.status, 503);
+    assert.equal(notes.body.error, "database unavailable");
+    assert.equal(notes.body.request_id, notes.headers.get("x-request-id"));
+  });
+});
+

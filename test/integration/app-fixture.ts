@@ -1,0 +1,127 @@
+/**
+ * Test support for the app (app-src/): a database set up the way a deploy leaves it, and the app's config.
+ *
+ * The database is prepared as the post-apply runner does it (tools/post-apply/): the deployer role creates
+ * schema `app`, applies app-src/migrations/*.sql and records each version in the migrations table, then
+ * grants the app's role USAGE on the schema, DML on its tables, USAGE/SELECT/UPDATE on its sequences and
+ * the matching default privileges. The app's role itself gets only what the Databricks app `database`
+ * resource gives it (LOGIN, CONNECT + CREATE on the database), so the tests run as that role, never as a
+ * superuser.
+ */
+import { readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import pg from "pg";
+import type { AppConfig } from "../../app-src/src/config";
+import { MIGRATIONS_TABLE, shippedMigrations } from "../../app-src/src/migrations";
+import type { TestPostgres } from "../support/postgres";
+
+export const APP_SRC = resolve(__dirname, "..", "..", "app-src");
+export const APP_MIGRATIONS = join(APP_SRC, "migrations");
+
+/** Like a Databricks app service principal: its Postgres role is named after its client id. */
+export const APP_CLIENT_ID = "6a5c1f0e-1b7d-4c47-9a51-2f0de4d7b3a9";
+export const DEPLOYER = "deployer@example.com";
+const DEPLOYER_PASSWORD = "deployer-password";
+
+export interface AppDatabase {
+  readonly name: string;
+  /** Sets the app role's password, as a new Lakebase token would be accepted. */
+  setAppPassword(password: string): Promise<void>;
+  /** Runs SQL as the deployer in this database. */
+  asDeployer<R extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params?: unknown[]): Promise<pg.QueryResult<R>>;
+}
+
+let databases = 0;
+
+/**
+ * A fresh database in `server`, migrated up to `upTo` (default: every shipped migration) and granted.
+ * Roles are cluster-wide, so they are created once per server and reused.
+ */
+export async function createAppDatabase(server: TestPostgres, options: { upTo?: number; appPassword?: string } = {}): Promise<AppDatabase> {
+  const name = `notes_${process.pid}_${++databases}`;
+  await server.query(`
+    DO $$ BEGIN
+      IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${DEPLOYER}') THEN
+        CREATE ROLE "${DEPLOYER}" LOGIN PASSWORD '${DEPLOYER_PASSWORD}';
+      END IF;
+      IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${APP_CLIENT_ID}') THEN
+        CREATE ROLE "${APP_CLIENT_ID}" LOGIN;
+      END IF;
+    END $$`);
+  await server.query(`CREATE DATABASE ${name}`);
+  // The deployer creates the schema (it is a databricks_superuser member on Lakebase; CREATE is enough here).
+  await server.query(`GRANT CONNECT, CREATE ON DATABASE ${name} TO "${DEPLOYER}"`);
+  // What the app's `database` resource (CAN_CONNECT_AND_CREATE) grants the service principal's role.
+  await server.query(`GRANT CONNECT, CREATE ON DATABASE ${name} TO "${APP_CLIENT_ID}"`);
+
+  const asDeployer = async <R extends pg.QueryResultRow>(sql: string, params?: unknown[]) => {
+    const client = new pg.Client(server.clientConfig({ database: name, user: DEPLOYER, password: DEPLOYER_PASSWORD }));
+    await client.connect();
+    try {
+      return await client.query<R>(sql, params);
+    } finally {
+      await client.end();
+    }
+  };
+
+  // TODO(post-apply): replace with the runner's callable core once tools/post-apply/ exposes one.
+  const table = `${MIGRATIONS_TABLE.schema}.${MIGRATIONS_TABLE.table}`;
+  await asDeployer(`CREATE SCHEMA IF NOT EXISTS app`);
+  await asDeployer(
+    `CREATE TABLE IF NOT EXISTS ${table} (${MIGRATIONS_TABLE.versionColumn} text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`,
+  );
+  for (const migration of shippedMigrations(APP_MIGRATIONS)) {
+    if (options.upTo !== undefined && migration.version > options.upTo) break;
+    const sql = readFileSync(join(APP_MIGRATIONS, migration.file), "utf8");
+    await asDeployer(`BEGIN; ${sql}; INSERT INTO ${table} (${MIGRATIONS_TABLE.versionColumn}) VALUES ('${String(migration.version).padStart(4, "0")}'); COMMIT;`);
+  }
+  const app = `"${APP_CLIENT_ID}"`;
+  const deployer = `"${DEPLOYER}"`;
+  await asDeployer(`
+    GRANT USAGE ON SCHEMA app TO ${app};
+    GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA app TO ${app};
+    GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA app TO ${app};
+    ALTER DEFAULT PRIVILEGES FOR ROLE ${deployer} IN SCHEMA app GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO ${app};
+    ALTER DEFAULT PRIVILEGES FOR ROLE ${deployer} IN SCHEMA app GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO ${app};`);
+
+  const setAppPassword = async (password: string) => {
+    await server.query(`ALTER ROLE "${APP_CLIENT_ID}" PASSWORD '${password.replaceAll("'", "''")}'`);
+  };
+  if (options.appPassword !== undefined) await setAppPassword(options.appPassword);
+  return { name, setAppPassword, asDeployer };
+}
+
+/** The app's config for `database` in `server`, as the Apps runtime would inject it (no TLS locally). */
+export function appConfig(server: TestPostgres, database: string, overrides: Partial<AppConfig> = {}): AppConfig {
+  return {
+    port: 0,
+    workspaceUrl: "http://127.0.0.1:9",
+    clientId: APP_CLIENT_ID,
+    clientSecret: "test-client-secret",
+    database: { host: server.host, port: server.port, name: database, user: APP_CLIENT_ID, sslMode: "disable" },
+    ...overrides,
+  };
+}
+
+/** Collects the app's JSON log lines. */
+export function captureLogs(): { lines: Record<string, unknown>[]; sink: (line: string) => void } {
+  const lines: Record<string, unknown>[] = [];
+  return { lines, sink: (line) => lines.push(JSON.parse(line) as Record<string, unknown>) };
+}
+
+export async function request(
+  baseUrl: string,
+  path: string,
+  init: { method?: string; email?: string; body?: unknown; headers?: Record<string, string> } = {},
+): Promise<{ status: number; headers: Headers; body: any }> {
+  const headers: Record<string, string> = { ...init.headers };
+  if (init.email) headers["X-Forwarded-Email"] = init.email;
+  if (init.body !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(baseUrl + path, {
+    method: init.method ?? "GET",
+    headers,
+    body: init.body === undefined ? undefined : typeof init.body === "string" ? init.body : JSON.stringify(init.body),
+  });
+  const text = await response.text();
+  return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : undefined };
+}
