@@ -13,7 +13,8 @@ export const MIGRATIONS_TABLE = { schema: "app", table: "schema_migrations", ver
 /** The schema every migration and query of the app uses. */
 export const APP_SCHEMA = "app";
 
-export const MIGRATION_FILE = /^(\d{4})_[a-z0-9_]+\.sql$/;
+/** The runner's naming rule (tools/post-apply/migration-files.ts), so both count the same files. */
+export const MIGRATION_FILE = /^(\d{4})_[A-Za-z0-9][A-Za-z0-9_-]*\.sql$/;
 
 export interface ShippedMigration {
   readonly version: number;

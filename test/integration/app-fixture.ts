@@ -8,7 +8,11 @@
  * resource gives it (LOGIN, CONNECT + CREATE on the database), so the tests run as that role, never as a
  * superuser.
  */
+import { randomBytes } from "node:crypto";
+import { once } from "node:events";
 import { readFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
 import pg from "pg";
 import type { AppConfig } from "../../app-src/src/config";
@@ -124,4 +128,49 @@ export async function request(
   });
   const text = await response.text();
   return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : undefined };
+}
+
+/**
+ * A workspace's OAuth token endpoint (`POST /oidc/v1/token`) that issues tokens living `expiresInSeconds`
+ * and, like a rotation, makes each new token the app role's only valid password the moment it is issued.
+ */
+export interface FakeWorkspace {
+  readonly url: string;
+  /** Tokens issued, in order. */
+  readonly issued: string[];
+  readonly requests: { authorization?: string; contentType?: string; body: string; path?: string }[];
+  /** When set, the token endpoint answers this status and OAuth error instead of a token. */
+  failWith?: { status: number; error: string; description: string };
+  expiresInSeconds: number;
+  close(): Promise<void>;
+}
+
+export async function fakeWorkspace(db: AppDatabase, expiresInSeconds: number): Promise<FakeWorkspace> {
+  const state: Omit<FakeWorkspace, "url" | "close"> = { issued: [], requests: [], expiresInSeconds };
+  const server: Server = createServer(async (req, res) => {
+    let body = "";
+    for await (const chunk of req) body += chunk;
+    state.requests.push({ authorization: req.headers.authorization, contentType: req.headers["content-type"], body, path: req.url });
+    res.setHeader("Content-Type", "application/json");
+    if (req.method !== "POST" || req.url !== "/oidc/v1/token") {
+      res.writeHead(404).end("{}");
+      return;
+    }
+    if (state.failWith) {
+      const { status, error, description } = state.failWith;
+      res.writeHead(status).end(JSON.stringify({ error, error_description: description }));
+      return;
+    }
+    const token = `eyJ-${state.issued.length + 1}-${randomBytes(8).toString("hex")}`;
+    await db.setAppPassword(token); // from now on only this token logs in
+    state.issued.push(token);
+    res.writeHead(200).end(JSON.stringify({ access_token: token, token_type: "Bearer", expires_in: state.expiresInSeconds, scope: "all-apis" }));
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return Object.assign(state, {
+    url,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  });
 }

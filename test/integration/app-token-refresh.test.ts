@@ -5,54 +5,13 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { once } from "node:events";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import { randomBytes } from "node:crypto";
-import { startApp, type RunningApp } from "../../app-src/src/app";
+import { startApp } from "../../app-src/src/app";
 import { jsonLogger } from "../../app-src/src/log";
 import { TokenProvider, workspaceOAuthToken } from "../../app-src/src/token";
 import { startPostgres, type TestPostgres } from "../support/postgres";
-import { APP_CLIENT_ID, type AppDatabase, appConfig, captureLogs, createAppDatabase, request } from "./app-fixture";
+import { APP_CLIENT_ID, appConfig, captureLogs, createAppDatabase, fakeWorkspace, request } from "./app-fixture";
 
-const CLIENT_SECRET = "dose-test-client-secret";
-
-interface FakeWorkspace {
-  readonly url: string;
-  /** Tokens issued, in order. */
-  readonly issued: string[];
-  readonly requests: { authorization?: string; contentType?: string; body: string; path?: string }[];
-  /** When set, the token endpoint answers this status and OAuth error instead of a token. */
-  failWith?: { status: number; error: string; description: string };
-  expiresInSeconds: number;
-  close(): Promise<void>;
-}
-
-async function fakeWorkspace(db: AppDatabase, expiresInSeconds: number): Promise<FakeWorkspace> {
-  const state: Omit<FakeWorkspace, "url" | "close"> = { issued: [], requests: [], expiresInSeconds };
-  const server: Server = createServer(async (req, res) => {
-    let body = "";
-    for await (const chunk of req) body += chunk;
-    state.requests.push({ authorization: req.headers.authorization, contentType: req.headers["content-type"], body, path: req.url });
-    res.setHeader("Content-Type", "application/json");
-    if (req.method !== "POST" || req.url !== "/oidc/v1/token") return res.writeHead(404).end("{}");
-    if (state.failWith) {
-      const { status, error, description } = state.failWith;
-      return res.writeHead(status).end(JSON.stringify({ error, error_description: description }));
-    }
-    const token = `eyJ-${state.issued.length + 1}-${randomBytes(8).toString("hex")}`;
-    await db.setAppPassword(token); // from now on only this token logs in
-    state.issued.push(token);
-    res.writeHead(200).end(JSON.stringify({ access_token: token, token_type: "Bearer", expires_in: state.expiresInSeconds, scope: "all-apis" }));
-  });
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return Object.assign(state, {
-    url,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  });
-}
+const CLIENT_SECRET = "test-client-secret-do-not-log";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
