@@ -4,15 +4,21 @@
  * (The prebuilt provider bindings import `cdktf` on their own; they move with their own package.)
  */
 export {
+  AnnotationMetadataEntryType,
   Annotations,
   App,
   Aspects,
   AzurermBackend,
+  DataResource,
+  DefaultTokenResolver,
   Fn,
   GcsBackend,
   LocalBackend,
+  Manifest,
+  NamedRemoteWorkspace,
   RemoteBackend,
   S3Backend,
+  StringConcat,
   TerraformElement,
   TerraformOutput,
   TerraformResource,
@@ -20,5 +26,6 @@ export {
   TerraformVariable,
   Testing,
   Token,
+  Tokenization,
 } from "cdktf";
 export type { IAspect, ITerraformDependable } from "cdktf";

@@ -1,0 +1,25 @@
+import { createHash } from "node:crypto";
+
+/** A file as it is uploaded or applied: its path (posix, relative to a known root) and its bytes. */
+export interface FileContent {
+  readonly path: string;
+  readonly content: Buffer;
+}
+
+/**
+ * sha256 (hex) of a set of files, independent of the order given: the hash of the manifest made of one line
+ * `<path> NUL <sha256 of content> LF` per file, sorted by path. A rename, an edit, an added or a removed file
+ * all change it; other tools reproduce it from the same definition.
+ */
+export function contentHash(files: readonly FileContent[]): string {
+  const hash = createHash("sha256");
+  for (const file of [...files].sort((a, b) => compareStrings(a.path, b.path))) {
+    hash.update(`${file.path}\0${createHash("sha256").update(file.content).digest("hex")}\n`);
+  }
+  return hash.digest("hex");
+}
+
+/** Code-unit order, so a listing sorts the same on every machine (no locale collation). */
+export function compareStrings(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
