@@ -22,6 +22,8 @@ export interface AppConfig {
     /** The Postgres role: the app service principal's client id. */
     readonly user: string;
     readonly sslMode: SslMode;
+    /** Shown in pg_stat_activity: PGAPPNAME (the app's name on Databricks Apps), else "notes-app". */
+    readonly applicationName: string;
   };
 }
 
@@ -80,6 +82,6 @@ export function loadConfig(env: Env): AppConfig {
     workspaceUrl,
     clientId,
     clientSecret,
-    database: { host: pgHost, port: pgPort, name: pgDatabase, user: pgUser, sslMode },
+    database: { host: pgHost, port: pgPort, name: pgDatabase, user: pgUser, sslMode, applicationName: env.PGAPPNAME?.trim() || "notes-app" },
   };
 }

@@ -27,7 +27,7 @@ export function createPool(config: AppConfig, tokens: TokenProvider, logger: Log
     user: database.user,
     password: () => tokens.get(),
     ssl: sslOption(database.sslMode),
-    application_name: process.env.PGAPPNAME || "notes-app",
+    application_name: database.applicationName,
     max: 10,
     idleTimeoutMillis: 30_000,
     connectionTimeoutMillis: 10_000,

@@ -1,14 +1,15 @@
 /**
- * Which schema version this build of the app needs, and where the post-apply runner records what it applied.
+ * Which migrations this build of the app needs, and where the post-apply runner records what it applied.
  *
  * The app ships its migrations (`migrations/NNNN_description.sql`); the runner (tools/post-apply/) applies
- * them as the deployer before the new app code is deployed, and records each applied version in
- * MIGRATIONS_TABLE. The app only reads that table, in /ready.
+ * them as the deployer before the new code is deployed and records one row per applied file in
+ * MIGRATIONS_TABLE (tools/post-apply/migration-history.ts), in a schema of its own. The app only reads
+ * that table, in /ready, which needs USAGE on that schema and SELECT on the table.
  */
 import { readdirSync } from "node:fs";
 
-/** The runner's bookkeeping table and the column holding a migration's version ("0001" or 1). */
-export const MIGRATIONS_TABLE = { schema: "app", table: "schema_migrations", versionColumn: "version" } as const;
+/** The runner's history table: one row per applied file, `name` = the file name, per app schema. */
+export const MIGRATIONS_TABLE = { schema: "post_apply", table: "applied_migrations", nameColumn: "name", schemaColumn: "schema_name" } as const;
 
 /** The schema every migration and query of the app uses. */
 export const APP_SCHEMA = "app";
@@ -29,10 +30,4 @@ export function shippedMigrations(dir: string): ShippedMigration[] {
       return match ? [{ version: Number(match[1]), file }] : [];
     })
     .sort((a, b) => a.version - b.version);
-}
-
-/** A version as the runner may store it: 1, "1", "0001" or a file name such as "0001_create_notes.sql". */
-export function parseVersion(value: unknown): number | undefined {
-  const match = /^\s*(\d+)/.exec(String(value));
-  return match ? Number(match[1]) : undefined;
 }

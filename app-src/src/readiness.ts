@@ -2,11 +2,12 @@
  * GET /ready: the app can serve its API now. Three checks, each with a reason when it fails:
  * - credentials: the last database token refresh succeeded (a failure is reported here, not swallowed);
  * - database: the app role can log in and read the runner's migrations table;
- * - migrations: the database is at least at the highest migration version shipped with this app.
+ * - migrations: every migration shipped with this app is applied (so the database is at least at the
+ *   highest shipped version; migrations the database has beyond that are a newer build's, and fine).
  */
 import type { Database } from "./db.js";
 import { errorFields } from "./log.js";
-import { MIGRATIONS_TABLE, parseVersion, type ShippedMigration } from "./migrations.js";
+import { APP_SCHEMA, MIGRATIONS_TABLE, type ShippedMigration } from "./migrations.js";
 import type { TokenProvider } from "./token.js";
 
 export interface Check {
@@ -22,7 +23,6 @@ export interface Readiness {
 }
 
 const TABLE = `${MIGRATIONS_TABLE.schema}.${MIGRATIONS_TABLE.table}`;
-const pad = (v: number) => String(v).padStart(4, "0");
 
 export async function checkReadiness(
   db: Database,
@@ -39,28 +39,28 @@ export async function checkReadiness(
 
   let database: Check;
   let migrations: Check;
-  const expected = shipped.at(-1)?.version ?? 0;
+  const expected = shipped.at(-1)?.file ?? "(none)";
+  const { schema, table, nameColumn, schemaColumn } = MIGRATIONS_TABLE;
   try {
     const { rows } = await withTimeout(
-      db.query<{ version: string }>(
-        `SELECT ${quote(MIGRATIONS_TABLE.versionColumn)}::text AS version FROM ${quote(MIGRATIONS_TABLE.schema)}.${quote(MIGRATIONS_TABLE.table)}`,
-      ),
+      db.query<{ name: string }>(`SELECT ${quote(nameColumn)} AS name FROM ${quote(schema)}.${quote(table)} WHERE ${quote(schemaColumn)} = $1`, [APP_SCHEMA]),
       timeoutMs,
     );
     database = { ok: true, detail: "reachable" };
-    const applied = Math.max(0, ...rows.map((r) => parseVersion(r.version) ?? 0));
-    const pending = shipped.filter((m) => m.version > applied).map((m) => m.file);
+    const applied = new Set(rows.map((r) => r.name));
+    const latest = rows.map((r) => r.name).sort().at(-1) ?? "none";
+    const pending = shipped.filter((m) => !applied.has(m.file)).map((m) => m.file);
     migrations = pending.length
-      ? { ok: false, detail: `database at version ${pad(applied)}, app expects ${pad(expected)}; not applied: ${pending.join(", ")}` }
-      : { ok: true, detail: `database at version ${pad(applied)}, app expects ${pad(expected)}` };
+      ? { ok: false, detail: `migrations not applied: ${pending.join(", ")} (app expects ${expected}, latest applied: ${latest})` }
+      : { ok: true, detail: `at ${expected} (latest applied: ${latest})` };
   } catch (error) {
     const { code, error: message } = errorFields(error);
     if (code === "42P01" || code === "3F000") {
       database = { ok: true, detail: "reachable" };
-      migrations = { ok: false, detail: `${TABLE} does not exist: no migrations applied (app expects ${pad(expected)})` };
+      migrations = { ok: false, detail: `${TABLE} does not exist: no migrations applied (app expects ${expected})` };
     } else if (code === "42501") {
       database = { ok: true, detail: "reachable" };
-      migrations = { ok: false, detail: `the app role may not read ${TABLE}: ${message}` };
+      migrations = { ok: false, detail: `the app role may not read ${TABLE} (needs USAGE on schema ${schema} and SELECT on the table): ${message}` };
     } else {
       database = { ok: false, detail: `database unreachable: ${message}` };
       migrations = { ok: false, detail: "unknown: database unreachable" };

@@ -118,14 +118,21 @@ export class TokenProvider {
     await this.refresh().catch(() => {});
   }
 
-  /** A token valid for a new login now (the `password` callback of the pool). */
+  /**
+   * A token valid for a new login now (the `password` callback of the pool). Without one, mints on demand,
+   * but at most once per `retryDelayMs` after a failure: an outage fails logins fast instead of sending
+   * one token request per connection attempt.
+   */
   async get(): Promise<string> {
     const current = this.current;
     const now = this.now();
     if (current && now < current.expiresAt) {
-      // In the refresh window (the background timer is late or retrying): use the still-valid token.
-      if (now >= current.refreshAt) void this.refresh().catch(() => {});
+      // In the refresh window with no failure yet (the timer is late): refresh, keep using the valid token.
+      if (now >= current.refreshAt && !this.lastError) void this.refresh().catch(() => {});
       return current.token;
+    }
+    if (this.lastError && now - this.lastError.at < this.retryDelayMs && !this.inFlight) {
+      throw new TokenError(`no valid database token (last refresh failed: ${this.lastError.message})`);
     }
     return (await this.refresh()).token;
   }
