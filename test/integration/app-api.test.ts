@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { startApp, type RunningApp } from "../../app-src/src/app";
 import { jsonLogger } from "../../app-src/src/log";
 import { startPostgres, type TestPostgres } from "../support/postgres";
-import { APP_CLIENT_ID, APP_MIGRATIONS, appConfig, captureLogs, createAppDatabase, request } from "./app-fixture";
+import { APP_CLIENT_ID, APP_MIGRATIONS, type AppDatabase, appConfig, captureLogs, createAppDatabase, request } from "./app-fixture";
 
 const TOKEN = "static-test-token";
 const staticMint = async () => ({ token: TOKEN, expiresAt: Date.now() + 3_600_000 });
@@ -18,13 +18,15 @@ const staticMint = async () => ({ token: TOKEN, expiresAt: Date.now() + 3_600_00
 describe("notes app on a migrated, granted database", () => {
   let server: TestPostgres;
   let app: RunningApp;
+  let migrated: AppDatabase;
   let database: string;
   const logs = captureLogs();
   let serverStopped = false;
 
   before(async () => {
     server = await startPostgres();
-    database = (await createAppDatabase(server, { appPassword: TOKEN })).name;
+    migrated = await createAppDatabase(server, { appPassword: TOKEN });
+    database = migrated.name;
     app = await startApp({ config: appConfig(server, database), logger: jsonLogger(logs.sink), mint: staticMint, listenHost: "127.0.0.1" });
   });
   after(async () => {
@@ -42,7 +44,7 @@ describe("notes app on a migrated, granted database", () => {
     const res = await request(app.url, "/ready");
     assert.equal(res.status, 200, JSON.stringify(res.body));
     assert.equal(res.body.ready, true);
-    assert.match(res.body.checks.migrations.detail, /database at version 0001, app expects 0001/);
+    assert.equal(res.body.checks.migrations.detail, "at 0001_create_notes.sql (latest applied: 0001_create_notes.sql)");
   });
 
   test("the app really runs as its own role, not as a superuser", async () => {
@@ -123,32 +125,54 @@ describe("notes app on a migrated, granted database", () => {
     }
   });
 
-  test("GET /ready is 503 naming the pending migration when the app ships one the database lacks", async () => {
-    // The same app build with one more migration file than the database has applied.
+  test("GET /ready is 503 naming the migration the database lacks, and 200 once the runner has applied it", async () => {
+    // The next build of the app ships one more migration than the database has.
     const dir = mkdtempSync(join(tmpdir(), "app-migrations-"));
     for (const file of readdirSync(APP_MIGRATIONS)) copyFileSync(join(APP_MIGRATIONS, file), join(dir, file));
-    const next = String(readdirSync(APP_MIGRATIONS).filter((f) => f.endsWith(".sql")).length + 1).padStart(4, "0");
-    writeFileSync(join(dir, `${next}_add_tags.sql`), "ALTER TABLE app.notes ADD COLUMN tags text[];\n");
+    const last = readdirSync(APP_MIGRATIONS).filter((f) => f.endsWith(".sql")).sort().at(-1)!;
+    const next = `${String(Number(last.slice(0, 4)) + 1).padStart(4, "0")}_create_note_tags.sql`;
+    writeFileSync(join(dir, next), "CREATE TABLE app.note_tags (id bigserial PRIMARY KEY, note_id bigint NOT NULL REFERENCES app.notes (id), tag text NOT NULL);\n");
     const newer = await startApp({ config: appConfig(server, database), logger: jsonLogger(() => {}), mint: staticMint, migrationsDir: dir, listenHost: "127.0.0.1" });
     try {
       const res = await request(newer.url, "/ready");
       assert.equal(res.status, 503);
       assert.equal(res.body.ready, false);
-      assert.equal(res.body.reason, `database at version 0001, app expects ${next}; not applied: ${next}_add_tags.sql`);
+      assert.equal(res.body.reason, `migrations not applied: ${next} (app expects ${next}, latest applied: ${last})`);
       assert.equal(res.body.checks.database.ok, true);
+      // The older build, already running, is still ready: it needs nothing the database lacks.
+      assert.equal((await request(app.url, "/ready")).status, 200);
+
+      await migrated.migrate(dir);
+      const after = await request(newer.url, "/ready");
+      assert.equal(after.status, 200, JSON.stringify(after.body));
+      assert.equal(after.body.checks.migrations.detail, `at ${next} (latest applied: ${next})`);
+      assert.equal((await request(app.url, "/ready")).status, 200, "a database ahead of the build is fine");
     } finally {
       await newer.close();
     }
   });
 
   test("GET /ready is 503 when no migration was ever applied", async () => {
-    const empty = await createAppDatabase(server, { upTo: 0 });
-    await empty.asDeployer(`DROP TABLE app.schema_migrations`);
+    const empty = await createAppDatabase(server, { migrationsDir: null });
     const fresh = await startApp({ config: appConfig(server, empty.name), logger: jsonLogger(() => {}), mint: staticMint, listenHost: "127.0.0.1" });
     try {
       const res = await request(fresh.url, "/ready");
       assert.equal(res.status, 503);
-      assert.match(res.body.reason, /app\.schema_migrations does not exist: no migrations applied \(app expects 0001\)/);
+      assert.equal(res.body.reason, "post_apply.applied_migrations does not exist: no migrations applied (app expects 0001_create_notes.sql)");
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  test("GET /ready is 503 naming the missing grant when the app role may not read the runner's history", async () => {
+    const unreadable = await createAppDatabase(server, { historyRead: false });
+    const fresh = await startApp({ config: appConfig(server, unreadable.name), logger: jsonLogger(() => {}), mint: staticMint, listenHost: "127.0.0.1" });
+    try {
+      const res = await request(fresh.url, "/ready");
+      assert.equal(res.status, 503);
+      assert.match(res.body.reason, /^the app role may not read post_apply\.applied_migrations \(needs USAGE on schema post_apply and SELECT on the table\): permission denied/);
+      // The API itself works: the runner's grants on the app schema are enough for it.
+      assert.equal((await request(fresh.url, "/api/notes", { method: "POST", email: "ada@example.com", body: { text: "hi" } })).status, 201);
     } finally {
       await fresh.close();
     }

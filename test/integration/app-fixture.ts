@@ -1,22 +1,23 @@
 /**
  * Test support for the app (app-src/): a database set up the way a deploy leaves it, and the app's config.
  *
- * The database is prepared as the post-apply runner does it (tools/post-apply/): the deployer role creates
- * schema `app`, applies app-src/migrations/*.sql and records each version in the migrations table, then
- * grants the app's role USAGE on the schema, DML on its tables, USAGE/SELECT/UPDATE on its sequences and
- * the matching default privileges. The app's role itself gets only what the Databricks app `database`
- * resource gives it (LOGIN, CONNECT + CREATE on the database), so the tests run as that role, never as a
- * superuser.
+ * The database is prepared by the post-apply runner's own core (tools/post-apply/post-apply.ts, in-process,
+ * with a stand-in for the workspace API): as the deployer it creates schema `app`, applies
+ * app-src/migrations/*.sql, records them in its history table and grants the app's role its access. The
+ * app's role itself gets only what the Databricks app `database` resource gives it (LOGIN, CONNECT +
+ * CREATE on the database), so the tests run as that role, never as a superuser.
  */
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
-import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
 import pg from "pg";
 import type { AppConfig } from "../../app-src/src/config";
-import { MIGRATIONS_TABLE, shippedMigrations } from "../../app-src/src/migrations";
+import { MIGRATIONS_TABLE } from "../../app-src/src/migrations";
+import type { PostApplyInputs } from "../../tools/post-apply/inputs";
+import { postApply } from "../../tools/post-apply/post-apply";
+import type { Workspace } from "../../tools/post-apply/workspace";
 import type { TestPostgres } from "../support/postgres";
 
 export const APP_SRC = resolve(__dirname, "..", "..", "app-src");
@@ -25,12 +26,14 @@ export const APP_MIGRATIONS = join(APP_SRC, "migrations");
 /** Like a Databricks app service principal: its Postgres role is named after its client id. */
 export const APP_CLIENT_ID = "6a5c1f0e-1b7d-4c47-9a51-2f0de4d7b3a9";
 export const DEPLOYER = "deployer@example.com";
-const DEPLOYER_PASSWORD = "deployer-password";
+const DEPLOYER_PASSWORD = "deployer-database-credential";
 
 export interface AppDatabase {
   readonly name: string;
   /** Sets the app role's password, as a new Lakebase token would be accepted. */
   setAppPassword(password: string): Promise<void>;
+  /** Runs the post-apply runner again, with the migrations in `migrationsDir`. */
+  migrate(migrationsDir: string): Promise<void>;
   /** Runs SQL as the deployer in this database. */
   asDeployer<R extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params?: unknown[]): Promise<pg.QueryResult<R>>;
 }
@@ -38,10 +41,14 @@ export interface AppDatabase {
 let databases = 0;
 
 /**
- * A fresh database in `server`, migrated up to `upTo` (default: every shipped migration) and granted.
- * Roles are cluster-wide, so they are created once per server and reused.
+ * A fresh database in `server` as a deploy leaves it: migrated from `migrationsDir` (default: the app's;
+ * `null`: never migrated) and granted by the post-apply runner, plus read access to the runner's history
+ * table for /ready (see `grantHistoryRead`). Roles are cluster-wide, so they are created once per server.
  */
-export async function createAppDatabase(server: TestPostgres, options: { upTo?: number; appPassword?: string } = {}): Promise<AppDatabase> {
+export async function createAppDatabase(
+  server: TestPostgres,
+  options: { migrationsDir?: string | null; historyRead?: boolean; appPassword?: string } = {},
+): Promise<AppDatabase> {
   const name = `notes_${process.pid}_${++databases}`;
   await server.query(`
     DO $$ BEGIN
@@ -53,10 +60,9 @@ export async function createAppDatabase(server: TestPostgres, options: { upTo?: 
       END IF;
     END $$`);
   await server.query(`CREATE DATABASE ${name}`);
-  // The deployer creates the schema (it is a databricks_superuser member on Lakebase; CREATE is enough here).
-  await server.query(`GRANT CONNECT, CREATE ON DATABASE ${name} TO "${DEPLOYER}"`);
-  // What the app's `database` resource (CAN_CONNECT_AND_CREATE) grants the service principal's role.
-  await server.query(`GRANT CONNECT, CREATE ON DATABASE ${name} TO "${APP_CLIENT_ID}"`);
+  // The deployer's CONNECT + CREATE (on Lakebase it is a databricks_superuser member), and what the app's
+  // `database` resource (CAN_CONNECT_AND_CREATE) grants the service principal's role.
+  await server.query(`GRANT CONNECT, CREATE ON DATABASE ${name} TO "${DEPLOYER}", "${APP_CLIENT_ID}"`);
 
   const asDeployer = async <R extends pg.QueryResultRow>(sql: string, params?: unknown[]) => {
     const client = new pg.Client(server.clientConfig({ database: name, user: DEPLOYER, password: DEPLOYER_PASSWORD }));
@@ -68,31 +74,50 @@ export async function createAppDatabase(server: TestPostgres, options: { upTo?: 
     }
   };
 
-  // TODO(post-apply): replace with the runner's callable core once tools/post-apply/ exposes one.
-  const table = `${MIGRATIONS_TABLE.schema}.${MIGRATIONS_TABLE.table}`;
-  await asDeployer(`CREATE SCHEMA IF NOT EXISTS app`);
-  await asDeployer(
-    `CREATE TABLE IF NOT EXISTS ${table} (${MIGRATIONS_TABLE.versionColumn} text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`,
-  );
-  for (const migration of shippedMigrations(APP_MIGRATIONS)) {
-    if (options.upTo !== undefined && migration.version > options.upTo) break;
-    const sql = readFileSync(join(APP_MIGRATIONS, migration.file), "utf8");
-    await asDeployer(`BEGIN; ${sql}; INSERT INTO ${table} (${MIGRATIONS_TABLE.versionColumn}) VALUES ('${String(migration.version).padStart(4, "0")}'); COMMIT;`);
+  const migrationsDir = options.migrationsDir === undefined ? APP_MIGRATIONS : options.migrationsDir;
+  if (migrationsDir !== null) {
+    await runPostApply(server, name, migrationsDir);
+    if (options.historyRead !== false) await asDeployer(grantHistoryRead());
   }
-  const app = `"${APP_CLIENT_ID}"`;
-  const deployer = `"${DEPLOYER}"`;
-  await asDeployer(`
-    GRANT USAGE ON SCHEMA app TO ${app};
-    GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA app TO ${app};
-    GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA app TO ${app};
-    ALTER DEFAULT PRIVILEGES FOR ROLE ${deployer} IN SCHEMA app GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO ${app};
-    ALTER DEFAULT PRIVILEGES FOR ROLE ${deployer} IN SCHEMA app GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO ${app};`);
 
   const setAppPassword = async (password: string) => {
-    await server.query(`ALTER ROLE "${APP_CLIENT_ID}" PASSWORD '${password.replaceAll("'", "''")}'`);
+    await server.query(`ALTER ROLE "${APP_CLIENT_ID}" PASSWORD ${pg.escapeLiteral(password)}`);
   };
   if (options.appPassword !== undefined) await setAppPassword(options.appPassword);
-  return { name, setAppPassword, asDeployer };
+  return { name, setAppPassword, asDeployer, migrate: (dir) => runPostApply(server, name, dir) };
+}
+
+/** The runner's core, as `npm run migrate -- apply` runs it after `terraform apply`, against `database`. */
+async function runPostApply(server: TestPostgres, database: string, migrationsDir: string): Promise<void> {
+  const inputs: PostApplyInputs = {
+    instance: "notes-test",
+    database,
+    schema: "app",
+    appRole: APP_CLIENT_ID,
+    appAccess: "readWrite",
+    readOnlyRoles: [],
+    migrationsDir,
+    instanceTimeoutSeconds: 5,
+    lockTimeoutSeconds: 5,
+    dryRun: false,
+    connection: { port: server.port, tls: false },
+  };
+  // Only the three calls the runner makes; the REST side has its own tests (test/unit/post-apply.test.ts).
+  const workspace = {
+    currentUserName: async () => DEPLOYER,
+    waitUntilAvailable: async () => server.host,
+    mintDatabaseCredential: async () => DEPLOYER_PASSWORD,
+  } as unknown as Workspace;
+  await postApply(inputs, workspace, () => {});
+}
+
+/**
+ * What /ready needs beyond the runner's grants as they stand: reading the runner's history table, which
+ * lives in a schema of the runner's own (read-only; the app role still cannot write it).
+ */
+export function grantHistoryRead(): string {
+  const { schema, table } = MIGRATIONS_TABLE;
+  return `GRANT USAGE ON SCHEMA ${schema} TO "${APP_CLIENT_ID}"; GRANT SELECT ON ${schema}.${table} TO "${APP_CLIENT_ID}";`;
 }
 
 /** The app's config for `database` in `server`, as the Apps runtime would inject it (no TLS locally). */
@@ -102,7 +127,7 @@ export function appConfig(server: TestPostgres, database: string, overrides: Par
     workspaceUrl: "http://127.0.0.1:9",
     clientId: APP_CLIENT_ID,
     clientSecret: "test-client-secret",
-    database: { host: server.host, port: server.port, name: database, user: APP_CLIENT_ID, sslMode: "disable" },
+    database: { host: server.host, port: server.port, name: database, user: APP_CLIENT_ID, sslMode: "disable", applicationName: "notes-app" },
     ...overrides,
   };
 }
