@@ -1,0 +1,77 @@
+import { createHash } from "node:crypto";
+import { relative, sep } from "node:path";
+import { Construct } from "constructs";
+import type { App as AppResource } from "@cdktf/provider-databricks/lib/app";
+import type { DatabaseDatabaseCatalog } from "@cdktf/provider-databricks/lib/database-database-catalog";
+import type { DatabaseInstance } from "@cdktf/provider-databricks/lib/database-instance";
+import { DataResource } from "../cdktf";
+import { REPO_ROOT } from "../config/load-environments";
+import type { EnvironmentConfig } from "../config/schema";
+import { relativeToStackDirectory } from "../stack-paths";
+import { MIGRATIONS_DIR, migrationsSha256 } from "./migrations";
+
+/** The runner program, run from the repository root (another tool owns it: `tools/post-apply/`). */
+export const POST_APPLY_COMMAND = "node --import tsx tools/post-apply/main.ts apply";
+
+export interface PostApplyProps {
+  /** The app whose service principal gets the grants; also waited for. */
+  readonly app: AppResource;
+  readonly instance: DatabaseInstance;
+  /** The catalog registration that creates the database; also waited for. */
+  readonly catalog: DatabaseDatabaseCatalog;
+  /** The app schema and who may use it. */
+  readonly grants: Pick<EnvironmentConfig["database"], "schema" | "appAccess" | "readOnlyRoles">;
+  /** Bounds on the runner's waits. */
+  readonly limits: EnvironmentConfig["postApply"];
+  /** @default - `app-src/migrations/` of this repository */
+  readonly migrationsDir?: string;
+}
+
+/**
+ * The post-apply step: after the instance, the database and the app exist, a `local-exec` runs the runner,
+ * which applies migrations as the deploying identity and grants the app's service principal its access.
+ *
+ * It runs again only when its inputs change (`triggers_replace`: migration and grant hashes, the service
+ * principal, the database coordinates). Its command and environment carry names and hashes only: the
+ * runner takes credentials (DATABRICKS_*) from the environment of the process running Terraform, so none
+ * reach the state, the plan or a process argument list.
+ */
+export class PostApply extends Construct {
+  readonly resource: DataResource;
+
+  constructor(scope: Construct, id: string, props: PostApplyProps) {
+    super(scope, id);
+    const { app, instance, catalog, grants, limits, migrationsDir = MIGRATIONS_DIR } = props;
+    const readOnlyRoles = [...grants.readOnlyRoles].sort();
+
+    this.resource = new DataResource(this, "Resource", {
+      triggersReplace: {
+        migrations_sha256: migrationsSha256(migrationsDir),
+        grants_sha256: createHash("sha256").update(JSON.stringify({ schema: grants.schema, appAccess: grants.appAccess, readOnlyRoles })).digest("hex"),
+        app_sp_client_id: app.servicePrincipalClientId,
+        instance_name: instance.name,
+        database_name: catalog.databaseName,
+        schema: grants.schema,
+      },
+      dependsOn: [app, catalog, instance],
+      provisioners: [
+        {
+          type: "local-exec",
+          command: POST_APPLY_COMMAND,
+          workingDir: relativeToStackDirectory(this, REPO_ROOT),
+          environment: {
+            POST_APPLY_INSTANCE: instance.name,
+            POST_APPLY_DATABASE: catalog.databaseName,
+            POST_APPLY_SCHEMA: grants.schema,
+            POST_APPLY_APP_SP_CLIENT_ID: app.servicePrincipalClientId,
+            POST_APPLY_MIGRATIONS_DIR: relative(REPO_ROOT, migrationsDir).split(sep).join("/"),
+            POST_APPLY_APP_ACCESS: grants.appAccess,
+            POST_APPLY_READ_ONLY_ROLES: readOnlyRoles.join(","),
+            POST_APPLY_INSTANCE_TIMEOUT_SECONDS: String(limits.instanceReadyTimeoutSeconds),
+            POST_APPLY_LOCK_TIMEOUT_SECONDS: String(limits.lockTimeoutSeconds),
+          },
+        },
+      ],
+    });
+  }
+}

@@ -1,0 +1,46 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { AppSecrets } from "../../stacks/secrets/app-secrets";
+import { addressOf, environment, onlyResource, resources, synthConstruct, synthStack } from "../support/synth";
+
+const synthSecrets = (keys: string[]) => synthConstruct((scope) => new AppSecrets(scope, "secrets", { scope: "notes-test", keys }));
+
+test("one scope, and per key a secret whose value is a reference to a sensitive variable without a default", () => {
+  const json = synthSecrets(["api-key", "Signing.Key"]);
+  const scope = onlyResource(json, "databricks_secret_scope");
+  assert.equal(scope.name, "notes-test");
+
+  const secrets = Object.values(resources(json, "databricks_secret"));
+  assert.deepEqual(
+    secrets.map((s) => [s.key, s.scope, s.string_value]).sort(),
+    [
+      ["Signing.Key", `\${${addressOf(json, "databricks_secret_scope")}.name}`, "${var.secret_signing_key}"],
+      ["api-key", `\${${addressOf(json, "databricks_secret_scope")}.name}`, "${var.secret_api_key}"],
+    ],
+  );
+  for (const name of ["secret_api_key", "secret_signing_key"]) {
+    const variable = json.variable?.[name];
+    assert.ok(variable, `variable ${name} missing: ${JSON.stringify(json.variable)}`);
+    assert.equal(variable.sensitive, true, name);
+    assert.equal(variable.type, "string", name);
+    assert.equal("default" in variable, false, `${name} must have no default`);
+    assert.match(variable.description, new RegExp(`TF_VAR_${name}`));
+  }
+});
+
+test("a value set in TF_VAR_secret_... never reaches the synthesized JSON", () => {
+  const canary = "canary-7f3c1d0e-never-synthesize-me";
+  process.env.TF_VAR_secret_api_key = canary;
+  try {
+    const { json } = synthStack(environment());
+    const text = JSON.stringify(json);
+    assert.equal(text.includes(canary), false, "the secret value leaked into the synthesized JSON");
+    assert.match(text, /"string_value":"\$\{var\.secret_api_key\}"/);
+  } finally {
+    delete process.env.TF_VAR_secret_api_key;
+  }
+});
+
+test("a scope without keys is refused", () => {
+  assert.throws(() => synthSecrets([]), /secret scope "notes-test": expected at least one key, found none/);
+});

@@ -1,0 +1,102 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { REPO_ROOT } from "../../stacks/config/load-environments";
+import { AppSource, appSourceFiles } from "../../stacks/source/app-source";
+import { contentHash } from "../../stacks/content-hash";
+import { addressOf, environment, FIXTURE_SOURCE_DIR, onlyResource, resources, synthConstruct, synthStack } from "../support/synth";
+
+const FILE = "databricks_workspace_file";
+
+/** A temporary directory holding `files` (relative path → content); removed after `use`. */
+function withTree<T>(files: Record<string, string>, use: (dir: string) => T): T {
+  const dir = mkdtempSync(join(tmpdir(), "app-src-"));
+  try {
+    for (const [path, content] of Object.entries(files)) {
+      mkdirSync(dirname(join(dir, path)), { recursive: true });
+      writeFileSync(join(dir, path), content);
+    }
+    return use(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test("appSourceFiles keeps the app and leaves out tests, dependencies, local env files, VCS data and build caches", () => {
+  const kept = ["app.yaml", "package.json", "src/main.ts", "src/routes/notes.ts", "migrations/0001_init.sql", "static/.well-known/x.txt", "src/environment.ts"];
+  const dropped = [
+    "test/app.test.ts", "tests/conftest.py", "src/__tests__/notes.ts", "src/notes.test.ts", "src/notes.spec.js",
+    "node_modules/pg/index.js", "src/node_modules/x.js",
+    ".env", ".env.local", "src/.env.production",
+    ".git/config", "dist/main.js", "__pycache__/app.cpython-311.pyc", "src/helper.pyc", ".pytest_cache/v/cache", ".venv/bin/python", ".DS_Store",
+  ];
+  const files = Object.fromEntries([...kept, ...dropped].map((p) => [p, p]));
+  assert.deepEqual(withTree(files, appSourceFiles), [...kept].sort());
+});
+
+test("appSourceFiles lists posix paths in code-unit order, independent of the file system's order", () => {
+  assert.deepEqual(withTree({ "b.txt": "", "B.txt": "", "a/z.txt": "", "a.txt": "" }, appSourceFiles), ["B.txt", "a.txt", "a/z.txt", "b.txt"]);
+});
+
+test("a missing or empty source directory is refused, naming it", () => {
+  assert.throws(() => appSourceFiles("/nonexistent/app-src"), /app source directory \/nonexistent\/app-src: expected a directory with the app's code, found nothing there/);
+  withTree({ "node_modules/x.js": "" }, (dir) =>
+    assert.throws(() => synthConstruct((scope) => new AppSource(scope, "source", { workspacePath: "/Shared/apps/x", sourceDir: dir })), /expected files to upload, found none/),
+  );
+});
+
+test("each file is a workspace file under one per-environment directory that deletes recursively", () => {
+  const { json } = synthStack(environment());
+  const directory = onlyResource(json, "databricks_directory");
+  assert.equal(directory.path, "/Shared/apps/notes-test");
+  assert.equal(directory.delete_recursive, true);
+
+  const uploaded = Object.values(resources(json, FILE));
+  assert.deepEqual(uploaded.map((f) => f.path).sort(), appSourceFiles(FIXTURE_SOURCE_DIR).map((p) => `/Shared/apps/notes-test/${p}`));
+  for (const file of uploaded) assert.deepEqual(file.depends_on, [addressOf(json, "databricks_directory")], file.path);
+});
+
+test("sources are relative to the stack directory and carry the content's md5; no absolute path reaches the output", () => {
+  const { json } = synthStack(environment());
+  const stackDirectory = join(REPO_ROOT, "cdktf.out", "stacks", "test");
+  for (const file of Object.values(resources(json, FILE))) {
+    assert.equal(file.source.startsWith("../../../test/fixtures/app-src/"), true, file.source);
+    const onDisk = resolve(stackDirectory, file.source);
+    assert.equal(file.path, `/Shared/apps/notes-test/${onDisk.slice(FIXTURE_SOURCE_DIR.length + 1)}`);
+    assert.equal(file.md5, createHash("md5").update(readFileSync(onDisk)).digest("hex"), file.source);
+  }
+  assert.equal(JSON.stringify(json).includes(REPO_ROOT), false, "the synthesized JSON contains this machine's repository path");
+});
+
+test("app.sourcePath moves the upload; sourceCodePath is it with the /Workspace prefix", () => {
+  const { json, stack } = synthStack(environment({ app: { sourcePath: "/Users/ada@example.com/notes" } }));
+  assert.equal(onlyResource(json, "databricks_directory").path, "/Users/ada@example.com/notes");
+  assert.equal((stack.node.findChild("source") as AppSource).sourceCodePath, "/Workspace/Users/ada@example.com/notes");
+});
+
+test("file addresses come from the relative path, so adding a file does not move the others", () => {
+  const files = { "app.yaml": "command: []", "src/a.js": "a" };
+  const build = (dir: string) =>
+    Object.keys(resources(synthConstruct((scope) => new AppSource(scope, "source", { workspacePath: "/Shared/apps/x", sourceDir: dir })), FILE));
+  const before = withTree(files, build);
+  const after = withTree({ ...files, "src/0-first.js": "" }, build);
+  assert.equal(after.length, before.length + 1);
+  for (const id of before) assert.ok(after.includes(id), `${id} moved: ${after}`);
+});
+
+test("contentHash covers paths and contents of exactly the uploaded files", () => {
+  const hash = (files: Record<string, string>) =>
+    withTree(files, (dir) => {
+      let source: AppSource | undefined;
+      synthConstruct((scope) => (source = new AppSource(scope, "source", { workspacePath: "/Shared/apps/x", sourceDir: dir })));
+      return source!.contentHash;
+    });
+  const base = hash({ "app.yaml": "a", "src/x.js": "x" });
+  assert.equal(base, contentHash([{ path: "app.yaml", content: Buffer.from("a") }, { path: "src/x.js", content: Buffer.from("x") }]));
+  assert.notEqual(hash({ "app.yaml": "a", "src/x.js": "y" }), base, "an edit");
+  assert.notEqual(hash({ "app.yaml": "a", "src/y.js": "x" }), base, "a rename");
+  assert.equal(hash({ "app.yaml": "a", "src/x.js": "x", "src/x.test.js": "t", ".env": "SECRET=1" }), base, "excluded files");
+});

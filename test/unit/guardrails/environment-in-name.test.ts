@@ -1,0 +1,42 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { NagRuleCompliance } from "../../../stacks/guardrails/nag-rule";
+import { EnvironmentInName } from "../../../stacks/guardrails/rules/environment-in-name";
+import { environment, synthStack } from "../../support/synth";
+
+const env = (name: string) => ({ name, production: false });
+const named = (type: string, attributes: Record<string, unknown>) => ({ type, attributes });
+
+test("compliant: the environment name is a word of the name, whatever the separator", () => {
+  for (const [type, attributes, environmentName] of [
+    ["databricks_app", { name: "notes-dev" }, "dev"],
+    ["databricks_database_instance", { name: "dev-notes" }, "dev"],
+    ["databricks_database_database_catalog", { name: "notes_eu_prod" }, "eu-prod"],
+    ["databricks_secret_scope", { name: "notes.staging" }, "staging"],
+    ["databricks_directory", { path: "/Shared/apps/dev/notes" }, "dev"],
+  ] as const) {
+    assert.equal(EnvironmentInName.check(named(type, attributes), env(environmentName)), NagRuleCompliance.COMPLIANT, `${type} ${JSON.stringify(attributes)}`);
+  }
+});
+
+test("non-compliant: missing, or only part of a word; the finding names the value", () => {
+  assert.deepEqual(EnvironmentInName.check(named("databricks_app", { name: "notes" }), env("dev")), ["name=notes"]);
+  assert.deepEqual(EnvironmentInName.check(named("databricks_app", { name: "notes-devel" }), env("dev")), ["name=notes-devel"]);
+  assert.deepEqual(EnvironmentInName.check(named("databricks_database_database_catalog", { name: "notesdev" }), env("dev")), ["name=notesdev"]);
+  assert.deepEqual(EnvironmentInName.check(named("databricks_directory", { path: "/Shared/apps/notes" }), env("dev")), ["path=/Shared/apps/notes"]);
+});
+
+test("not applicable: other types, and names that are references", () => {
+  assert.equal(EnvironmentInName.check(named("databricks_secret", { key: "api-key" }), env("dev")), NagRuleCompliance.NOT_APPLICABLE);
+  assert.equal(EnvironmentInName.check(named("databricks_app", { name: "${var.app_name}" }), env("dev")), NagRuleCompliance.NOT_APPLICABLE);
+});
+
+test("in a stack: the fixture complies, and names without the environment stop synthesis, one line each", () => {
+  assert.deepEqual(synthStack().violations, []);
+  const { violations } = synthStack(environment({ app: { name: "notes-app", sourcePath: "/Shared/apps/notes" }, secrets: { scope: "notes" } }));
+  assert.deepEqual([...violations].sort(), [
+    `DBX-EnvironmentInName: test/app/Resource: ${EnvironmentInName.message} (found: name=notes-app)`,
+    `DBX-EnvironmentInName: test/secrets/scope: ${EnvironmentInName.message} (found: name=notes)`,
+    `DBX-EnvironmentInName: test/source/directory: ${EnvironmentInName.message} (found: path=/Shared/apps/notes)`,
+  ]);
+});

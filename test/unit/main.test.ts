@@ -1,0 +1,100 @@
+/** `npm run synth` as users run it: main.ts in a child process, output to a temporary directory. */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { environmentsDir, REPO_ROOT } from "../../stacks/config/load-environments";
+
+interface Run {
+  status: number | null;
+  stderr: string;
+  outdir: string;
+}
+
+/** Runs main.ts with `args`, writing to a fresh output directory; `env` adds to the environment. */
+function synth(t: { after: (fn: () => void) => void }, args: string[] = [], env: NodeJS.ProcessEnv = {}): Run {
+  const outdir = mkdtempSync(join(tmpdir(), "synth-"));
+  t.after(() => rmSync(outdir, { recursive: true, force: true }));
+  const result = spawnSync(process.execPath, ["--import", "tsx", "main.ts", ...args], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, CDKTF_OUTDIR: outdir, ...env },
+    encoding: "utf8",
+  });
+  return { status: result.status, stderr: result.stderr, outdir };
+}
+
+/** A copy of the shipped environments with some files replaced; removed after the test. */
+function environments(t: { after: (fn: () => void) => void }, replace: Record<string, (text: string) => string>): string {
+  const dir = mkdtempSync(join(tmpdir(), "envs-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  for (const name of readdirSync(environmentsDir({}))) {
+    const text = readFileSync(join(environmentsDir({}), name), "utf8");
+    writeFileSync(join(dir, name), (replace[name] ?? ((s) => s))(text));
+  }
+  return dir;
+}
+
+function assertNoStackTrace(stderr: string) {
+  assert.doesNotMatch(stderr, /^\s+at /m, `stderr has a stack trace:\n${stderr}`);
+}
+
+const stackFiles = (outdir: string) => readdirSync(join(outdir, "stacks")).filter((s) => existsSync(join(outdir, "stacks", s, "cdk.tf.json")));
+
+test("synthesizes every environment, one stack each, and a secret's value set for Terraform appears nowhere", (t) => {
+  const canary = "canary-5d1f9a-main-synth";
+  const run = synth(t, [], { TF_VAR_secret_session_signing_key: canary });
+  assert.equal(run.status, 0, run.stderr);
+  assert.deepEqual(stackFiles(run.outdir).sort(), ["dev", "prod", "staging"]);
+  for (const stack of ["dev", "prod", "staging"]) {
+    const text = readFileSync(join(run.outdir, "stacks", stack, "cdk.tf.json"), "utf8");
+    assert.equal(text.includes(canary), false, `${stack}: the secret value leaked`);
+    assert.equal(JSON.parse(text)["//"].metadata.stackName, stack);
+  }
+  assert.equal(readFileSync(join(run.outdir, "manifest.json"), "utf8").includes(canary), false);
+});
+
+test("named environments only: `npm run synth -- dev`", (t) => {
+  const run = synth(t, ["dev"]);
+  assert.equal(run.status, 0, run.stderr);
+  assert.deepEqual(stackFiles(run.outdir), ["dev"]);
+});
+
+test("an unknown environment: exit 1, one line naming it, no stack trace", (t) => {
+  const run = synth(t, ["qa"]);
+  assert.equal(run.status, 1);
+  assert.match(run.stderr, /^invalid environment configuration \(1 problem\):\n {2}.*unknown environment "qa"; known environments: dev, prod, staging\n$/);
+  assertNoStackTrace(run.stderr);
+});
+
+test("a bad configuration: exit 1, one line per problem, no stack trace, nothing synthesized", (t) => {
+  const dir = environments(t, {
+    "dev.yaml": (s) => s.replace("name: notes-dev", "name: Notes_Dev"),
+    "prod.yaml": (s) => s.replace("retentionWindowInDays: 35", "retentionWindowInDays: 90"),
+  });
+  const run = synth(t, [], { STACK_ENVIRONMENTS_DIR: dir });
+  assert.equal(run.status, 1);
+  const lines = run.stderr.trimEnd().split("\n");
+  assert.equal(lines[0], "invalid environment configuration (2 problems):");
+  assert.match(lines[1], /dev\.yaml:\d+:\d+: app\.name: expected 3-30 lowercase letters/);
+  assert.match(lines[2], /prod\.yaml:\d+:\d+: lakebase\.retentionWindowInDays: expected at most 35, found 90/);
+  assert.equal(lines.length, 3, run.stderr);
+  assertNoStackTrace(run.stderr);
+  assert.equal(existsSync(join(run.outdir, "stacks")), false);
+});
+
+test("guardrail violations in several stacks: exit 1, every violation on its own line, no stack trace", (t) => {
+  const dir = environments(t, {
+    "dev.yaml": (s) => `${s}servingEndpoints:\n  - resourceName: llm\n    name: some-endpoint\n    permission: CAN_MANAGE\n`,
+    "staging.yaml": (s) => s.replace("scope: notes-staging", "scope: notes"),
+  });
+  const run = synth(t, [], { STACK_ENVIRONMENTS_DIR: dir });
+  assert.equal(run.status, 1);
+  const lines = run.stderr.trimEnd().split("\n");
+  assert.equal(lines[0], "guardrail violations (2):");
+  assert.match(lines[1], /^ {2}DBX-ServingEndpointLeastPrivilege: dev\/app\/Resource: .*\(found: llm\)$/);
+  assert.match(lines[2], /^ {2}DBX-EnvironmentInName: staging\/secrets\/scope: .*\(found: name=notes\)$/);
+  assert.equal(lines.length, 3, run.stderr);
+  assertNoStackTrace(run.stderr);
+});

@@ -1,0 +1,129 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { AppStack } from "../../stacks/app-stack";
+import { Testing } from "../../stacks/cdktf";
+import { REPO_ROOT } from "../../stacks/config/load-environments";
+import { contentHash } from "../../stacks/content-hash";
+import { migrationFiles, migrationsSha256 } from "../../stacks/post-apply/migrations";
+import { POST_APPLY_COMMAND } from "../../stacks/post-apply/post-apply";
+import { addressOf, type Attributes, environment, FIXTURE_SOURCE_DIR, resources, synthStack, type TerraformJson } from "../support/synth";
+
+const MIGRATIONS = join(FIXTURE_SOURCE_DIR, "migrations");
+
+/** The post-apply terraform_data: the one with a provisioner. */
+function postApply(json: TerraformJson): Attributes {
+  const found = Object.values(resources(json, "terraform_data")).filter((r) => r.provisioner);
+  assert.equal(found.length, 1, `expected one terraform_data with a provisioner:\n${JSON.stringify(resources(json, "terraform_data"), null, 2)}`);
+  return found[0];
+}
+
+const localExec = (json: TerraformJson) => postApply(json).provisioner[0]["local-exec"];
+
+test("migrationFiles lists the *.sql files by name; migrationsSha256 hashes their names and contents", () => {
+  assert.deepEqual(migrationFiles(MIGRATIONS), ["0001_init.sql", "0002_add_created.sql"]);
+  assert.equal(
+    migrationsSha256(MIGRATIONS),
+    contentHash(migrationFiles(MIGRATIONS).map((name) => ({ path: name, content: readFileSync(join(MIGRATIONS, name)) }))),
+  );
+});
+
+test("a missing migrations directory has no migrations and the hash of nothing", () => {
+  assert.deepEqual(migrationFiles("/nonexistent/migrations"), []);
+  assert.equal(migrationsSha256("/nonexistent/migrations"), createHash("sha256").digest("hex"));
+});
+
+test("the migrations hash changes with a file's content and with its name", () => {
+  const dir = mkdtempSync(join(tmpdir(), "migrations-"));
+  try {
+    writeFileSync(join(dir, "0001_a.sql"), "SELECT 1;");
+    const first = migrationsSha256(dir);
+    writeFileSync(join(dir, "0001_a.sql"), "SELECT 2;");
+    const edited = migrationsSha256(dir);
+    rmSync(join(dir, "0001_a.sql"));
+    writeFileSync(join(dir, "0001_b.sql"), "SELECT 2;");
+    assert.equal(new Set([first, edited, migrationsSha256(dir)]).size, 3);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("the step re-runs when its inputs change: migrations, grants, the app's service principal, the database coordinates", () => {
+  const { json } = synthStack(environment());
+  const app = addressOf(json, "databricks_app");
+  assert.deepEqual(postApply(json).triggers_replace, {
+    migrations_sha256: migrationsSha256(MIGRATIONS),
+    grants_sha256: createHash("sha256").update(JSON.stringify({ schema: "app", appAccess: "readWrite", readOnlyRoles: [] })).digest("hex"),
+    app_sp_client_id: `\${${app}.service_principal_client_id}`,
+    instance_name: `\${${addressOf(json, "databricks_database_instance")}.name}`,
+    database_name: `\${${addressOf(json, "databricks_database_database_catalog")}.database_name}`,
+    schema: "app",
+  });
+});
+
+test("the grants hash follows schema, app access and read-only roles, not the roles' order", () => {
+  const grants = (database: object) => postApply(synthStack(environment({ database })).json).triggers_replace.grants_sha256;
+  const base = grants({ readOnlyRoles: ["analysts", "auditors"] });
+  assert.equal(grants({ readOnlyRoles: ["auditors", "analysts"] }), base);
+  assert.notEqual(grants({ readOnlyRoles: ["analysts"] }), base);
+  assert.notEqual(grants({ readOnlyRoles: ["analysts", "auditors"], appAccess: "readOnly" }), base);
+  assert.notEqual(grants({ readOnlyRoles: ["analysts", "auditors"], schema: "notes" }), base);
+});
+
+test("the step runs after the app, the catalog and the instance exist", () => {
+  const { json } = synthStack(environment());
+  const dependsOn: string[] = postApply(json).depends_on;
+  for (const type of ["databricks_app", "databricks_database_database_catalog", "databricks_database_instance"]) {
+    assert.ok(dependsOn.includes(addressOf(json, type)), `depends_on lacks ${type}: ${dependsOn}`);
+  }
+});
+
+test("local-exec runs the runner from the repository root with the documented, non-secret environment", () => {
+  const { json } = synthStack(environment({ database: { readOnlyRoles: ["analysts", "auditors"] }, postApply: { instanceReadyTimeoutSeconds: 600, lockTimeoutSeconds: 60 } }));
+  const exec = localExec(json);
+  assert.equal(exec.command, "node --import tsx tools/post-apply/main.ts apply");
+  assert.equal(exec.command, POST_APPLY_COMMAND);
+  assert.equal(exec.working_dir, "../../..");
+  assert.deepEqual(exec.environment, {
+    POST_APPLY_INSTANCE: `\${${addressOf(json, "databricks_database_instance")}.name}`,
+    POST_APPLY_DATABASE: `\${${addressOf(json, "databricks_database_database_catalog")}.database_name}`,
+    POST_APPLY_SCHEMA: "app",
+    POST_APPLY_APP_SP_CLIENT_ID: `\${${addressOf(json, "databricks_app")}.service_principal_client_id}`,
+    POST_APPLY_MIGRATIONS_DIR: "test/fixtures/app-src/migrations",
+    POST_APPLY_APP_ACCESS: "readWrite",
+    POST_APPLY_READ_ONLY_ROLES: "analysts,auditors",
+    POST_APPLY_INSTANCE_TIMEOUT_SECONDS: "600",
+    POST_APPLY_LOCK_TIMEOUT_SECONDS: "60",
+  });
+});
+
+test("no secret reaches the command or its environment", () => {
+  const canary = "canary-0b7e4a-post-apply";
+  process.env.TF_VAR_secret_api_key = canary;
+  try {
+    const { json } = synthStack(environment());
+    const exec = localExec(json);
+    const text = JSON.stringify(exec);
+    assert.equal(text.includes(canary), false);
+    // Secret values only exist as variables and databricks_secret resources; neither is passed on.
+    assert.doesNotMatch(text, /\$\{var\.|databricks_secret/);
+    // Credentials are inherited from the process running Terraform, never set here.
+    assert.deepEqual(Object.keys(exec.environment).filter((k) => !k.startsWith("POST_APPLY_")), []);
+  } finally {
+    delete process.env.TF_VAR_secret_api_key;
+  }
+});
+
+test("working_dir is computed from the app's output directory", () => {
+  const outdir = mkdtempSync(join(tmpdir(), "outdir-"));
+  try {
+    const stack = new AppStack(Testing.app({ outdir: join(outdir, "out") }), "test", { config: environment(), sourceDir: FIXTURE_SOURCE_DIR });
+    const exec = localExec(JSON.parse(Testing.synth(stack)));
+    assert.equal(resolve(outdir, "out", "stacks", "test", exec.working_dir), REPO_ROOT);
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
+  }
+});
