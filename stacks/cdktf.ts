@@ -5,14 +5,17 @@
  */
 export {
   AnnotationMetadataEntryType,
+  anyToHclTerraform,
+  anyToTerraform,
   Annotations,
   App,
   Aspects,
   AzurermBackend,
-  DataResource,
   DefaultTokenResolver,
   Fn,
   GcsBackend,
+  hashMapper,
+  hashMapperHcl,
   LocalBackend,
   Manifest,
   NamedRemoteWorkspace,
@@ -28,4 +31,4 @@ export {
   Token,
   Tokenization,
 } from "cdktf";
-export type { IAspect, ITerraformDependable } from "cdktf";
+export type { IAspect, ITerraformDependable, TerraformMetaArguments } from "cdktf";

@@ -1,7 +1,8 @@
 import { Construct } from "constructs";
 import { DatabaseDatabaseCatalog } from "@cdktf/provider-databricks/lib/database-database-catalog";
 import { DatabaseInstance } from "@cdktf/provider-databricks/lib/database-instance";
-import { DataResource, type TerraformResource } from "../cdktf";
+import type { TerraformResource } from "../cdktf";
+import { TerraformData } from "../terraform-data";
 import type { EnvironmentConfig } from "../config/schema";
 import { compareStrings } from "../content-hash";
 
@@ -36,7 +37,7 @@ export class LakebaseDatabase extends Construct {
     super(scope, id);
     const { instance, databaseName, catalogName, preventDestroy = false } = props;
 
-    const instanceName = new DataResource(this, "instance-name", { input: { name: instance.instanceName } });
+    const instanceName = new TerraformData(this, "instance-name", { input: { name: instance.instanceName } });
     this.instance = new DatabaseInstance(this, "instance", {
       name: instance.instanceName,
       capacity: instance.capacity,
@@ -56,7 +57,7 @@ export class LakebaseDatabase extends Construct {
       databaseInstanceName: this.instance.name,
       createDatabaseIfNotExists: true,
     };
-    const catalogTrigger = new DataResource(this, "catalog-inputs", { input: catalogInputs });
+    const catalogTrigger = new TerraformData(this, "catalog-inputs", { input: catalogInputs });
     this.catalog = new DatabaseDatabaseCatalog(this, "catalog", {
       ...catalogInputs,
       lifecycle: { preventDestroy, replaceTriggeredBy: [address(catalogTrigger)] },

@@ -4,7 +4,7 @@ import { Construct } from "constructs";
 import type { App as AppResource } from "@cdktf/provider-databricks/lib/app";
 import type { DatabaseDatabaseCatalog } from "@cdktf/provider-databricks/lib/database-database-catalog";
 import type { DatabaseInstance } from "@cdktf/provider-databricks/lib/database-instance";
-import { DataResource } from "../cdktf";
+import { TerraformData } from "../terraform-data";
 import { REPO_ROOT } from "../config/load-environments";
 import type { EnvironmentConfig } from "../config/schema";
 import { relativeToStackDirectory } from "../stack-paths";
@@ -37,14 +37,14 @@ export interface PostApplyProps {
  * reach the state, the plan or a process argument list.
  */
 export class PostApply extends Construct {
-  readonly resource: DataResource;
+  readonly resource: TerraformData;
 
   constructor(scope: Construct, id: string, props: PostApplyProps) {
     super(scope, id);
     const { app, instance, catalog, grants, limits, migrationsDir = MIGRATIONS_DIR } = props;
     const readOnlyRoles = [...grants.readOnlyRoles].sort();
 
-    this.resource = new DataResource(this, "Resource", {
+    this.resource = new TerraformData(this, "Resource", {
       triggersReplace: {
         migrations_sha256: migrationsSha256(migrationsDir),
         grants_sha256: createHash("sha256").update(JSON.stringify({ schema: grants.schema, appAccess: grants.appAccess, readOnlyRoles })).digest("hex"),

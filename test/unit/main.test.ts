@@ -2,7 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { environmentsDir, REPO_ROOT } from "../../stacks/config/load-environments";
@@ -53,6 +53,15 @@ test("synthesizes every environment, one stack each, and a secret's value set fo
     assert.equal(JSON.parse(text)["//"].metadata.stackName, stack);
   }
   assert.equal(readFileSync(join(run.outdir, "manifest.json"), "utf8").includes(canary), false);
+});
+
+test("synthesis needs no terraform binary (nothing but node on PATH)", (t) => {
+  const bin = mkdtempSync(join(tmpdir(), "path-"));
+  t.after(() => rmSync(bin, { recursive: true, force: true }));
+  symlinkSync(process.execPath, join(bin, "node"));
+  const run = synth(t, ["dev"], { PATH: bin });
+  assert.equal(run.status, 0, run.stderr);
+  assert.deepEqual(stackFiles(run.outdir), ["dev"]);
 });
 
 test("named environments only: `npm run synth -- dev`", (t) => {
