@@ -165,13 +165,14 @@ describe("notes app on a migrated, granted database", () => {
   });
 
   test("GET /ready is 503 naming the missing grant when the app role may not read the runner's history", async () => {
-    const unreadable = await createAppDatabase(server, { historyRead: false });
-    const fresh = await startApp({ config: appConfig(server, unreadable.name), logger: jsonLogger(() => {}), mint: staticMint, listenHost: "127.0.0.1" });
+    const revoked = await createAppDatabase(server);
+    await revoked.asDeployer(`REVOKE SELECT ON post_apply.applied_migrations FROM "${APP_CLIENT_ID}"`);
+    const fresh = await startApp({ config: appConfig(server, revoked.name), logger: jsonLogger(() => {}), mint: staticMint, listenHost: "127.0.0.1" });
     try {
       const res = await request(fresh.url, "/ready");
       assert.equal(res.status, 503);
       assert.match(res.body.reason, /^the app role may not read post_apply\.applied_migrations \(needs USAGE on schema post_apply and SELECT on the table\): permission denied/);
-      // The API itself works: the runner's grants on the app schema are enough for it.
+      // The API itself works: the grants on the app schema are all it needs.
       assert.equal((await request(fresh.url, "/api/notes", { method: "POST", email: "ada@example.com", body: { text: "hi" } })).status, 201);
     } finally {
       await fresh.close();

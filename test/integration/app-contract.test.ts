@@ -12,7 +12,9 @@ import { join } from "node:path";
 import { parse } from "yaml";
 import { loadEnvironments } from "../../stacks/config/load-environments";
 import type { EnvironmentConfig } from "../../stacks/config/schema";
-import { APP_SCHEMA, MIGRATION_FILE } from "../../app-src/src/migrations";
+import { APP_SCHEMA, MIGRATION_FILE, MIGRATIONS_TABLE, shippedMigrations } from "../../app-src/src/migrations";
+import { readMigrationFiles } from "../../tools/post-apply/migration-files";
+import { HISTORY_TABLE } from "../../tools/post-apply/migration-history";
 import { APP_MIGRATIONS, APP_SRC } from "./app-fixture";
 
 /** Every resource key the stack binds to the app in `env` (what app.yaml's valueFrom may name). */
@@ -88,6 +90,14 @@ test("malformed app.yaml entries are reported", () => {
 
 test("every environment's database.schema is the schema the app's migrations and queries use", () => {
   for (const env of environments) assert.equal(env.database.schema, APP_SCHEMA, `${env.name}: database.schema`);
+});
+
+test("/ready reads the table the post-apply runner records applied migrations in, and expects the files it applies", () => {
+  assert.equal(`${MIGRATIONS_TABLE.schema}.${MIGRATIONS_TABLE.table}`, HISTORY_TABLE);
+  assert.deepEqual(
+    shippedMigrations(APP_MIGRATIONS).map((m) => m.file),
+    readMigrationFiles(APP_MIGRATIONS).map((f) => f.name),
+  );
 });
 
 test("migrations are NNNN_description.sql, consecutive from 0001, forward-only, without transaction control, schema-qualified", () => {

@@ -3,7 +3,8 @@
  *
  * The database is prepared by the post-apply runner's own core (tools/post-apply/post-apply.ts, in-process,
  * with a stand-in for the workspace API): as the deployer it creates schema `app`, applies
- * app-src/migrations/*.sql, records them in its history table and grants the app's role its access. The
+ * app-src/migrations/*.sql, records them in its history table and grants the app's role its access (and
+ * read access to that history, which /ready checks). The
  * app's role itself gets only what the Databricks app `database` resource gives it (LOGIN, CONNECT +
  * CREATE on the database), so the tests run as that role, never as a superuser.
  */
@@ -14,7 +15,6 @@ import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
 import pg from "pg";
 import type { AppConfig } from "../../app-src/src/config";
-import { MIGRATIONS_TABLE } from "../../app-src/src/migrations";
 import type { PostApplyInputs } from "../../tools/post-apply/inputs";
 import { postApply } from "../../tools/post-apply/post-apply";
 import type { Workspace } from "../../tools/post-apply/workspace";
@@ -42,12 +42,12 @@ let databases = 0;
 
 /**
  * A fresh database in `server` as a deploy leaves it: migrated from `migrationsDir` (default: the app's;
- * `null`: never migrated) and granted by the post-apply runner, plus read access to the runner's history
- * table for /ready (see `grantHistoryRead`). Roles are cluster-wide, so they are created once per server.
+ * `null`: never migrated) and granted by the post-apply runner. Roles are cluster-wide, so they are created
+ * once per server.
  */
 export async function createAppDatabase(
   server: TestPostgres,
-  options: { migrationsDir?: string | null; historyRead?: boolean; appPassword?: string } = {},
+  options: { migrationsDir?: string | null; appPassword?: string } = {},
 ): Promise<AppDatabase> {
   const name = `notes_${process.pid}_${++databases}`;
   await server.query(`
@@ -75,10 +75,7 @@ export async function createAppDatabase(
   };
 
   const migrationsDir = options.migrationsDir === undefined ? APP_MIGRATIONS : options.migrationsDir;
-  if (migrationsDir !== null) {
-    await runPostApply(server, name, migrationsDir);
-    if (options.historyRead !== false) await asDeployer(grantHistoryRead());
-  }
+  if (migrationsDir !== null) await runPostApply(server, name, migrationsDir);
 
   const setAppPassword = async (password: string) => {
     await server.query(`ALTER ROLE "${APP_CLIENT_ID}" PASSWORD ${pg.escapeLiteral(password)}`);
@@ -109,15 +106,6 @@ async function runPostApply(server: TestPostgres, database: string, migrationsDi
     mintDatabaseCredential: async () => DEPLOYER_PASSWORD,
   } as unknown as Workspace;
   await postApply(inputs, workspace, () => {});
-}
-
-/**
- * What /ready needs beyond the runner's grants as they stand: reading the runner's history table, which
- * lives in a schema of the runner's own (read-only; the app role still cannot write it).
- */
-export function grantHistoryRead(): string {
-  const { schema, table } = MIGRATIONS_TABLE;
-  return `GRANT USAGE ON SCHEMA ${schema} TO "${APP_CLIENT_ID}"; GRANT SELECT ON ${schema}.${table} TO "${APP_CLIENT_ID}";`;
 }
 
 /** The app's config for `database` in `server`, as the Apps runtime would inject it (no TLS locally). */
