@@ -1,7 +1,7 @@
 /**
  * The connection pool: the app service principal's role, a freshly minted OAuth token as the password
  * of every new connection, TLS as PGSSLMODE says. Queries go through `Database.query`, which retries once
- * when a login is refused with a token that was about to be replaced.
+ * with a new token when a login is refused with an old one.
  */
 import pg from "pg";
 import type { AppConfig, SslMode } from "./config.js";
@@ -54,8 +54,7 @@ export class Database {
       return await this.pool.query<R>(text, params);
     } catch (error) {
       // The login was refused before the statement ran, so running it again is safe.
-      if ((error as { code?: unknown }).code !== INVALID_PASSWORD) throw error;
-      await this.tokens.renewIfOlderThan(startedAt);
+      if ((error as { code?: unknown }).code !== INVALID_PASSWORD || !(await this.tokens.renewAfterRefusedLogin(startedAt))) throw error;
       return await this.pool.query<R>(text, params);
     }
   }

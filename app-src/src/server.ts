@@ -79,8 +79,8 @@ export function createHandler(deps: HandlerDeps): (req: IncomingMessage, res: Se
       });
     });
 
-    const methods = routes[path];
-    const route = methods?.[req.method ?? ""];
+    const methods = Object.hasOwn(routes, path) ? routes[path] : undefined;
+    const route = methods && Object.hasOwn(methods, req.method ?? "") ? methods[req.method ?? ""] : undefined;
     const result: Promise<{ status: number; body: unknown }> = !methods
       ? Promise.reject(new HttpError(404, `no route for ${path}`))
       : !route

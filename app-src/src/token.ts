@@ -138,12 +138,17 @@ export class TokenProvider {
   }
 
   /**
-   * Makes sure the cached token arrived after `since` (epoch ms), refreshing if not: for a login that
-   * was refused although the token looked valid (clock skew, or a rotation that raced the login).
+   * After a login was refused with a token this provider handed out (clock skew, a rotation racing the
+   * login): whether another token is worth one retry. Yes if a newer token arrived since the attempt began,
+   * or after minting one, unless the cached token is younger than `retryDelayMs` (then the refusal is not
+   * about its age, and minting on every request would only hammer the token endpoint).
    */
-  async renewIfOlderThan(since: number): Promise<void> {
-    if (this.current && this.current.receivedAt >= since) return;
+  async renewAfterRefusedLogin(attemptStartedAt: number): Promise<boolean> {
+    const current = this.current;
+    if (current && current.receivedAt >= attemptStartedAt) return true;
+    if (current && this.now() - current.receivedAt < this.retryDelayMs) return false;
     await this.refresh();
+    return true;
   }
 
   status(): TokenStatus {

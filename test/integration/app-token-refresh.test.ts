@@ -184,22 +184,27 @@ describe("database token refresh", () => {
     }
   });
 
-  test("a login refused with the cached token gets one fresh token and one retry", async () => {
+  test("a login refused with an older cached token gets one fresh token and one retry; a fresh token refused is not re-minted", async () => {
     const db = await createAppDatabase(server, { appPassword: "rotated-elsewhere" });
     const handed: string[] = [];
-    const tokens = ["stale-token", "rotated-elsewhere"];
-    const logs = captureLogs();
+    let next = "stale-token";
     const app = await startApp({
       config: appConfig(server, db.name),
-      logger: jsonLogger(logs.sink),
+      logger: jsonLogger(() => {}),
       mint: async () => {
-        const token = tokens[Math.min(handed.length, tokens.length - 1)];
-        handed.push(token);
-        return { token, expiresAt: Date.now() + 3_600_000 };
+        handed.push(next);
+        return { token: next, expiresAt: Date.now() + 3_600_000 };
       },
+      retryDelayMs: 200,
       listenHost: "127.0.0.1",
     });
     try {
+      // Just minted and refused: not about its age; 503 without another token request per request.
+      for (let i = 0; i < 3; i++) assert.equal((await request(app.url, "/api/notes", { email: "ada@example.com" })).status, 503);
+      assert.deepEqual(handed, ["stale-token"]);
+      // Older than retryDelayMs and refused (the server rotated it, or the clocks disagree): one new token, one retry.
+      await sleep(250);
+      next = "rotated-elsewhere";
       const res = await request(app.url, "/api/notes", { email: "ada@example.com" });
       assert.equal(res.status, 200, JSON.stringify(res.body));
       assert.deepEqual(handed, ["stale-token", "rotated-elsewhere"]);
