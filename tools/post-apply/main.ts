@@ -1,0 +1,64 @@
+/**
+ * The post-apply runner's command line.
+ *
+ *   node --import tsx tools/post-apply/main.ts apply [--dry-run]   inputs from POST_APPLY_* (Terraform local-exec)
+ *   npm run migrate -- <env> [--dry-run]                           inputs from environments/<env>.yaml
+ *
+ * Credentials come only from the environment (DATABRICKS_HOST + DATABRICKS_TOKEN, DATABRICKS_CLIENT_ID +
+ * DATABRICKS_CLIENT_SECRET, or DATABRICKS_CONFIG_PROFILE / ~/.databrickscfg), never from arguments.
+ * Exit codes: 0 ok (dry run: nothing to do), 1 error, 2 dry run found changes to make.
+ */
+import { parseArgs } from "node:util";
+import { ConfigError } from "../../stacks/config/config-error";
+import { loadEnvironments } from "../../stacks/config/load-environments";
+import { inputsFromApplyEnvironment, inputsFromEnvironmentConfig, type PostApplyInputs } from "./inputs";
+import { postApply } from "./post-apply";
+import { messageOf, StepError } from "./step-error";
+import { Workspace } from "./workspace";
+
+const USAGE = `usage: npm run migrate -- <environment> [--dry-run]
+       node --import tsx tools/post-apply/main.ts apply [--dry-run]   (inputs from POST_APPLY_* variables)`;
+
+async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  let target: string | undefined;
+  let dryRun: boolean;
+  try {
+    const { values, positionals } = parseArgs({ args: [...argv], options: { "dry-run": { type: "boolean", default: false }, help: { type: "boolean", short: "h" } }, allowPositionals: true });
+    if (values.help) return print(process.stdout, USAGE, 0);
+    [target] = positionals;
+    dryRun = values["dry-run"];
+    if (positionals.length !== 1) throw new Error(positionals.length ? `expected one environment, found ${positionals.join(" ")}` : "expected an environment name or apply");
+  } catch (error) {
+    return print(process.stderr, `${messageOf(error)}\n${USAGE}`, 1);
+  }
+
+  try {
+    const { inputs, workspace } = target === "apply" ? fromApplyEnvironment(env, dryRun) : await fromEnvironmentConfig(target, env, dryRun);
+    const { changed } = await postApply(inputs, workspace, (step, detail) => process.stdout.write(`  ${step.padEnd(11)} ${detail}\n`));
+    return dryRun && changed ? 2 : 0;
+  } catch (error) {
+    if (error instanceof StepError) return print(process.stderr, `post-apply failed at ${error.step}: ${error.message}`, 1);
+    if (error instanceof ConfigError) return print(process.stderr, error.message, 1);
+    return print(process.stderr, `post-apply failed: ${messageOf(error)}`, 1);
+  }
+}
+
+function fromApplyEnvironment(env: NodeJS.ProcessEnv, dryRun: boolean): { inputs: PostApplyInputs; workspace: Workspace } {
+  return { inputs: inputsFromApplyEnvironment(env, dryRun), workspace: new Workspace() };
+}
+
+async function fromEnvironmentConfig(name: string, env: NodeJS.ProcessEnv, dryRun: boolean): Promise<{ inputs: PostApplyInputs; workspace: Workspace }> {
+  const [config] = loadEnvironments({ only: [name] });
+  const workspace = new Workspace(config.workspace);
+  const appRole = await workspace.appServicePrincipalClientId(config.app.name);
+  return { inputs: inputsFromEnvironmentConfig(config, appRole, env, dryRun), workspace };
+}
+
+function print(stream: NodeJS.WriteStream, text: string, code: number): number {
+  stream.write(`${text}\n`);
+  return code;
+}
+
+main(process.argv.slice(2), process.env).then((code) => {
+  process.exitCode = code;
+});

@@ -1,0 +1,81 @@
+/**
+ * Which migrations a schema has had: one row per applied file (name, sha256, time) in
+ * `post_apply.applied_migrations`, a schema of the runner's own so the app role (granted everything in the
+ * app schema) cannot rewrite it; it may only read it (see access.ts), so the app can tell whether the
+ * migrations it needs are applied. Applied files must stay as they were: migrations are
+ * forward-only, so a changed, missing or out-of-order file stops the run before anything is applied.
+ */
+import pg from "pg";
+import type { MigrationFile } from "./migration-files";
+import { listProblems, StepError } from "./step-error";
+
+export const HISTORY_SCHEMA = "post_apply";
+export const HISTORY_TABLE = `${HISTORY_SCHEMA}.applied_migrations`;
+
+export interface AppliedMigration {
+  readonly name: string;
+  readonly checksum: string;
+  readonly applied_at: Date;
+}
+
+const SELECT_APPLIED = `SELECT name, checksum, applied_at FROM ${HISTORY_TABLE} WHERE schema_name = $1 ORDER BY name`;
+
+/**
+ * Opens a transaction, creates in it what the migrations may assume (the app schema, owned by the deployer;
+ * the history table), points unqualified names at the app schema and returns the applied migrations: one
+ * round trip. The first pending migration runs in this same transaction, so a first deploy whose first
+ * migration fails leaves not even the schema behind. Needs the migration lock.
+ */
+export async function beginMigrating(db: pg.Client, schema: string): Promise<AppliedMigration[]> {
+  const results = (await db.query(`
+    BEGIN;
+    CREATE SCHEMA IF NOT EXISTS ${pg.escapeIdentifier(schema)};
+    SET search_path TO ${pg.escapeIdentifier(schema)};
+    CREATE SCHEMA IF NOT EXISTS ${HISTORY_SCHEMA};
+    CREATE TABLE IF NOT EXISTS ${HISTORY_TABLE} (
+      schema_name text NOT NULL,
+      name text NOT NULL,
+      checksum text NOT NULL,
+      applied_at timestamptz NOT NULL DEFAULT now(),
+      PRIMARY KEY (schema_name, name)
+    );
+    ${SELECT_APPLIED.replace("$1", pg.escapeLiteral(schema))}
+  `)) as unknown as pg.QueryResult<AppliedMigration>[];
+  return results[results.length - 1].rows;
+}
+
+/** The applied migrations without creating anything (for --dry-run): none when the table does not exist yet. */
+export async function readHistory(db: pg.Client, schema: string): Promise<AppliedMigration[]> {
+  const { rows } = await db.query<{ exists: boolean }>("SELECT to_regclass($1) IS NOT NULL AS exists", [HISTORY_TABLE]);
+  return rows[0].exists ? (await db.query<AppliedMigration>(SELECT_APPLIED, [schema])).rows : [];
+}
+
+/** Records a migration inside its own transaction, so the row exists exactly when its changes do. */
+export async function recordApplied(db: pg.Client, schema: string, file: MigrationFile): Promise<void> {
+  await db.query(`INSERT INTO ${HISTORY_TABLE} (schema_name, name, checksum) VALUES ($1, $2, $3)`, [schema, file.name, file.checksum]);
+}
+
+/** The files still to apply, in order. @throws StepError when an applied file changed, vanished or is overtaken. */
+export function pendingMigrations(files: readonly MigrationFile[], applied: readonly AppliedMigration[]): MigrationFile[] {
+  const byName = new Map(files.map((f) => [f.name, f]));
+  const appliedNames = new Set(applied.map((a) => a.name));
+  const problems: string[] = [];
+  for (const record of applied) {
+    const file = byName.get(record.name);
+    const when = record.applied_at.toISOString();
+    if (!file) problems.push(`${record.name} was applied at ${when} but is no longer in the migrations directory; restore it`);
+    else if (file.checksum !== record.checksum) {
+      problems.push(
+        `${file.display} was changed after it was applied at ${when} (sha256 then ${record.checksum.slice(0, 12)}…, now ${file.checksum.slice(0, 12)}…); ` +
+          "migrations are forward-only: restore the file and put the change in a new migration",
+      );
+    }
+  }
+  const pending = files.filter((f) => !appliedNames.has(f.name));
+  const lastApplied = Math.max(0, ...files.filter((f) => appliedNames.has(f.name)).map((f) => f.number));
+  for (const file of pending.filter((f) => f.number < lastApplied)) {
+    problems.push(`${file.display} is not applied but a later migration is; give new migrations numbers after the last applied one`);
+  }
+  if (problems.length) throw new StepError("migrations", `nothing was applied: ${listProblems(problems)}`);
+  return pending;
+}

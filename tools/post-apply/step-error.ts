@@ -1,0 +1,36 @@
+/**
+ * A failure the user can act on, named by the step it happened in. The entry point prints
+ * `post-apply failed at <step>: <message>` and exits 1, without a stack trace: every message must say what
+ * went wrong and where (file, resource, role, privilege), and must never contain a credential.
+ */
+export class StepError extends Error {
+  constructor(
+    readonly step: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = "StepError";
+  }
+}
+
+/** The message of anything thrown, for wrapping into a StepError. */
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** One problem on one line; several as a count followed by one indented line each. */
+export function listProblems(problems: readonly string[]): string {
+  if (problems.length === 1) return problems[0];
+  return `${problems.length} problems:\n${problems.map((p) => `  ${p}`).join("\n")}`;
+}
+
+/** Runs `work` as `step`: an unexpected error (a dropped connection, say) is reported as a failure of that step. */
+export async function inStep<T>(step: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof StepError) throw error;
+    throw new StepError(step, messageOf(error), { cause: error });
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * The Databricks REST calls the runner makes, through the official SDK so that authentication resolves
+ * exactly as the Databricks tools do: DATABRICKS_HOST + DATABRICKS_TOKEN, OAuth M2M with
+ * DATABRICKS_CLIENT_ID/DATABRICKS_CLIENT_SECRET, or a ~/.databrickscfg profile (DATABRICKS_CONFIG_PROFILE).
+ * Every failure becomes a StepError naming the call and the resource; tokens never enter a message.
+ */
+import { randomUUID } from "node:crypto";
+import { ApiError, ConfigError, WorkspaceClient } from "@databricks/sdk-experimental";
+import { messageOf, StepError } from "./step-error";
+
+/** Which workspace to talk to when the environment's YAML says so; unset fields resolve as the SDK does. */
+export interface WorkspaceTarget {
+  readonly host?: string;
+  readonly profile?: string;
+}
+
+/** How often the instance state is polled while waiting for AVAILABLE. */
+const INSTANCE_POLL_MS = 5_000;
+
+export class Workspace {
+  private readonly client: WorkspaceClient;
+
+  constructor(target: WorkspaceTarget = {}) {
+    this.client = new WorkspaceClient({ host: target.host, profile: target.profile });
+  }
+
+  /** The deployer's user name, which is also its Postgres role name (an email, or an SP's application id). */
+  async currentUserName(): Promise<string> {
+    const me = await call("identity", "read the current user (GET /api/2.0/preview/scim/v2/Me)", () => this.client.currentUser.me());
+    if (!me.userName) throw new StepError("identity", "the workspace returned no userName for the current user");
+    return me.userName;
+  }
+
+  /**
+   * Polls the instance until it is AVAILABLE (Terraform's instance update returns before that) and returns
+   * its read-write DNS name. `onWait` hears each new state while waiting.
+   */
+  async waitUntilAvailable(instance: string, timeoutSeconds: number, onWait: (state: string) => void): Promise<string> {
+    const deadline = Date.now() + timeoutSeconds * 1000;
+    let lastState: string | undefined;
+    for (;;) {
+      const info = await call("instance", `read Lakebase instance "${instance}"`, () => this.client.database.getDatabaseInstance({ name: instance }), {
+        404: `Lakebase instance "${instance}" not found in this workspace (HTTP 404)`,
+      });
+      if (info.state === "AVAILABLE" && info.read_write_dns) return info.read_write_dns;
+      const state = info.state ?? "UNKNOWN";
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) {
+        const hint = state === "STOPPED" ? " (it is stopped: set lakebase.stopped to false)" : "";
+        throw new StepError("instance", `Lakebase instance "${instance}" is still ${state}, not AVAILABLE, after ${timeoutSeconds} s (instance timeout)${hint}`);
+      }
+      if (state !== lastState) onWait(state);
+      lastState = state;
+      await new Promise((done) => setTimeout(done, Math.min(INSTANCE_POLL_MS, remaining)));
+    }
+  }
+
+  /** A short-lived (1 h) OAuth token the deployer logs in to Postgres with. */
+  async mintDatabaseCredential(instance: string): Promise<string> {
+    const credential = await call("credential", `mint a database credential for instance "${instance}"`, () =>
+      this.client.database.generateDatabaseCredential({ instance_names: [instance], request_id: randomUUID() }),
+    );
+    if (!credential.token) throw new StepError("credential", `the workspace returned no token for instance "${instance}"`);
+    return credential.token;
+  }
+
+  /** The app's service principal client id, which is the Postgres role the platform created for it. */
+  async appServicePrincipalClientId(app: string): Promise<string> {
+    const info = await call("app", `read app "${app}"`, () => this.client.apps.get({ name: app }), {
+      404: `app "${app}" not found in this workspace (HTTP 404): deploy the stack first`,
+    });
+    if (!info.service_principal_client_id) throw new StepError("app", `app "${app}" has no service principal yet: deploy the stack first`);
+    return info.service_principal_client_id;
+  }
+}
+
+/** Runs one SDK call, turning its failures into one-line StepErrors; `messages` overrides per HTTP status. */
+async function call<T>(step: string, what: string, request: () => Promise<T>, messages: Record<number, string> = {}): Promise<T> {
+  try {
+    return await request();
+  } catch (error) {
+    throw new StepError(step, describeFailure(what, error, messages), { cause: error });
+  }
+}
+
+function describeFailure(what: string, error: unknown, messages: Record<number, string>): string {
+  if (error instanceof ApiError) {
+    const detail = `HTTP ${error.statusCode}${error.message ? `: ${error.message}` : ""}`;
+    if (messages[error.statusCode]) return messages[error.statusCode];
+    if (error.statusCode === 401) {
+      return `the workspace rejected the credentials (${detail}); check DATABRICKS_TOKEN, DATABRICKS_CLIENT_ID/DATABRICKS_CLIENT_SECRET or the profile, and that they have not expired`;
+    }
+    if (error.statusCode === 403) return `the deployer is not allowed to ${what} (${detail})`;
+    return `could not ${what} (${detail})`;
+  }
+  if (error instanceof ConfigError) {
+    return `no usable Databricks credentials (${error.baseMessage}); set DATABRICKS_HOST with DATABRICKS_TOKEN or DATABRICKS_CLIENT_ID/DATABRICKS_CLIENT_SECRET, or DATABRICKS_CONFIG_PROFILE`;
+  }
+  const message = messageOf(error);
+  // The SDK's OAuth M2M flow reports a refused client as a plain Error from its token request.
+  if (message.startsWith("Failed to retrieve token")) return `the workspace rejected the OAuth client credentials (${message}); check DATABRICKS_CLIENT_ID/DATABRICKS_CLIENT_SECRET`;
+  return `could not ${what}: ${message}`;
+}
