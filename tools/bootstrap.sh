@@ -77,7 +77,7 @@ find_go() {
 	fi
 	GO_BIN=$go
 	export GOMODCACHE=$CACHE/go/mod GOCACHE=$CACHE/go/build GOPATH=$CACHE/go/path
-	export GOFLAGS="-modcacherw -buildvcs=false" CGO_ENABLED=0 GIT_TERMINAL_PROMPT=0
+	export GOFLAGS="${GOFLAGS:+$GOFLAGS }-modcacherw -buildvcs=false" CGO_ENABLED=0 GIT_TERMINAL_PROMPT=0
 }
 
 # go_install <module@version> <binary name> <destination file> <log>
