@@ -102,6 +102,10 @@ test("an unreachable database", async () => {
   assertFails(await run(env({ POST_APPLY_PG_PORT: String(port) })), new RegExp(`^post-apply failed at connect: cannot reach PostgreSQL at 127\\.0\\.0\\.1:${port} \\(database "notes"\\): connect ECONNREFUSED`));
 });
 
+test("TLS is required unless the test-only override turns it off", async () => {
+  assertFails(await run(env({ POST_APPLY_INSECURE_NO_TLS: undefined })), /^post-apply failed at connect: PostgreSQL at 127\.0\.0\.1:\d+ \(database "notes"\) does not offer TLS, which is required$/);
+});
+
 test("a database that rejects the deployer's credential, and one that does not exist", async () => {
   await world.postgres.query(`ALTER ROLE "${DEPLOYER}" PASSWORD 'not-the-minted-token'`);
   try {

@@ -17,7 +17,7 @@ export interface DatabaseTarget {
 }
 
 /** Shown in pg_stat_activity, so a runner holding the migration lock can be recognised. */
-export const APPLICATION_NAME = "databricks-app-stack post-apply";
+const APPLICATION_NAME = "databricks-app-stack post-apply";
 
 const CONNECT_TIMEOUT_MS = 30_000;
 
@@ -31,7 +31,8 @@ export async function connect(target: DatabaseTarget): Promise<pg.Client> {
     database,
     user,
     password,
-    ssl: connection.tls ? { rejectUnauthorized: true, servername: host } : false,
+    // node-postgres sends the host name for SNI and checks the certificate against it.
+    ssl: connection.tls ? { rejectUnauthorized: true } : false,
     application_name: APPLICATION_NAME,
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
   });
