@@ -139,13 +139,14 @@ export class TokenProvider {
 
   /**
    * After a login was refused with a token this provider handed out (clock skew, a rotation racing the
-   * login): whether another token is worth one retry. Yes if a newer token arrived since the attempt began,
-   * or after minting one, unless the cached token is younger than `retryDelayMs` (then the refusal is not
+   * login): whether another token is worth one retry. Yes if a newer token arrived since the attempt began
+   * or is on its way, or after minting one, unless the cached token is younger than `retryDelayMs` (then the refusal is not
    * about its age, and minting on every request would only hammer the token endpoint).
    */
   async renewAfterRefusedLogin(attemptStartedAt: number): Promise<boolean> {
     const current = this.current;
     if (current && current.receivedAt >= attemptStartedAt) return true;
+    if (this.inFlight) return this.inFlight.then(() => true, () => false);
     if (current && this.now() - current.receivedAt < this.retryDelayMs) return false;
     await this.refresh();
     return true;

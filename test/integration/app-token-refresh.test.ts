@@ -56,7 +56,10 @@ describe("database token refresh", () => {
                 ? await request(app.url, "/api/notes", { method: "POST", email: "ada@example.com", body: { text: `w${worker} n${i}` } })
                 : await request(app.url, "/api/notes", { email: "ada@example.com" });
             statuses.push(res.status);
-            if (res.status >= 300) assert.fail(`request failed during rotation: ${res.status} ${JSON.stringify(res.body)}`);
+            if (res.status >= 300) {
+              const errors = logs.lines.filter((l) => l.level !== "info");
+              assert.fail(`request failed during rotation: ${res.status} ${JSON.stringify(res.body)}; app errors: ${JSON.stringify(errors)}`);
+            }
             await sleep(10);
           }
         }),
