@@ -6,7 +6,7 @@
 import type pg from "pg";
 import type { MigrationFile } from "./migration-files";
 import { recordApplied } from "./migration-history";
-import { at, type Statement } from "./migration-statements";
+import { at, type Statement, utf16Offset } from "./migration-statements";
 import { messageOf, StepError } from "./step-error";
 
 export interface ParsedMigration {
@@ -28,7 +28,7 @@ export async function applyMigrations(db: pg.Client, schema: string, migrations:
       } catch (error) {
         // PostgreSQL's position, when it gives one, is 1-based within the statement text sent.
         const position = Number((error as pg.DatabaseError).position);
-        const offset = statement.offset + (position > 0 ? position - 1 : 0);
+        const offset = statement.offset + (position > 0 ? utf16Offset(statement.text, position - 1) : 0);
         throw new StepError("migrate", `${at(file, offset)}: statement ${n + 1} of ${statements.length} failed: ${describeSqlError(error)}; the migration was rolled back`, { cause: error });
       }
     }

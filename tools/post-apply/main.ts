@@ -20,18 +20,15 @@ const USAGE = `usage: npm run migrate -- <environment> [--dry-run]
        node --import tsx tools/post-apply/main.ts apply [--dry-run]   (inputs from POST_APPLY_* variables)`;
 
 async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
-  let target: string | undefined;
-  let dryRun: boolean;
+  let command: Command;
   try {
-    const { values, positionals } = parseArgs({ args: [...argv], options: { "dry-run": { type: "boolean", default: false }, help: { type: "boolean", short: "h" } }, allowPositionals: true });
-    if (values.help) return print(process.stdout, USAGE, 0);
-    [target] = positionals;
-    dryRun = values["dry-run"];
-    if (positionals.length !== 1) throw new Error(positionals.length ? `expected one environment, found ${positionals.join(" ")}` : "expected an environment name or apply");
+    command = parseCommand(argv);
   } catch (error) {
     return print(process.stderr, `${messageOf(error)}\n${USAGE}`, 1);
   }
+  if (command.help) return print(process.stdout, USAGE, 0);
 
+  const { target, dryRun } = command;
   try {
     const { inputs, workspace } = target === "apply" ? fromApplyEnvironment(env, dryRun) : await fromEnvironmentConfig(target, env, dryRun);
     const { changed } = await postApply(inputs, workspace, (step, detail) => process.stdout.write(`  ${step.padEnd(11)} ${detail}\n`));
@@ -41,6 +38,25 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
     if (error instanceof ConfigError) return print(process.stderr, error.message, 1);
     return print(process.stderr, `post-apply failed: ${messageOf(error)}`, 1);
   }
+}
+
+interface Command {
+  /** `apply`, or an environment name. */
+  readonly target: string;
+  readonly dryRun: boolean;
+  readonly help: boolean;
+}
+
+function parseCommand(argv: readonly string[]): Command {
+  const { values, positionals } = parseArgs({
+    args: [...argv],
+    options: { "dry-run": { type: "boolean", default: false }, help: { type: "boolean", short: "h", default: false } },
+    allowPositionals: true,
+  });
+  if (!values.help && positionals.length !== 1) {
+    throw new Error(positionals.length ? `expected one environment, found ${positionals.join(" ")}` : "expected an environment name or apply");
+  }
+  return { target: positionals[0], dryRun: values["dry-run"], help: values.help };
 }
 
 function fromApplyEnvironment(env: NodeJS.ProcessEnv, dryRun: boolean): { inputs: PostApplyInputs; workspace: Workspace } {

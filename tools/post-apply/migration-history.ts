@@ -18,7 +18,9 @@ export interface AppliedMigration {
   readonly applied_at: Date;
 }
 
-const SELECT_APPLIED = `SELECT name, checksum, applied_at FROM ${HISTORY_TABLE} WHERE schema_name = $1 ORDER BY name`;
+function selectApplied(schema: string): string {
+  return `SELECT name, checksum, applied_at FROM ${HISTORY_TABLE} WHERE schema_name = ${pg.escapeLiteral(schema)} ORDER BY name`;
+}
 
 /**
  * Opens a transaction, creates in it what the migrations may assume (the app schema, owned by the deployer;
@@ -39,7 +41,7 @@ export async function beginMigrating(db: pg.Client, schema: string): Promise<App
       applied_at timestamptz NOT NULL DEFAULT now(),
       PRIMARY KEY (schema_name, name)
     );
-    ${SELECT_APPLIED.replace("$1", pg.escapeLiteral(schema))}
+    ${selectApplied(schema)}
   `)) as unknown as pg.QueryResult<AppliedMigration>[];
   return results[results.length - 1].rows;
 }
@@ -47,7 +49,7 @@ export async function beginMigrating(db: pg.Client, schema: string): Promise<App
 /** The applied migrations without creating anything (for --dry-run): none when the table does not exist yet. */
 export async function readHistory(db: pg.Client, schema: string): Promise<AppliedMigration[]> {
   const { rows } = await db.query<{ exists: boolean }>("SELECT to_regclass($1) IS NOT NULL AS exists", [HISTORY_TABLE]);
-  return rows[0].exists ? (await db.query<AppliedMigration>(SELECT_APPLIED, [schema])).rows : [];
+  return rows[0].exists ? (await db.query<AppliedMigration>(selectApplied(schema))).rows : [];
 }
 
 /** Records a migration inside its own transaction, so the row exists exactly when its changes do. */

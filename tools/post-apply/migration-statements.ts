@@ -31,8 +31,8 @@ export async function splitStatements(file: MigrationFile): Promise<Statement[]>
     raw = /\S/.test(file.sql) ? parseSync(file.sql).stmts ?? [] : [];
   } catch (error) {
     if (!hasSqlDetails(error) || !error.sqlDetails) throw error;
-    // The parser reports a 0-based character offset.
-    throw new StepError("migrations", `${at(file, error.sqlDetails.cursorPosition)}: ${error.sqlDetails.message}; nothing was applied`);
+    const offset = utf16Offset(file.sql, error.sqlDetails.cursorPosition);
+    throw new StepError("migrations", `${at(file, offset)}: ${error.sqlDetails.message}; nothing was applied`);
   }
   if (raw.length === 0) throw new StepError("migrations", `${file.display}: contains no SQL statement`);
 
@@ -51,10 +51,16 @@ export async function splitStatements(file: MigrationFile): Promise<Statement[]>
   });
 }
 
-/** `file:line:column` of a character offset in the file, 1-based as editors show it. */
+/**
+ * The JavaScript string offset of the `codePoints`-th code point of `text`: PostgreSQL and its parser count
+ * characters as code points, which differ from UTF-16 units past the Basic Multilingual Plane (emoji).
+ */
+export function utf16Offset(text: string, codePoints: number): number {
+  return Array.from(text).slice(0, codePoints).join("").length;
+}
+
+/** `file:line:column` of a string offset in the file, 1-based, the column counted in characters. */
 export function at(file: MigrationFile, offset: number): string {
-  const before = file.sql.slice(0, offset);
-  const line = before.split("\n").length;
-  const column = offset - (before.lastIndexOf("\n") + 1) + 1;
-  return `${file.display}:${line}:${column}`;
+  const lines = file.sql.slice(0, offset).split("\n");
+  return `${file.display}:${lines.length}:${Array.from(lines[lines.length - 1]).length + 1}`;
 }

@@ -42,7 +42,10 @@ export class Workspace {
       const info = await call("instance", `read Lakebase instance "${instance}"`, () => this.client.database.getDatabaseInstance({ name: instance }), {
         404: `Lakebase instance "${instance}" not found in this workspace (HTTP 404)`,
       });
-      if (info.state === "AVAILABLE" && info.read_write_dns) return info.read_write_dns;
+      if (info.state === "AVAILABLE") {
+        if (!info.read_write_dns) throw new StepError("instance", `Lakebase instance "${instance}" is AVAILABLE but the workspace returned no read_write_dns for it`);
+        return info.read_write_dns;
+      }
       const state = info.state ?? "UNKNOWN";
       const remaining = deadline - Date.now();
       if (remaining <= 0) {
