@@ -21,7 +21,10 @@
 #                                         instead of building it
 #
 # Verbose build output goes to $CACHE/logs/<artefact>.log; the terminal gets one progress line per step
-# and, on failure, one error line naming the step and its log. Exit status 1 if anything failed.
+# and, on failure, one error line naming the step and its log.
+# Exit status: 0 all ready; 3 all ready but the provider (it could not be built or installed: some module
+# proxies refuse github.com/databricks/terraform-provider-databricks; see DATABRICKS_PROVIDER_BINARY),
+# so tiers that need real Terraform cannot run; 1 anything else failed.
 set -euo pipefail
 
 readonly TERRAFORM_FALLBACK_VERSION=1.5.7
@@ -242,6 +245,7 @@ mv -f "$REPO/.tools/env.tmp" "$REPO/.tools/env"
 
 if ((${#FAILURES[@]})); then
 	fail "failed: ${FAILURES[*]} (see above); .tools/env was written with what is available"
+	[[ ${FAILURES[*]} == provider ]] && exit 3
 	exit 1
 fi
 say "ready in $(elapsed $((SECONDS - STARTED))); source .tools/env"

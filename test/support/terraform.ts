@@ -1,0 +1,45 @@
+/**
+ * Running the real Terraform CLI from tests. `npm run tools:bootstrap` provides the binary and a CLI config
+ * whose filesystem mirror holds the Databricks provider; the test:terraform / test:e2e scripts source
+ * `.tools/env`, which exports TERRAFORM_BINARY_NAME and TF_CLI_CONFIG_FILE.
+ */
+import { spawnSync, type SpawnSyncReturns } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { REPO_ROOT } from "../../stacks/config/load-environments";
+
+export function terraformBinary(): string {
+  const binary = process.env.TERRAFORM_BINARY_NAME;
+  if (!binary || !process.env.TF_CLI_CONFIG_FILE) {
+    throw new Error("TERRAFORM_BINARY_NAME / TF_CLI_CONFIG_FILE are not set: run `npm run tools:bootstrap`, then this tier through its npm script (it sources .tools/env)");
+  }
+  return binary;
+}
+
+/** Runs terraform in `dir`; throws with its output unless it succeeds (or `allowFailure`). */
+export function terraform(
+  dir: string,
+  args: string[],
+  options: { allowFailure?: boolean; env?: NodeJS.ProcessEnv } = {},
+): SpawnSyncReturns<string> {
+  const result = spawnSync(terraformBinary(), args, {
+    cwd: dir,
+    encoding: "utf8",
+    env: { ...process.env, CHECKPOINT_DISABLE: "1", TF_IN_AUTOMATION: "1", ...options.env },
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  if (result.error) throw result.error;
+  if (result.status !== 0 && !options.allowFailure) {
+    throw new Error(`terraform ${args.join(" ")} in ${dir} exited ${result.status}:\n${result.stdout}\n${result.stderr}`);
+  }
+  return result;
+}
+
+/** Synthesizes the environments (all, or those in `env`'s STACK_ENVIRONMENTS_DIR) into a fresh temp outdir. */
+export function synthToTemp(env: NodeJS.ProcessEnv = {}, cwd = REPO_ROOT): string {
+  const outdir = mkdtempSync(join(tmpdir(), "synth-"));
+  const result = spawnSync("node", ["--import", "tsx", "main.ts"], { cwd, encoding: "utf8", env: { ...process.env, ...env, CDKTF_OUTDIR: outdir } });
+  if (result.status !== 0) throw new Error(`synth failed (exit ${result.status}):\n${result.stderr}`);
+  return outdir;
+}
