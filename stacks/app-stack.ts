@@ -74,6 +74,7 @@ export class AppStack extends TerraformStack {
       catalog: lakebase.catalog,
       grants: config.database,
       limits: config.postApply,
+      workspace: config.workspace,
       migrationsDir: sourceDir && join(sourceDir, "migrations"),
     });
 

@@ -1,9 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { compareStrings, contentHash } from "../content-hash";
-import { APP_SOURCE_DIR } from "../source/app-source";
-
-export const MIGRATIONS_DIR = join(APP_SOURCE_DIR, "migrations");
+import { MIGRATIONS_DIR } from "../repo-paths";
 
 /**
  * The migration files of `dir`: the `*.sql` files directly in it, by name in code-unit order (the order they

@@ -8,7 +8,8 @@ import { TerraformData } from "../terraform-data";
 import { REPO_ROOT } from "../config/load-environments";
 import type { EnvironmentConfig } from "../config/schema";
 import { relativeToStackDirectory } from "../stack-paths";
-import { MIGRATIONS_DIR, migrationsSha256 } from "./migrations";
+import { migrationsSha256 } from "./migrations";
+import { MIGRATIONS_DIR } from "../repo-paths";
 
 /** The runner program, run from the repository root (another tool owns it: `tools/post-apply/`). */
 export const POST_APPLY_COMMAND = "node --import tsx tools/post-apply/main.ts apply";
@@ -23,6 +24,11 @@ export interface PostApplyProps {
   readonly grants: Pick<EnvironmentConfig["database"], "schema" | "appAccess" | "readOnlyRoles">;
   /** Bounds on the runner's waits. */
   readonly limits: EnvironmentConfig["postApply"];
+  /**
+   * The workspace the provider was pointed at; the runner is pointed at the same one.
+   * @default - the runner resolves the workspace from the inherited environment, as the provider does
+   */
+  readonly workspace?: EnvironmentConfig["workspace"];
   /** @default - `app-src/migrations/` of this repository */
   readonly migrationsDir?: string;
 }
@@ -41,7 +47,7 @@ export class PostApply extends Construct {
 
   constructor(scope: Construct, id: string, props: PostApplyProps) {
     super(scope, id);
-    const { app, instance, catalog, grants, limits, migrationsDir = MIGRATIONS_DIR } = props;
+    const { app, instance, catalog, grants, limits, workspace = {}, migrationsDir = MIGRATIONS_DIR } = props;
     const readOnlyRoles = [...grants.readOnlyRoles].sort();
 
     this.resource = new TerraformData(this, "Resource", {
@@ -69,6 +75,9 @@ export class PostApply extends Construct {
             POST_APPLY_READ_ONLY_ROLES: readOnlyRoles.join(","),
             POST_APPLY_INSTANCE_TIMEOUT_SECONDS: String(limits.instanceReadyTimeoutSeconds),
             POST_APPLY_LOCK_TIMEOUT_SECONDS: String(limits.lockTimeoutSeconds),
+            // Not credentials: which workspace (and ~/.databrickscfg profile) the YAML chose for the provider.
+            ...(workspace.host && { DATABRICKS_HOST: workspace.host }),
+            ...(workspace.profile && { DATABRICKS_CONFIG_PROFILE: workspace.profile }),
           },
         },
       ],

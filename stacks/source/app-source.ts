@@ -4,11 +4,10 @@ import { join } from "node:path";
 import { Construct } from "constructs";
 import { Directory } from "@cdktf/provider-databricks/lib/directory";
 import { WorkspaceFile } from "@cdktf/provider-databricks/lib/workspace-file";
-import { REPO_ROOT } from "../config/load-environments";
 import { compareStrings, contentHash, type FileContent } from "../content-hash";
 import { relativeToStackDirectory } from "../stack-paths";
+import { APP_SOURCE_DIR } from "../repo-paths";
 
-export const APP_SOURCE_DIR = join(REPO_ROOT, "app-src");
 
 /** Directories never uploaded, at any depth: tests, dependencies, VCS data, local environments, build output and caches. */
 const EXCLUDED_DIRECTORIES = new Set([

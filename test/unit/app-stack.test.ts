@@ -88,6 +88,12 @@ test("the shipped environments synthesize every expected resource type and pass 
     assert.deepEqual(Object.keys(json.resource ?? {}).sort(), expected, name);
     assert.deepEqual(violations, [], name);
     assert.equal(onlyResource(json, "databricks_app").name, `notes-${name}`);
+    // Both permission objects: the app and the Lakebase instance.
+    const permissions = Object.values(json.resource!.databricks_permissions) as Record<string, unknown>[];
+    assert.deepEqual(permissions.map((p) => ("app_name" in p ? "app_name" : "database_instance_name" in p ? "database_instance_name" : "?")).sort(), ["app_name", "database_instance_name"], name);
+    // The app binds its database, its secret and its serving endpoint.
+    const bindings = (onlyResource(json, "databricks_app").resources as Record<string, unknown>[]).map((r) => Object.keys(r).find((k) => k !== "name")).sort();
+    assert.deepEqual(bindings, ["database", "secret", "serving_endpoint"], name);
   }
 });
 

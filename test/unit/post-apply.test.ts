@@ -117,6 +117,14 @@ test("no secret reaches the command or its environment", () => {
   }
 });
 
+test("the workspace chosen in the YAML reaches the runner too, without any credential", () => {
+  const { json } = synthStack(environment({ workspace: { host: "https://adb-1.azuredatabricks.net", profile: "notes-ci" } }));
+  const env = localExec(json).environment;
+  assert.equal(env.DATABRICKS_HOST, "https://adb-1.azuredatabricks.net");
+  assert.equal(env.DATABRICKS_CONFIG_PROFILE, "notes-ci");
+  assert.deepEqual(Object.keys(env).filter((k) => k.startsWith("DATABRICKS_")).sort(), ["DATABRICKS_CONFIG_PROFILE", "DATABRICKS_HOST"]);
+});
+
 test("working_dir is computed from the app's output directory", () => {
   const outdir = mkdtempSync(join(tmpdir(), "outdir-"));
   try {

@@ -7,11 +7,9 @@ import { resolve } from "node:path";
 import { z } from "zod";
 import { REPO_ROOT } from "../../stacks/config/load-environments";
 import type { EnvironmentConfig } from "../../stacks/config/schema";
+import { MIGRATIONS_DIR } from "../../stacks/repo-paths";
 import { ACCESS_LEVELS, type AccessLevel } from "./access-levels";
 import { StepError } from "./step-error";
-
-/** Where the app's migrations live, relative to the repository root (the synth side passes the same). */
-export const DEFAULT_MIGRATIONS_DIR = "app-src/migrations";
 
 export interface PostApplyInputs {
   /** Lakebase instance name. */
@@ -97,7 +95,7 @@ export function inputsFromEnvironmentConfig(config: EnvironmentConfig, appRole: 
     appRole,
     appAccess: config.database.appAccess,
     readOnlyRoles: config.database.readOnlyRoles,
-    migrationsDir: resolve(REPO_ROOT, env.POST_APPLY_MIGRATIONS_DIR || DEFAULT_MIGRATIONS_DIR),
+    migrationsDir: env.POST_APPLY_MIGRATIONS_DIR ? resolve(REPO_ROOT, env.POST_APPLY_MIGRATIONS_DIR) : MIGRATIONS_DIR,
     instanceTimeoutSeconds: config.postApply.instanceReadyTimeoutSeconds,
     lockTimeoutSeconds: config.postApply.lockTimeoutSeconds,
     dryRun,

@@ -1,0 +1,9 @@
+/**
+ * Where the app's code and migrations live in this repository. Kept free of cdktf and provider imports:
+ * the post-apply runner reads the same paths at deploy time without loading synth code.
+ */
+import { join } from "node:path";
+import { REPO_ROOT } from "./config/load-environments";
+
+export const APP_SOURCE_DIR = join(REPO_ROOT, "app-src");
+export const MIGRATIONS_DIR = join(APP_SOURCE_DIR, "migrations");
