@@ -23,6 +23,7 @@ export {
   S3Backend,
   StringConcat,
   TerraformElement,
+  TerraformIterator,
   TerraformOutput,
   TerraformResource,
   TerraformStack,

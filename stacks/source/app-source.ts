@@ -5,6 +5,7 @@ import { Construct } from "constructs";
 import { Directory } from "@cdktf/provider-databricks/lib/directory";
 import { WorkspaceFile } from "@cdktf/provider-databricks/lib/workspace-file";
 import { compareStrings, contentHash, type FileContent } from "../content-hash";
+import { TerraformIterator } from "../cdktf";
 import { relativeToStackDirectory } from "../stack-paths";
 import { APP_SOURCE_DIR } from "../repo-paths";
 
@@ -49,11 +50,15 @@ export interface AppSourceProps {
 /**
  * The app's source files uploaded as workspace files under one directory, ready for an app deployment.
  *
- * Each file's `source` is relative to the stack directory Terraform runs in (no absolute path of this
- * machine in the output, no file contents in it either), and its `md5` makes a local edit re-upload it.
+ * One `databricks_workspace_file` with `for_each` over the files, keyed by their relative path: addresses read
+ * `…files["src/app.ts"]`, adding a file never moves another, and synth stays one resource per stack however
+ * many files the app has. Each file's `source` is relative to the stack directory Terraform runs in (no
+ * absolute path of this machine in the output, no file contents in it either), and its `md5` makes a local
+ * edit re-upload it.
  */
 export class AppSource extends Construct {
   readonly directory: Directory;
+  readonly files: WorkspaceFile;
   /** Where an app deployment takes its code from (`/Workspace` + the directory). */
   readonly sourceCodePath: string;
   /** sha256 of the uploaded set (see `contentHash`): changes exactly when the deployed code would. */
@@ -67,15 +72,21 @@ export class AppSource extends Construct {
 
     // delete_recursive: removing the environment removes its uploaded code instead of failing on a non-empty directory.
     this.directory = new Directory(this, "directory", { path: props.workspacePath, deleteRecursive: true });
-    const uploads = new Construct(this, "files");
-    for (const file of files) {
-      new WorkspaceFile(uploads, file.path, {
-        path: `${props.workspacePath}/${file.path}`,
-        source: relativeToStackDirectory(this, join(sourceDir, file.path)),
-        md5: createHash("md5").update(file.content).digest("hex"),
-        dependsOn: [this.directory],
-      });
-    }
+    const each = TerraformIterator.fromMap(
+      Object.fromEntries(
+        files.map((file) => [
+          file.path,
+          { source: relativeToStackDirectory(this, join(sourceDir, file.path)), md5: createHash("md5").update(file.content).digest("hex") },
+        ]),
+      ),
+    );
+    this.files = new WorkspaceFile(this, "files", {
+      forEach: each,
+      path: `${props.workspacePath}/${each.key}`,
+      source: each.getString("source"),
+      md5: each.getString("md5"),
+      dependsOn: [this.directory],
+    });
     this.sourceCodePath = `/Workspace${props.workspacePath}`;
     this.contentHash = contentHash(files);
   }

@@ -48,24 +48,26 @@ test("a missing or empty source directory is refused, naming it", () => {
   );
 });
 
-test("each file is a workspace file under one per-environment directory that deletes recursively", () => {
+test("the files are one for_each workspace file keyed by path, under one per-environment directory that deletes recursively", () => {
   const { json } = synthStack(environment());
   const directory = onlyResource(json, "databricks_directory");
   assert.equal(directory.path, "/Shared/apps/notes-test");
   assert.equal(directory.delete_recursive, true);
 
-  const uploaded = Object.values(resources(json, FILE));
-  assert.deepEqual(uploaded.map((f) => f.path).sort(), appSourceFiles(FIXTURE_SOURCE_DIR).map((p) => `/Shared/apps/notes-test/${p}`));
-  for (const file of uploaded) assert.deepEqual(file.depends_on, [addressOf(json, "databricks_directory")], file.path);
+  const upload = onlyResource(json, FILE);
+  assert.deepEqual(Object.keys(upload.for_each), appSourceFiles(FIXTURE_SOURCE_DIR));
+  assert.equal(upload.path, "/Shared/apps/notes-test/${each.key}");
+  assert.equal(upload.source, "${each.value.source}");
+  assert.equal(upload.md5, "${each.value.md5}");
+  assert.deepEqual(upload.depends_on, [addressOf(json, "databricks_directory")]);
 });
 
 test("sources are relative to the stack directory and carry the content's md5; no absolute path reaches the output", () => {
   const { json } = synthStack(environment());
   const stackDirectory = join(REPO_ROOT, "cdktf.out", "stacks", "test");
-  for (const file of Object.values(resources(json, FILE))) {
-    assert.equal(file.source.startsWith("../../../test/fixtures/app-src/"), true, file.source);
+  for (const [path, file] of Object.entries(onlyResource(json, FILE).for_each as Record<string, { source: string; md5: string }>)) {
+    assert.equal(file.source, `../../../test/fixtures/app-src/${path}`);
     const onDisk = resolve(stackDirectory, file.source);
-    assert.equal(file.path, `/Shared/apps/notes-test/${onDisk.slice(FIXTURE_SOURCE_DIR.length + 1)}`);
     assert.equal(file.md5, createHash("md5").update(readFileSync(onDisk)).digest("hex"), file.source);
   }
   assert.equal(JSON.stringify(json).includes(REPO_ROOT), false, "the synthesized JSON contains this machine's repository path");
@@ -79,12 +81,15 @@ test("app.sourcePath moves the upload; sourceCodePath is it with the /Workspace 
 
 test("file addresses come from the relative path, so adding a file does not move the others", () => {
   const files = { "app.yaml": "command: []", "src/a.js": "a" };
-  const build = (dir: string) =>
-    Object.keys(resources(synthConstruct((scope) => new AppSource(scope, "source", { workspacePath: "/Shared/apps/x", sourceDir: dir })), FILE));
+  const build = (dir: string) => {
+    const json = synthConstruct((scope) => new AppSource(scope, "source", { workspacePath: "/Shared/apps/x", sourceDir: dir }));
+    const [[address, upload]] = Object.entries(resources(json, FILE));
+    return { address, keys: Object.keys(upload.for_each) };
+  };
   const before = withTree(files, build);
   const after = withTree({ ...files, "src/0-first.js": "" }, build);
-  assert.equal(after.length, before.length + 1);
-  for (const id of before) assert.ok(after.includes(id), `${id} moved: ${after}`);
+  assert.equal(after.address, before.address);
+  assert.deepEqual(after.keys, ["app.yaml", "src/0-first.js", "src/a.js"]);
 });
 
 test("contentHash covers paths and contents of exactly the uploaded files", () => {
