@@ -57,25 +57,50 @@ export async function recordApplied(db: pg.Client, schema: string, file: Migrati
   await db.query(`INSERT INTO ${HISTORY_TABLE} (schema_name, name, checksum) VALUES ($1, $2, $3)`, [schema, file.name, file.checksum]);
 }
 
-/** The files still to apply, in order. @throws StepError when an applied file changed, vanished or is overtaken. */
-export function pendingMigrations(files: readonly MigrationFile[], applied: readonly AppliedMigration[]): MigrationFile[] {
+/** How the migration files compare with the history: what the runner would apply, and what stops it. */
+export interface HistoryComparison {
+  /** Files not applied yet, in order. */
+  readonly pending: MigrationFile[];
+  /** Applied files whose bytes changed since. */
+  readonly changed: { readonly file: MigrationFile; readonly record: AppliedMigration }[];
+  /** Applied migrations no longer in the directory. */
+  readonly missing: AppliedMigration[];
+  /** Pending files numbered before the last applied one. */
+  readonly overtaken: MigrationFile[];
+}
+
+/** Compares the files with the history without judging; `pendingMigrations` turns the problems into an error. */
+export function compareHistory(files: readonly MigrationFile[], applied: readonly AppliedMigration[]): HistoryComparison {
   const byName = new Map(files.map((f) => [f.name, f]));
   const appliedNames = new Set(applied.map((a) => a.name));
-  const problems: string[] = [];
+  const changed: HistoryComparison["changed"] = [];
+  const missing: AppliedMigration[] = [];
   for (const record of applied) {
     const file = byName.get(record.name);
+    if (!file) missing.push(record);
+    else if (file.checksum !== record.checksum) changed.push({ file, record });
+  }
+  const pending = files.filter((f) => !appliedNames.has(f.name));
+  const lastApplied = Math.max(0, ...files.filter((f) => appliedNames.has(f.name)).map((f) => f.number));
+  return { pending, changed, missing, overtaken: pending.filter((f) => f.number < lastApplied) };
+}
+
+/** The files still to apply, in order. @throws StepError when an applied file changed, vanished or is overtaken. */
+export function pendingMigrations(files: readonly MigrationFile[], applied: readonly AppliedMigration[]): MigrationFile[] {
+  const { pending, changed, missing, overtaken } = compareHistory(files, applied);
+  const problems: string[] = [];
+  for (const record of applied) {
     const when = record.applied_at.toISOString();
-    if (!file) problems.push(`${record.name} was applied at ${when} but is no longer in the migrations directory; restore it`);
-    else if (file.checksum !== record.checksum) {
+    if (missing.includes(record)) problems.push(`${record.name} was applied at ${when} but is no longer in the migrations directory; restore it`);
+    const file = changed.find((c) => c.record === record)?.file;
+    if (file) {
       problems.push(
         `${file.display} was changed after it was applied at ${when} (sha256 then ${record.checksum.slice(0, 12)}…, now ${file.checksum.slice(0, 12)}…); ` +
           "migrations are forward-only: restore the file and put the change in a new migration",
       );
     }
   }
-  const pending = files.filter((f) => !appliedNames.has(f.name));
-  const lastApplied = Math.max(0, ...files.filter((f) => appliedNames.has(f.name)).map((f) => f.number));
-  for (const file of pending.filter((f) => f.number < lastApplied)) {
+  for (const file of overtaken) {
     problems.push(`${file.display} is not applied but a later migration is; give new migrations numbers after the last applied one`);
   }
   if (problems.length) throw new StepError("migrations", `nothing was applied: ${listProblems(problems)}`);

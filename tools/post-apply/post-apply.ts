@@ -38,6 +38,23 @@ export async function postApply(inputs: PostApplyInputs, workspace: Workspace, r
   const files = readMigrationFiles(inputs.migrationsDir);
   report("files", `${files.length} migration${files.length === 1 ? "" : "s"}`);
 
+  const { db, deployer } = await connectAsDeployer(inputs, workspace, report);
+  try {
+    const run = inputs.dryRun ? dryRun : apply;
+    const changed = await run({ db, inputs, files, deployer, roles, report });
+    report("done", `${inputs.dryRun ? (changed ? "changes pending" : "nothing to do") : changed ? "changes applied" : "nothing to do"} (${Date.now() - started} ms)`);
+    return { changed };
+  } finally {
+    // Ending the session also releases the migration lock.
+    await db.end().catch(() => undefined);
+  }
+}
+
+/**
+ * The deployer's database session, through the workspace: identity (its role) → instance AVAILABLE →
+ * database credential → connect. The credential goes to the driver only.
+ */
+export async function connectAsDeployer(inputs: PostApplyInputs, workspace: Workspace, report: Report): Promise<{ db: pg.Client; deployer: string }> {
   const deployer = await workspace.currentUserName();
   report("identity", deployer);
   const host = await workspace.waitUntilAvailable(inputs.instance, inputs.instanceTimeoutSeconds, (state) =>
@@ -49,15 +66,7 @@ export async function postApply(inputs: PostApplyInputs, workspace: Workspace, r
 
   const db = await connect({ host, database: inputs.database, user: deployer, password, connection: inputs.connection });
   report("connect", `${host}:${inputs.connection.port} as "${deployer}" ${inputs.connection.tls ? "with TLS" : "WITHOUT TLS (test-only override POST_APPLY_INSECURE_NO_TLS)"}`);
-  try {
-    const run = inputs.dryRun ? dryRun : apply;
-    const changed = await run({ db, inputs, files, deployer, roles, report });
-    report("done", `${inputs.dryRun ? (changed ? "changes pending" : "nothing to do") : changed ? "changes applied" : "nothing to do"} (${Date.now() - started} ms)`);
-    return { changed };
-  } finally {
-    // Ending the session also releases the migration lock.
-    await db.end().catch(() => undefined);
-  }
+  return { db, deployer };
 }
 
 interface Session {
@@ -128,7 +137,7 @@ function failOnUnfixable(problems: readonly AccessProblem[]): void {
 }
 
 /** The app role at its configured level, then each extra read-only role once. */
-function rolesToGrant(inputs: PostApplyInputs): RoleAccess[] {
+export function rolesToGrant(inputs: PostApplyInputs): RoleAccess[] {
   if (inputs.readOnlyRoles.includes(inputs.appRole)) {
     throw new StepError("inputs", `the app role "${inputs.appRole}" is also listed as a read-only role; its access is set by appAccess`);
   }

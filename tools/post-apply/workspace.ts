@@ -14,6 +14,9 @@ export interface WorkspaceTarget {
   readonly profile?: string;
 }
 
+/** A Lakebase instance as GET /api/2.0/database/instances/{name} returns it. */
+export type DatabaseInstance = Awaited<ReturnType<WorkspaceClient["database"]["getDatabaseInstance"]>>;
+
 /** How often the instance state is polled while waiting for AVAILABLE. */
 const INSTANCE_POLL_MS = 5_000;
 
@@ -39,9 +42,8 @@ export class Workspace {
     const deadline = Date.now() + timeoutSeconds * 1000;
     let lastState: string | undefined;
     for (;;) {
-      const info = await call("instance", `read Lakebase instance "${instance}"`, () => this.client.database.getDatabaseInstance({ name: instance }), {
-        404: `Lakebase instance "${instance}" not found in this workspace (HTTP 404)`,
-      });
+      const info = await this.readInstance(instance);
+      if (!info) throw new StepError("instance", `Lakebase instance "${instance}" not found in this workspace (HTTP 404)`);
       if (info.state === "AVAILABLE") {
         if (!info.read_write_dns) throw new StepError("instance", `Lakebase instance "${instance}" is AVAILABLE but the workspace returned no read_write_dns for it`);
         return info.read_write_dns;
@@ -55,6 +57,16 @@ export class Workspace {
       if (state !== lastState) onWait(state);
       lastState = state;
       await new Promise((done) => setTimeout(done, Math.min(INSTANCE_POLL_MS, remaining)));
+    }
+  }
+
+  /** The instance as the workspace reports it (spec, state, effective_* values); undefined when it does not exist. */
+  async readInstance(instance: string): Promise<DatabaseInstance | undefined> {
+    try {
+      return await this.client.database.getDatabaseInstance({ name: instance });
+    } catch (error) {
+      if (error instanceof ApiError && error.statusCode === 404) return undefined;
+      throw new StepError("instance", describeFailure(`read Lakebase instance "${instance}"`, error, {}), { cause: error });
     }
   }
 

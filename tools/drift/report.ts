@@ -1,0 +1,66 @@
+/**
+ * The combined drift report of one run, as JSON (for machines) and Markdown (for people), with every
+ * credential the process was given masked, however it got into a message.
+ */
+import type { EnvironmentResult } from "./check-environment";
+import type { Finding } from "./findings";
+
+export interface DriftReport {
+  /** `git rev-parse HEAD`: the repository state the environments were compared with. */
+  readonly commit: string;
+  readonly generatedAt: string;
+  /** Terraform-level drift (a plan per stack) needs the Databricks provider, which could not be had. */
+  readonly terraform: { readonly checked: false; readonly reason: string };
+  readonly environments: readonly EnvironmentResult[];
+}
+
+export const TERRAFORM_NOT_CHECKED = "Terraform-level drift was not checked: the Databricks Terraform provider is unavailable here; only the checks below ran";
+
+/** 0 clean, 2 drift found, 1 when any environment could not be checked. */
+export function exitCode(report: DriftReport): number {
+  if (report.environments.some((e) => e.error)) return 1;
+  return report.environments.some((e) => e.findings.length) ? 2 : 0;
+}
+
+export function renderJson(report: DriftReport): string {
+  return `${JSON.stringify(report, null, 2)}\n`;
+}
+
+export function renderMarkdown(report: DriftReport): string {
+  const lines = [
+    "# Drift report",
+    "",
+    `- Commit compared: \`${report.commit}\``,
+    `- Generated: ${report.generatedAt}`,
+    `- **${TERRAFORM_NOT_CHECKED}.**`,
+    "",
+  ];
+  for (const result of report.environments) {
+    lines.push(`## ${result.environment}: ${status(result)}`, "");
+    if (result.error) lines.push(`Could not be checked: ${result.error}`, "");
+    for (const reason of result.notChecked) lines.push(`Not checked: ${reason}`, "");
+    if (result.findings.length) {
+      lines.push("| severity | check | object | expected | found | remediation |", "|---|---|---|---|---|---|");
+      for (const f of result.findings) lines.push(`| ${[f.severity, f.check, f.object, f.expected, f.found, f.remediation].map(cell).join(" | ")} |`);
+      lines.push("");
+    }
+  }
+  return lines.join("\n");
+}
+
+function status({ error, findings }: EnvironmentResult): string {
+  const count = `${findings.length} finding${findings.length === 1 ? "" : "s"}`;
+  if (error) return `error${findings.length ? ` (${count} before it)` : ""}`;
+  return findings.length ? `drift (${count})` : "clean";
+}
+
+function cell(text: Finding[keyof Finding]): string {
+  return text.replace(/\|/g, "\\|").replace(/\n/g, " ");
+}
+
+/** The credential variables the Databricks tools read; their values never leave the process. */
+const SECRET_VARIABLES = ["DATABRICKS_TOKEN", "DATABRICKS_CLIENT_SECRET", "DATABRICKS_PASSWORD"];
+
+export function maskSecrets(text: string, env: NodeJS.ProcessEnv): string {
+  return SECRET_VARIABLES.map((name) => env[name]).reduce<string>((masked, secret) => (secret ? masked.split(secret).join("****") : masked), text);
+}
