@@ -181,6 +181,7 @@ test("a grant revoked from the app role is named, high: exit 2", async () => {
   const access = findingsOf(report, "dev").findings.filter((f) => f.check === "access");
   assert.equal(access.length, 1, output);
   assert.equal(access[0].severity, "high");
+  assert.equal(access[0].object, `table app.notes (database "${dev.database.name}")`);
   assert.match(access[0].found, /lacks INSERT on table app\.notes/);
   assert.match(access[0].remediation, /npm run migrate -- dev/);
 });
@@ -232,4 +233,20 @@ test("an unreachable environment is an error (exit 1) and the other's findings a
   const prod = findingsOf(report, "prod");
   assert.match(prod.error ?? "", /^instance: could not read Lakebase instance "notes-prod"/);
   assert.doesNotMatch(prod.error ?? "", /\n/);
+});
+
+test("changed tags, a stopped instance and a deleted instance are named, and their databases are not probed: exit 2", async () => {
+  await emulator.api("PATCH", `/api/2.0/database/instances/${staging.lakebase.instanceName}?update_mask=custom_tags,stopped`, { custom_tags: [{ key: "project", value: "notes" }], stopped: true });
+  await emulator.api("DELETE", `/api/2.0/database/instances/${dev.lakebase.instanceName}`);
+  const { status, report, output } = await drift(["dev", "staging"]);
+  assert.equal(status, 2, output);
+  const stagingResult = findingsOf(report, "staging");
+  assert.deepEqual(stagingResult.findings.map(({ object, expected, found }) => ({ object, expected, found })), [
+    { object: `Lakebase instance "${staging.lakebase.instanceName}" stopped (lakebase.stopped)`, expected: "false", found: "true" },
+    { object: `Lakebase instance "${staging.lakebase.instanceName}" custom_tags (lakebase.tags)`, expected: "managed-by=databricks-app-stack, project=notes", found: "project=notes" },
+  ]);
+  assert.deepEqual(stagingResult.notChecked, [`database: instance "${staging.lakebase.instanceName}" is STOPPED, not AVAILABLE`]);
+  const devResult = findingsOf(report, "dev");
+  assert.deepEqual(devResult.findings.map(({ object, found, severity }) => ({ object, found, severity })), [{ object: `Lakebase instance "${dev.lakebase.instanceName}"`, found: "not found (HTTP 404)", severity: "high" }]);
+  assert.deepEqual(devResult.notChecked, [`database: instance "${dev.lakebase.instanceName}" is missing, not AVAILABLE`]);
 });

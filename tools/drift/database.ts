@@ -31,7 +31,7 @@ export async function databaseFindings(db: pg.Client, probe: DatabaseProbe): Pro
     ...migrationFindings(probe, compareHistory(probe.files, applied)),
     ...access.map((problem): Finding => ({
       check: "access",
-      object: `schema "${inputs.schema}" of database "${inputs.database}"`,
+      object: `${problem.object} (database "${inputs.database}")`,
       expected: "access exactly as database.appAccess / database.readOnlyRoles say",
       found: problem.message,
       severity: "high",

@@ -11,6 +11,8 @@ import { HISTORY_SCHEMA, HISTORY_TABLE } from "./migration-history";
 export interface AccessProblem {
   readonly message: string;
   readonly fixable: boolean;
+  /** The database object the problem is on, e.g. `table app.notes` or `role "analysts"`. */
+  readonly object: string;
 }
 
 const KEYWORD: Record<Exclude<ObjectKind, "schema">, { all: string; defaults: string }> = {
@@ -100,19 +102,20 @@ WITH app_schema AS (
     FROM wanted w CROSS JOIN app_schema s
    WHERE w.kind <> 'schema'
 )
-SELECT message, fixable FROM (
-  SELECT format('schema %I does not exist', $1) AS message, true AS fixable
+SELECT message, fixable, object FROM (
+  SELECT format('schema %I does not exist', $1) AS message, true AS fixable, format('schema %I', $1) AS object
    WHERE NOT EXISTS (SELECT 1 FROM app_schema)
   UNION ALL
-  SELECT format('role %I does not exist', name), false
+  SELECT format('role %I does not exist', name), false, format('role %I', name)
     FROM unnest($4::text[]) AS name WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = name)
   UNION ALL
-  SELECT format('role %I is a superuser', rolname), false FROM pg_roles WHERE rolname = ANY ($4::text[]) AND rolsuper
+  SELECT format('role %I is a superuser', rolname), false, format('role %I', rolname) FROM pg_roles WHERE rolname = ANY ($4::text[]) AND rolsuper
   UNION ALL
-  SELECT format('role %I lacks CONNECT on database %I (the app''s database resource grants it)', rolname, current_database()), false
+  SELECT format('role %I lacks CONNECT on database %I (the app''s database resource grants it)', rolname, current_database()), false,
+         format('database %I', current_database())
     FROM pg_roles WHERE rolname = $3 AND NOT has_database_privilege(oid, current_database(), 'CONNECT')
   UNION ALL
-  SELECT format('role %I lacks %s on %s', r.rolname, h.privilege, h.label), true
+  SELECT format('role %I lacks %s on %s', r.rolname, h.privilege, h.label), true, h.label
     FROM pg_roles r CROSS JOIN LATERAL (VALUES
            ('USAGE', 'schema ' || $5::text, has_schema_privilege(r.oid, to_regnamespace($5)::oid, 'USAGE')),
            ('SELECT', 'table ' || $6::text, has_table_privilege(r.oid, to_regclass($6)::oid, 'SELECT'))
@@ -120,10 +123,10 @@ SELECT message, fixable FROM (
    WHERE r.rolname = $3 AND NOT coalesce(h.held, false)
   UNION ALL
   SELECT format('role %I owns %s%s', w.role, o.label,
-                CASE WHEN w.role_oid <> o.owner THEN format(' (through its membership in %I)', pg_get_userbyid(o.owner)) ELSE '' END), false
+                CASE WHEN w.role_oid <> o.owner THEN format(' (through its membership in %I)', pg_get_userbyid(o.owner)) ELSE '' END), false, o.label
     FROM (SELECT DISTINCT role, role_oid FROM wanted) w JOIN objects o ON pg_has_role(w.role_oid, o.owner, 'USAGE')
   UNION ALL
-  SELECT format(CASE WHEN expected THEN 'role %I lacks %s on %s' ELSE 'role %I has %s on %s, beyond its access level' END, role, privilege, label), true
+  SELECT format(CASE WHEN expected THEN 'role %I lacks %s on %s' ELSE 'role %I has %s on %s, beyond its access level' END, role, privilege, label), true, label
     FROM actual WHERE held <> expected
 ) problems
 ORDER BY fixable, message`;
