@@ -1,0 +1,230 @@
+/**
+ * `npm run review` offline, as CI runs it: a real git clone of this repository with a change on a branch,
+ * reviewed against the commit it was cloned at.
+ */
+import { test, type TestContext } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { JSDOM } from "jsdom";
+import { micromark } from "micromark";
+import { gfm, gfmHtml } from "micromark-extension-gfm";
+import { REPO_ROOT } from "../../stacks/config/load-environments";
+import { markdown, REVIEW_MARKER } from "../../tools/review/markdown";
+import type { Report } from "../../tools/review/report";
+
+const CANARY = "canary-3c1f9a7e-never-print-me";
+
+function git(cwd: string, ...args: string[]): string {
+  const result = spawnSync("git", ["-c", "user.name=review test", "-c", "user.email=review@test.invalid", ...args], { cwd, encoding: "utf8" });
+  assert.equal(result.status, 0, result.stderr);
+  return result.stdout.trim();
+}
+
+/** A clone of this repository on a branch `change` with `edit` committed; returns it and the commit it started at. */
+function branch(t: TestContext, edit: (dir: string) => void): { dir: string; base: string } {
+  const dir = mkdtempSync(join(tmpdir(), "review-repo-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  git(tmpdir(), "clone", "--quiet", REPO_ROOT, dir);
+  symlinkSync(join(REPO_ROOT, "node_modules"), join(dir, "node_modules"), "dir");
+  const base = git(dir, "rev-parse", "HEAD");
+  git(dir, "checkout", "--quiet", "-b", "change");
+  edit(dir);
+  git(dir, "add", "-A", "--", "environments", "app-src");
+  git(dir, "commit", "--quiet", "--allow-empty", "-m", "change");
+  return { dir, base };
+}
+
+function edit(dir: string, file: string, from: string | RegExp, to: string): void {
+  const path = join(dir, file);
+  const text = readFileSync(path, "utf8");
+  const changed = text.replace(from, to);
+  assert.notEqual(changed, text, `${file}: ${String(from)} not found`);
+  writeFileSync(path, changed);
+}
+
+interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function review(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}): Run {
+  const result = spawnSync(process.execPath, ["--import", "tsx", join(REPO_ROOT, "tools", "review", "main.ts"), ...args], { cwd, env: { ...process.env, ...env }, encoding: "utf8" });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** The review in both formats, each expected to exit `status`. */
+function reviewBoth(cwd: string, base: string, status: number, env: NodeJS.ProcessEnv = {}): { md: string; json: Report } {
+  const md = review(cwd, ["--base", base], env);
+  assert.equal(md.status, status, md.stderr);
+  const json = review(cwd, ["--base", base, "--format", "json"], env);
+  assert.equal(json.status, status, json.stderr);
+  return { md: md.stdout, json: JSON.parse(json.stdout) as Report };
+}
+
+function environment(report: Report, name: string) {
+  const env = report.environments.find((e) => e.environment === name);
+  assert.ok(env, `no section for ${name}`);
+  return env;
+}
+
+/** The Markdown section of one environment: from its heading to the next. */
+function section(md: string, name: string): string {
+  const start = md.indexOf(`### <code>${name}</code>`);
+  assert.ok(start >= 0, `no section for ${name}`);
+  const end = md.indexOf("\n### ", start + 1);
+  return md.slice(start, end < 0 ? undefined : end);
+}
+
+function renameInstance(dir: string): void {
+  edit(dir, "environments/dev.yaml", "instanceName: notes-dev", "instanceName: notes-dev-v2");
+}
+
+test("renaming the Lakebase instance: a banner first names the replaced instance and the attribute that forces it", (t) => {
+  const { dir, base } = branch(t, renameInstance);
+  const { md, json } = reviewBoth(dir, base, 2);
+
+  const dev = environment(json, "dev");
+  const instance = dev.stateful.find((c) => c.type === "databricks_database_instance");
+  assert.equal(instance?.action, "replace");
+  assert.match(instance.reason ?? "", /^name changes force replacement \(replace_triggered_by terraform_data\.lakebase_instance-name_\w+\)$/);
+  // The catalog on it goes too: its instance is one of the inputs the stack replaces it on.
+  assert.equal(dev.stateful.find((c) => c.type === "databricks_database_database_catalog")?.action, "replace");
+  assert.ok(dev.counts.replace >= 2);
+  assert.deepEqual(environment(json, "prod").changes, []);
+
+  const devSection = section(md, "dev");
+  const banner = devSection.indexOf("> [!CAUTION]");
+  assert.ok(banner > 0 && banner < devSection.indexOf("| create | update | replace | destroy |"), "the banner comes before the counts");
+  assert.match(devSection, /> - \*\*replace\*\* <code>databricks_database_instance\.lakebase_instance_\w+<\/code> \(notes-dev-v2\): name changes force replacement/);
+  assert.doesNotMatch(section(md, "prod"), /CAUTION/);
+  assert.match(section(md, "prod"), /No changes\./);
+});
+
+test("a new migration file is listed under post-apply work, and the step runs", (t) => {
+  const { dir, base } = branch(t, (d) => writeFileSync(join(d, "app-src", "migrations", "0002_add_tags.sql"), "CREATE TABLE app.tags (id bigint PRIMARY KEY);\n"));
+  const { md, json } = reviewBoth(dir, base, 2);
+  for (const name of ["dev", "staging", "prod"]) {
+    const env = environment(json, name);
+    assert.deepEqual(env.postApply.newMigrations, ["0002_add_tags.sql"]);
+    assert.equal(env.postApply.runs, true);
+    assert.equal(env.postApply.grantsChanged, false);
+    // The migration is part of the uploaded source too.
+    assert.equal(env.postApply.appSourceChanged, true);
+    assert.deepEqual(env.stateful, []);
+    assert.match(section(md, name), /- New migrations: <code>0002_add_tags\.sql<\/code>/);
+  }
+  assert.doesNotMatch(md, /CAUTION/);
+});
+
+function describeStaging(dir: string): void {
+  edit(dir, "environments/staging.yaml", "app:\n  name: notes-staging", "app:\n  name: notes-staging\n  description: Staging | rehearsal");
+}
+
+test("changing an app description is an in-place update, shown before → after", (t) => {
+  const { dir, base } = branch(t, describeStaging);
+  const { md, json } = reviewBoth(dir, base, 2);
+  const staging = environment(json, "staging");
+  assert.deepEqual(staging.counts, { create: 0, update: 1, replace: 0, destroy: 0 });
+  const [app] = staging.changes;
+  assert.equal(app.type, "databricks_app");
+  assert.equal(app.action, "update");
+  assert.deepEqual(app.changes, [{ path: "description", before: "Team notes backed by Lakebase", after: "Staging | rehearsal" }]);
+  assert.equal(staging.postApply.runs, false);
+  assert.match(section(md, "staging"), /\| <code>description<\/code> \| <code>Team notes backed by Lakebase<\/code> \| <code>Staging &#124; rehearsal<\/code> \|/);
+});
+
+test("no change: exit 0 and every environment says so", (t) => {
+  const { dir, base } = branch(t, () => {});
+  const { md, json } = reviewBoth(dir, base, 0);
+  assert.equal(json.changed, false);
+  assert.deepEqual(json.environments.map((e) => e.environment), ["dev", "prod", "staging"]);
+  for (const name of ["dev", "prod", "staging"]) assert.match(section(md, name), /No changes\./);
+  assert.ok(md.startsWith(REVIEW_MARKER));
+});
+
+test("a secret's value from TF_VAR_secret_* never appears, even where the configuration repeats it", (t) => {
+  const { dir, base } = branch(t, (d) => edit(d, "environments/common.yaml", "description: Team notes backed by Lakebase", `description: ${CANARY}`));
+  const { md, json } = reviewBoth(dir, base, 2, { TF_VAR_secret_session_signing_key: CANARY });
+  const text = JSON.stringify(json);
+  assert.ok(!md.includes(CANARY) && !text.includes(CANARY), "the canary leaked");
+  const app = environment(json, "dev").changes.find((c) => c.type === "databricks_app");
+  assert.deepEqual(app?.changes.find((c) => c.path === "description"), { path: "description", before: "Team notes backed by Lakebase", after: "(sensitive)" });
+  // The secret's value is a sensitive variable reference on both sides: masked, so never a change.
+  const secret = json.environments.flatMap((e) => e.changes).find((c) => c.type === "databricks_secret");
+  assert.equal(secret, undefined);
+});
+
+test("the Markdown parses as GitHub-flavoured Markdown: tables and <details> as intended", (t) => {
+  const { dir, base } = branch(t, (d) => {
+    renameInstance(d);
+    describeStaging(d);
+  });
+  const { md } = reviewBoth(dir, base, 2);
+  const html = micromark(md, { allowDangerousHtml: true, extensions: [gfm()], htmlExtensions: [gfmHtml()] });
+  const document = new JSDOM(html).window.document;
+  const details = [...document.querySelectorAll("details")];
+  assert.ok(details.length >= 4, "attribute changes and graphs are collapsed");
+  const headers = [...document.querySelectorAll("table")].map((table) => [...table.querySelectorAll("th")].map((th) => th.textContent));
+  assert.ok(headers.some((h) => h.join() === "create,update,replace,destroy"));
+  assert.ok(headers.some((h) => h.join() === "action,resource,name,reason"));
+  // A `|` in a value stays inside its cell.
+  const rows = [...document.querySelectorAll("tr")].map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent));
+  assert.ok(rows.some((cells) => cells.join("\t") === "description\tTeam notes backed by Lakebase\tStaging | rehearsal"), "description before → after in one row");
+  assert.ok(!html.includes("| --- |"), "no table left unparsed");
+});
+
+test("each environment's graph parses with Mermaid's own parser", async (t) => {
+  const { dir, base } = branch(t, renameInstance);
+  const { md, json } = reviewBoth(dir, base, 2);
+  // Mermaid's parser needs a DOM (DOMPurify); jsdom provides one under Node.
+  const dom = new JSDOM("<!doctype html><html><body></body></html>");
+  Object.assign(globalThis, { window: dom.window, document: dom.window.document });
+  t.after(() => {
+    Reflect.deleteProperty(globalThis, "window");
+    Reflect.deleteProperty(globalThis, "document");
+  });
+  const { default: mermaid } = await import("mermaid");
+  const shown = [...md.matchAll(/```mermaid\n([\s\S]*?)\n```/g)].map((m) => m[1]);
+  assert.deepEqual(shown, [environment(json, "dev").graph], "sections without changes show no graph");
+  for (const { graph } of json.environments) assert.equal((await mermaid.parse(graph)).diagramType, "flowchart-v2");
+  await assert.rejects(mermaid.parse("graph LR\n  n0[\"unterminated -->"), "the parser does reject a broken graph");
+  const dev = environment(json, "dev").graph;
+  for (const bound of ["Lakebase instance notes-dev-v2 (replace)", "secret scope notes-dev", "serving endpoint databricks-meta-llama-3-3-70b-instruct", "app notes-dev (update)"]) {
+    assert.ok(dev.includes(bound), `${bound} in the dev graph`);
+  }
+});
+
+test("over the size limit, attribute diffs and graphs go before counts and banners, and the cut is named", (t) => {
+  const { dir, base } = branch(t, renameInstance);
+  const { md, json } = reviewBoth(dir, base, 2);
+  const limit = md.length - 1;
+  const shorter = markdown(json, limit);
+  assert.ok(shorter.length <= limit);
+  assert.match(shorter, /Cut to fit GitHub's 65536-character comment limit: attribute values shortened/);
+  const small = markdown(json, 4_000);
+  assert.ok(small.length <= 4_000, `${small.length} characters`);
+  assert.match(small, /attribute values shortened to 100 characters; attribute-level diffs left out/);
+  assert.doesNotMatch(small, /Attribute changes/);
+  assert.match(section(small, "dev"), /> \[!CAUTION\][\s\S]*\| create \| update \| replace \| destroy \|/);
+  const tiny = markdown(json, 1_500);
+  assert.ok(tiny.length <= 1_500);
+  assert.match(tiny, /Output truncated at 1500 characters/);
+});
+
+test("--out writes the file; a missing base ref or a bad option is one line and exit 1", (t) => {
+  const { dir, base } = branch(t, () => {});
+  const out = join(dir, "review.md");
+  assert.equal(review(dir, ["--base", base, "--out", out]).status, 0);
+  assert.ok(readFileSync(out, "utf8").startsWith(REVIEW_MARKER));
+  for (const args of [["--base", "no-such-ref"], ["--format", "html"], ["--bogus"]]) {
+    const run = review(dir, args);
+    assert.equal(run.status, 1, args.join(" "));
+    assert.match(run.stderr, /^review: [^\n]+\n$/, args.join(" "));
+    assert.equal(run.stdout, "");
+  }
+  assert.equal(git(dir, "worktree", "list").split("\n").length, 1, "no worktree left behind");
+});

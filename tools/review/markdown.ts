@@ -1,0 +1,115 @@
+/**
+ * The review as GitHub-flavoured Markdown for one pull request comment: per environment a banner for stateful
+ * resources destroyed or replaced, counts, the changes, the post-apply work, then attribute diffs and a graph
+ * in `<details>`. Kept under GitHub's comment limit by leaving out the least important parts first.
+ */
+import { ACTIONS, KNOWN_AFTER_APPLY, SENSITIVE } from "./offline-plan";
+import type { EnvironmentReport, Report } from "./report";
+
+/** Hidden marker the workflow finds its own comment by. */
+export const REVIEW_MARKER = "<!-- databricks-app-stack-review -->";
+/** GitHub's limit on a comment body, in characters. */
+export const COMMENT_LIMIT = 65_536;
+
+interface Detail {
+  /** Longest attribute value shown, in characters. */
+  readonly valueLimit: number;
+  readonly attributeDiffs: boolean;
+  readonly graphs: boolean;
+  /** Most rows of the change table per environment. */
+  readonly maxRows: number;
+}
+
+/** Each step leaves out more, least important first; counts, banners and post-apply work always stay. */
+const STEPS: readonly { readonly detail: Detail; readonly cut?: string }[] = [
+  { detail: { valueLimit: 2_000, attributeDiffs: true, graphs: true, maxRows: Infinity } },
+  { detail: { valueLimit: 100, attributeDiffs: true, graphs: true, maxRows: Infinity }, cut: "attribute values shortened to 100 characters" },
+  { detail: { valueLimit: 100, attributeDiffs: false, graphs: true, maxRows: Infinity }, cut: "attribute-level diffs left out" },
+  { detail: { valueLimit: 100, attributeDiffs: false, graphs: false, maxRows: Infinity }, cut: "resource graphs left out" },
+  { detail: { valueLimit: 100, attributeDiffs: false, graphs: false, maxRows: 20 }, cut: "change tables shortened to 20 rows per environment (stateful resources first)" },
+];
+
+export function markdown(report: Report, limit = COMMENT_LIMIT): string {
+  const cuts: string[] = [];
+  let text = "";
+  for (const step of STEPS) {
+    if (step.cut) cuts.push(step.cut);
+    text = render(report, step.detail, cuts);
+    if (text.length <= limit) return text;
+  }
+  const note = `\n\n**Output truncated at ${limit} characters** (run \`npm run review\` locally for all of it).\n`;
+  return text.slice(0, limit - note.length) + note;
+}
+
+function render(report: Report, detail: Detail, cuts: readonly string[]): string {
+  const parts = [
+    REVIEW_MARKER,
+    `## Infrastructure review: ${code(report.base)} → ${code(report.head)}`,
+    "Offline mode: the synthesized configuration of both trees compared, as if the state matched the base. No state or workspace is read, so drift and values known only after apply are not shown.",
+  ];
+  if (cuts.length) parts.push(`> [!NOTE]\n> Cut to fit GitHub's ${COMMENT_LIMIT}-character comment limit: ${cuts.join("; ")}.`);
+  if (!report.environments.length) parts.push("No environments in either tree.");
+  for (const environment of report.environments) parts.push(section(environment, detail));
+  return `${parts.join("\n\n")}\n`;
+}
+
+function section(env: EnvironmentReport, detail: Detail): string {
+  const parts = [`### ${code(env.environment)}`];
+  if (!env.changes.length) return [...parts, "No changes."].join("\n\n");
+  if (env.stateful.length) {
+    const lines = env.stateful.map((c) => `> - **${c.action}** ${code(c.address)}${c.label ? ` (${escape(c.label)})` : ""}: ${escape(c.reason ?? "")}`);
+    parts.push(["> [!CAUTION]", "> **Stateful resources will be destroyed or replaced** (data, credentials or the app's identity are lost)", ...lines].join("\n"));
+  }
+  parts.push(table(ACTIONS, [ACTIONS.map((action) => String(env.counts[action]))]));
+  const ordered = [...env.stateful, ...env.changes.filter((c) => !env.stateful.some((s) => s.address === c.address))];
+  const rows = ordered.slice(0, detail.maxRows).map((c) => [c.action, code(c.address), escape(c.label), escape(c.reason ?? "")]);
+  parts.push(table(["action", "resource", "name", "reason"], rows));
+  if (ordered.length > rows.length) parts.push(`_…and ${ordered.length - rows.length} more changes, left out to fit._`);
+  parts.push(postApply(env));
+  const changed = env.changes.filter((c) => (c.action === "update" || c.action === "replace") && c.changes.length);
+  if (detail.attributeDiffs && changed.length) {
+    const diffs = changed.map((c) => `**${code(c.address)}** (${c.action})\n\n${table(["attribute", "before", "after"], c.changes.map((a) => [code(a.path), value(a.before, detail), value(a.after, detail)]))}`);
+    parts.push(details(`Attribute changes (${changed.length} resources)`, diffs.join("\n\n")));
+  }
+  if (detail.graphs) parts.push(details("Resources and bindings", `\`\`\`mermaid\n${env.graph}\n\`\`\``));
+  return parts.join("\n\n");
+}
+
+function postApply(env: EnvironmentReport): string {
+  const work = env.postApply;
+  const files = (names: readonly string[]) => (names.length ? names.map(code).join(", ") : "none");
+  const lines = [
+    `- Post-apply step (migrations, grants): ${work.runs ? "**runs**" : "does not run"}`,
+    `- New migrations: ${files(work.newMigrations)}`,
+    ...(work.editedMigrations.length ? [`- **Edited migrations** (the runner refuses to apply a migration edited after it was applied): ${files(work.editedMigrations)}`] : []),
+    ...(work.removedMigrations.length ? [`- Removed migrations (already applied ones stay applied): ${files(work.removedMigrations)}`] : []),
+    `- Grants hash: ${work.grantsChanged ? "**changes** (grants are applied again)" : "unchanged"}`,
+    `- App source content hash: ${work.appSourceChanged ? `**changes** ⇒ code re-upload (${work.appSourceFileChanges} workspace files change)` : "unchanged"}`,
+  ];
+  return ["**Post-apply work**", ...lines].join("\n");
+}
+
+function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  return [header, header.map(() => "---"), ...rows].map((cells) => `| ${cells.join(" | ")} |`).join("\n");
+}
+
+function details(summary: string, body: string): string {
+  return `<details><summary>${escape(summary)}</summary>\n\n${body}\n\n</details>`;
+}
+
+/** An attribute value: absent as —, markers in italics, anything else as code (JSON for non-strings). */
+function value(v: unknown, detail: Detail): string {
+  if (v === undefined) return "—";
+  if (v === SENSITIVE || v === KNOWN_AFTER_APPLY) return `_${v}_`;
+  const text = typeof v === "string" ? v : JSON.stringify(v);
+  return code(text.length > detail.valueLimit ? `${text.slice(0, detail.valueLimit)}… (${text.length} characters)` : text);
+}
+
+/** Inline code that survives table cells: HTML, with `|` and markup characters as entities. */
+function code(text: string): string {
+  return `<code>${escape(text)}</code>`;
+}
+
+function escape(text: string): string {
+  return text.replace(/[&<>|\n]/g, (c) => (c === "\n" ? " " : `&#${c.charCodeAt(0)};`));
+}

@@ -1,0 +1,177 @@
+/**
+ * An offline plan: what Terraform would do to go from the base configuration to the head one, assuming the
+ * state matches the base (no credentials, no state, no drift). Read from the two synthesized `cdk.tf.json`.
+ */
+import { posix, relative, join } from "node:path";
+import { mapStrings } from "./map-strings";
+import { REPLACING_ATTRIBUTES } from "./replacement";
+import type { StackJson } from "./trees";
+
+export type Action = "create" | "update" | "replace" | "destroy";
+export const ACTIONS: readonly Action[] = ["create", "update", "replace", "destroy"];
+
+export const SENSITIVE = "(sensitive)";
+export const KNOWN_AFTER_APPLY = "(known after apply)";
+
+export interface AttributeChange {
+  /** e.g. `description`, `resources[1].secret.scope`, `input.name` */
+  readonly path: string;
+  readonly before?: unknown;
+  readonly after?: unknown;
+}
+
+export interface ResourceChange {
+  /** Terraform address, e.g. `databricks_app.app_735A5B53` or `databricks_workspace_file.source_files_D67F5CA8["app.yaml"]` */
+  readonly address: string;
+  readonly type: string;
+  /** The resource's name, path or key as configured (for people, next to the address). */
+  readonly label: string;
+  readonly action: Action;
+  /** Why a replacement or destroy happens. */
+  readonly reason?: string;
+  readonly changes: readonly AttributeChange[];
+}
+
+/** One resource instance's configuration: arguments only, references to literal arguments resolved. */
+export interface Instance {
+  readonly type: string;
+  readonly config: Record<string, unknown>;
+  readonly replaceTriggeredBy: readonly string[];
+}
+
+/** Meta-arguments and synth metadata: not attributes Terraform diffs. */
+const META = new Set(["//", "depends_on", "lifecycle", "provisioner", "for_each", "count", "provider", "connection"]);
+const REFERENCE = /\$\{([a-z0-9_]+\.[A-Za-z0-9_-]+(?:\["[^"\]]*"\])?)\.([a-z0-9_]+)\}/g;
+
+/**
+ * The stack's resource instances by address: `for_each` over a literal map expanded, paths relative to the
+ * stack directory rewritten relative to the repository (`<repo>/…`, so trees synthesized in different places
+ * compare equal), sensitive values masked, and `${type.name.attr}` replaced by the attribute's literal value
+ * where the configuration sets one.
+ */
+export function instances(stack: StackJson | undefined, repoRelative: string): Map<string, Instance> {
+  const sensitiveVariables = Object.entries(stack?.variable ?? {}).filter(([, v]) => v.sensitive).map(([name]) => `\${var.${name}}`);
+  const mask = (value: unknown, type: string, key: string): unknown => {
+    if (type === "databricks_secret" && key === "string_value") return SENSITIVE;
+    return mapStrings(value, (s) => (sensitiveVariables.some((v) => s.includes(v)) ? SENSITIVE : s.startsWith(`${repoRelative}/`) ? `<repo>${s.slice(repoRelative.length)}` : s));
+  };
+  const result = new Map<string, Instance>();
+  for (const [type, byName] of Object.entries(stack?.resource ?? {})) {
+    for (const [name, block] of Object.entries(byName)) {
+      const config = Object.fromEntries(Object.entries(block).filter(([key]) => !META.has(key)).map(([key, value]) => [key, mask(value, type, key)]));
+      const lifecycle = (block.lifecycle ?? {}) as { replace_triggered_by?: string[] };
+      const instance = { type, replaceTriggeredBy: lifecycle.replace_triggered_by ?? [] };
+      const forEach = block.for_each;
+      if (forEach && typeof forEach === "object" && !Array.isArray(forEach)) {
+        for (const [key, value] of Object.entries(forEach)) {
+          const each = (s: string) => s.replaceAll("${each.key}", key).replace(/\$\{each\.value\.([a-z0-9_]+)\}/g, (_, attr: string) => String((value as Record<string, unknown>)[attr]));
+          const expanded = mapStrings(config, each) as Record<string, unknown>;
+          result.set(`${type}.${name}[${JSON.stringify(key)}]`, { ...instance, config: mask(expanded, type, "") as Record<string, unknown> });
+        }
+      } else {
+        result.set(`${type}.${name}`, { ...instance, config });
+      }
+    }
+  }
+  resolveReferences(result);
+  return result;
+}
+
+/** `path` relative to the directory Terraform runs `environment`'s stack in, as synthesized paths are written. */
+export function repoRelativeToStack(outDir: string, environment: string, root: string): string {
+  return relative(join(outDir, "stacks", environment), root).split(/[\\/]/).join(posix.sep);
+}
+
+/** Replaces references to literal (primitive, reference-free) arguments with their values, until none is left. */
+function resolveReferences(all: Map<string, Instance>): void {
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const [address, instance] of all) {
+      const config = mapStrings(instance.config, (s) =>
+        s.replace(REFERENCE, (whole, target: string, attr: string) => {
+          const value = all.get(target)?.config[attr];
+          return ["string", "number", "boolean"].includes(typeof value) && !String(value).includes("${") ? String(value) : whole;
+        }),
+      ) as Record<string, unknown>;
+      if (JSON.stringify(config) !== JSON.stringify(instance.config)) {
+        all.set(address, { ...instance, config });
+        changed = true;
+      }
+    }
+  }
+}
+
+/** Leaf values by path: `a.b`, `a[0].c`. */
+function flatten(value: unknown, path = "", out = new Map<string, unknown>()): Map<string, unknown> {
+  if (Array.isArray(value)) value.forEach((v, i) => flatten(v, `${path}[${i}]`, out));
+  else if (value && typeof value === "object") for (const [k, v] of Object.entries(value)) flatten(v, path ? `${path}.${k}` : k, out);
+  else if (value !== undefined && value !== null) out.set(path, value);
+  return out;
+}
+
+function attributeChanges(before: Record<string, unknown>, after: Record<string, unknown>): AttributeChange[] {
+  const a = flatten(before);
+  const b = flatten(after);
+  return [...new Set([...a.keys(), ...b.keys()])]
+    .filter((path) => a.get(path) !== b.get(path))
+    .sort()
+    .map((path) => ({ path, before: a.get(path), after: b.get(path) }));
+}
+
+const topAttribute = (path: string) => path.split(/[.[]/)[0];
+
+function label(config: Record<string, unknown>): string {
+  const value = config.name ?? config.path ?? config.key ?? config.app_name ?? config.database_instance_name ?? "";
+  return typeof value === "string" ? value : "";
+}
+
+/**
+ * The changes from `base` to `head`, one per instance that changes, in address order. A reference to an
+ * attribute only known after apply (the service principal of a replaced app) changes where it is used; a
+ * planned change of a resource in a `replace_triggered_by` replaces the resources naming it.
+ */
+export function offlinePlan(base: Map<string, Instance>, head: Map<string, Instance>): ResourceChange[] {
+  const changes = new Map<string, ResourceChange>();
+  for (const address of [...new Set([...base.keys(), ...head.keys()])].sort()) {
+    const before = base.get(address);
+    const after = head.get(address);
+    if (!before) changes.set(address, { address, type: after!.type, label: label(after!.config), action: "create", changes: attributeChanges({}, after!.config) });
+    else if (!after) changes.set(address, { address, type: before.type, label: label(before.config), action: "destroy", reason: "removed from the configuration", changes: [] });
+  }
+  // Replacements propagate through references and triggers: repeat until nothing new is planned.
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const [address, after] of head) {
+      const before = base.get(address);
+      if (!before) continue;
+      const planned = new Set([...changes.values()].filter((c) => c.action !== "destroy").map((c) => c.address));
+      const unknown = (s: string) => s.replace(REFERENCE, (whole, target: string) => (planned.has(target) && changes.get(target)!.action !== "update" ? KNOWN_AFTER_APPLY : whole));
+      const diff = attributeChanges(before.config, mapStrings(after.config, unknown) as Record<string, unknown>);
+      const forcing = [...new Set(diff.map((c) => c.path).filter((path) => REPLACING_ATTRIBUTES[after.type]?.includes(topAttribute(path))))];
+      const trigger = after.replaceTriggeredBy.find((t) => planned.has(t));
+      const next: ResourceChange | undefined = trigger
+        ? { address, type: after.type, label: label(after.config), action: "replace", reason: triggerReason(changes.get(trigger)!), changes: diff }
+        : forcing.length
+          ? { address, type: after.type, label: label(after.config), action: "replace", reason: `${forceReplacement(forcing)} (provider: RequiresReplace/ForceNew)`, changes: diff }
+          : diff.length
+            ? { address, type: after.type, label: label(after.config), action: "update", changes: diff }
+            : undefined;
+      if (next && JSON.stringify(next) !== JSON.stringify(changes.get(address))) {
+        changes.set(address, next);
+        changed = true;
+      }
+    }
+  }
+  return [...changes.values()].sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
+}
+
+/** "name changes force replacement (replace_triggered_by terraform_data.x)": the trigger's changed inputs. */
+function triggerReason(trigger: ResourceChange): string {
+  const inputs = [...new Set(trigger.changes.map((c) => topAttribute(c.path.replace(/^(input|triggers_replace)\./, ""))))];
+  return `${inputs.length ? forceReplacement(inputs) : `its ${trigger.action} forces replacement`} (replace_triggered_by ${trigger.address})`;
+}
+
+/** "name changes force replacement", "name, key change force replacement" */
+function forceReplacement(attributes: readonly string[]): string {
+  return `${attributes.join(", ")} ${attributes.length > 1 ? "change" : "changes"} force replacement`;
+}

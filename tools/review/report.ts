@@ -1,0 +1,57 @@
+/** The review of two synthesized trees: one section per environment present in either. */
+import { bindingGraph } from "./binding-graph";
+import { mapStrings } from "./map-strings";
+import { type Action, ACTIONS, instances, offlinePlan, repoRelativeToStack, type ResourceChange, SENSITIVE } from "./offline-plan";
+import { postApplyWork, type PostApplyWork } from "./post-apply-work";
+import { STATEFUL_TYPES } from "./replacement";
+import type { SynthesizedTree } from "./trees";
+
+export interface EnvironmentReport {
+  readonly environment: string;
+  readonly counts: Readonly<Record<Action, number>>;
+  /** Stateful resources (data, credentials, the app) destroyed or replaced: the banner. */
+  readonly stateful: readonly ResourceChange[];
+  readonly changes: readonly ResourceChange[];
+  readonly postApply: PostApplyWork;
+  /** Mermaid source of the environment's resources and bindings. */
+  readonly graph: string;
+}
+
+export interface Report {
+  readonly base: string;
+  readonly head: string;
+  readonly environments: readonly EnvironmentReport[];
+  /** Any environment has a resource change. */
+  readonly changed: boolean;
+}
+
+export function review(base: SynthesizedTree, head: SynthesizedTree, names: { base: string; head: string }): Report {
+  const environments = [...new Set([...base.stacks.keys(), ...head.stacks.keys()])].sort().map((environment) => {
+    const side = (tree: SynthesizedTree) => ({ root: tree.root, instances: instances(tree.stacks.get(environment), repoRelativeToStack(tree.outDir, environment, tree.root)) });
+    const [before, after] = [side(base), side(head)];
+    const changes = offlinePlan(before.instances, after.instances);
+    const counts = Object.fromEntries(ACTIONS.map((action) => [action, changes.filter((c) => c.action === action).length])) as Record<Action, number>;
+    const shown = after.instances.size ? after.instances : before.instances;
+    return {
+      environment,
+      counts,
+      stateful: changes.filter((c) => STATEFUL_TYPES.has(c.type) && (c.action === "destroy" || c.action === "replace")),
+      changes,
+      postApply: postApplyWork(before, after, changes),
+      graph: bindingGraph(shown, new Map(changes.map((c) => [c.address, c.action]))),
+    };
+  });
+  return { ...names, environments, changed: environments.some((e) => e.changes.length > 0) };
+}
+
+/** Values of the `TF_VAR_secret_*` variables set in `env`: never printed. */
+export function secretValues(env: NodeJS.ProcessEnv = process.env): string[] {
+  return Object.entries(env)
+    .filter(([name, value]) => name.startsWith("TF_VAR_secret_") && value)
+    .map(([, value]) => value as string);
+}
+
+/** `value` with every occurrence of a secret, in keys and strings, replaced by `(sensitive)`. */
+export function maskSecrets<T>(value: T, secrets: readonly string[]): T {
+  return mapStrings(value, (s) => secrets.reduce((acc, secret) => acc.split(secret).join(SENSITIVE), s)) as T;
+}

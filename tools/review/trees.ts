@@ -1,0 +1,86 @@
+/**
+ * The two trees a review compares: this working tree and a base ref checked out as a temporary git worktree,
+ * each synthesized by its own `main.ts` into a temporary output directory.
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative, resolve } from "node:path";
+
+/** One environment's synthesized Terraform JSON (`cdk.tf.json`), as far as the review reads it. */
+export interface StackJson {
+  resource?: Record<string, Record<string, Record<string, unknown>>>;
+  variable?: Record<string, { sensitive?: boolean }>;
+}
+
+/** A synthesized tree: where its repository is, where it was synthesized to, and its stacks by environment. */
+export interface SynthesizedTree {
+  readonly root: string;
+  readonly outDir: string;
+  readonly stacks: Map<string, StackJson>;
+}
+
+/** A failure the user can act on: reported as one line, exit 1. */
+export class ReviewError extends Error {}
+
+function git(cwd: string, args: string[]): string {
+  const result = spawnSync("git", args, { cwd, encoding: "utf8" });
+  if (result.status !== 0) throw new ReviewError(`git ${args.join(" ")}: ${oneLine(result.stderr) || `exit ${result.status}`}`);
+  return result.stdout.trim();
+}
+
+/** A program's error output as one line: its non-empty lines joined, at most 400 characters. */
+function oneLine(text: string | null | undefined): string {
+  const line = (text ?? "").split("\n").map((l) => l.trim()).filter(Boolean).join("; ");
+  return line.length > 400 ? `${line.slice(0, 400)}…` : line;
+}
+
+/** The root of the git working tree containing `cwd`. */
+export function workingTreeRoot(cwd: string): string {
+  return git(cwd, ["rev-parse", "--show-toplevel"]);
+}
+
+/**
+ * Runs the tree's `main.ts` with its output in a fresh temporary directory. `STACK_ENVIRONMENTS_DIR`, when set
+ * to a directory inside `headRoot`, points at the same relative directory in this tree.
+ */
+export function synthesize(root: string, headRoot: string, env: NodeJS.ProcessEnv = process.env): SynthesizedTree {
+  const outDir = mkdtempSync(join(tmpdir(), "review-synth-"));
+  const environments = env.STACK_ENVIRONMENTS_DIR && relative(headRoot, resolve(env.STACK_ENVIRONMENTS_DIR));
+  const result = spawnSync(process.execPath, ["--import", "tsx", "main.ts"], {
+    cwd: root,
+    env: {
+      ...env,
+      CDKTF_OUTDIR: outDir,
+      ...(environments && !environments.startsWith("..") && { STACK_ENVIRONMENTS_DIR: join(root, environments) }),
+    },
+    encoding: "utf8",
+  });
+  if (result.status !== 0) {
+    rmSync(outDir, { recursive: true, force: true });
+    throw new ReviewError(`synthesizing ${root} failed: ${oneLine(result.stderr) || oneLine(result.error?.message) || `exit ${result.status}`}`);
+  }
+  const stacksDir = join(outDir, "stacks");
+  const names = existsSync(stacksDir) ? readdirSync(stacksDir) : [];
+  const stacks = new Map(names.map((name) => [name, JSON.parse(readFileSync(join(stacksDir, name, "cdk.tf.json"), "utf8")) as StackJson]));
+  return { root, outDir, stacks };
+}
+
+/**
+ * Checks out `ref` as a detached worktree of `headRoot` in a temporary directory, with the head's
+ * node_modules linked in, runs `fn` on it and removes the worktree (and its output) whatever happens.
+ */
+export function withBaseTree<T>(headRoot: string, ref: string, fn: (root: string) => T): T {
+  git(headRoot, ["rev-parse", "--verify", "--quiet", `${ref}^{commit}`]);
+  const dir = mkdtempSync(join(tmpdir(), "review-base-"));
+  const root = join(dir, "tree");
+  git(headRoot, ["worktree", "add", "--detach", "--quiet", root, ref]);
+  try {
+    symlinkSync(join(headRoot, "node_modules"), join(root, "node_modules"), "dir");
+    return fn(root);
+  } finally {
+    spawnSync("git", ["worktree", "remove", "--force", root], { cwd: headRoot });
+    rmSync(dir, { recursive: true, force: true });
+    spawnSync("git", ["worktree", "prune"], { cwd: headRoot });
+  }
+}
