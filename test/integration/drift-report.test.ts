@@ -1,0 +1,64 @@
+/**
+ * The drift report's rendering, exit codes and masking, and the command line's own errors (no workspace
+ * needed: they happen before any environment is checked). The checks themselves are tested end to end in
+ * test/e2e/drift-emulator.test.ts.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { REPO_ROOT } from "../../stacks/config/load-environments";
+import type { EnvironmentResult } from "../../tools/drift/check-environment";
+import { type DriftReport, exitCode, maskSecrets, renderJson, renderMarkdown, TERRAFORM_NOT_CHECKED } from "../../tools/drift/report";
+
+const drifted: EnvironmentResult = {
+  environment: "dev",
+  findings: [{ check: "instance", object: "a | b", expected: "7", found: "3", severity: "medium", remediation: "fix\nit" }],
+  notChecked: [],
+};
+const clean: EnvironmentResult = { environment: "staging", findings: [], notChecked: [] };
+const failed: EnvironmentResult = { environment: "prod", findings: [], notChecked: [], error: "instance: could not read it" };
+
+function report(...environments: EnvironmentResult[]): DriftReport {
+  return { commit: "0".repeat(40), generatedAt: "2026-01-01T00:00:00.000Z", terraform: { checked: false, reason: TERRAFORM_NOT_CHECKED }, environments };
+}
+
+test("exit code: 0 clean, 2 drift, 1 when any environment could not be checked", () => {
+  assert.equal(exitCode(report(clean)), 0);
+  assert.equal(exitCode(report(clean, drifted)), 2);
+  assert.equal(exitCode(report(drifted, failed)), 1);
+});
+
+test("the Markdown report has one section per environment, one table row per finding, and escapes table syntax", () => {
+  const markdown = renderMarkdown(report(drifted, clean, failed));
+  assert.match(markdown, /Commit compared: `0{40}`/);
+  assert.match(markdown, /Terraform-level drift was not checked/);
+  assert.match(markdown, /## dev: drift \(1 finding\)\n/);
+  assert.ok(markdown.includes("| medium | instance | a \\| b | 7 | 3 | fix it |"), markdown);
+  assert.match(markdown, /## staging: clean\n/);
+  assert.match(markdown, /## prod: error\n\nCould not be checked: instance: could not read it/);
+});
+
+test("the JSON report is the report itself", () => {
+  const whole = report(drifted, failed);
+  assert.deepEqual(JSON.parse(renderJson(whole)), whole);
+});
+
+test("credentials from the environment are masked wherever they appear", () => {
+  const env = { DATABRICKS_TOKEN: "dapi-secret-1", DATABRICKS_CLIENT_SECRET: "oauth-secret-2" };
+  assert.equal(maskSecrets("a dapi-secret-1 b oauth-secret-2 dapi-secret-1", env), "a **** b **** ****");
+  assert.equal(maskSecrets("nothing to hide", {}), "nothing to hide");
+});
+
+function drift(args: string[]) {
+  const result = spawnSync(process.execPath, ["--import", "tsx", "tools/drift/main.ts", ...args], { cwd: REPO_ROOT, encoding: "utf8", env: { PATH: process.env.PATH } });
+  return { status: result.status, stderr: result.stderr };
+}
+
+test("a bad --format or an unknown environment is one clear line and exit 1", () => {
+  const format = drift(["--format", "html"]);
+  assert.equal(format.status, 1);
+  assert.match(format.stderr, /^drift failed: --format: expected md or json, found "html"\nusage: npm run drift/);
+  const unknown = drift(["qa"]);
+  assert.equal(unknown.status, 1);
+  assert.match(unknown.stderr, /unknown environment "qa"; known environments: dev, prod, staging/);
+});
