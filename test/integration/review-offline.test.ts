@@ -137,6 +137,17 @@ test("changing an app description is an in-place update, shown before → after"
   assert.match(section(md, "staging"), /\| <code>description<\/code> \| <code>Team notes backed by Lakebase<\/code> \| <code>Staging &#124; rehearsal<\/code> \|/);
 });
 
+test("removing an environment destroys its resources, stateful ones under the banner", (t) => {
+  const { dir, base } = branch(t, (d) => rmSync(join(d, "environments", "staging.yaml")));
+  const { md, json } = reviewBoth(dir, base, 2);
+  const staging = environment(json, "staging");
+  assert.deepEqual(staging.counts, { create: 0, update: 0, replace: 0, destroy: staging.changes.length });
+  assert.deepEqual(new Set(staging.stateful.map((c) => c.type)), new Set(["databricks_app", "databricks_database_instance", "databricks_database_database_catalog", "databricks_secret", "databricks_secret_scope"]));
+  assert.ok(staging.stateful.every((c) => c.action === "destroy" && c.reason === "removed from the configuration"));
+  assert.deepEqual(staging.postApply.newMigrations, []);
+  assert.match(section(md, "staging"), /> \[!CAUTION\]\n.*\n> - \*\*destroy\*\* <code>databricks_app\./);
+});
+
 test("no change: exit 0 and every environment says so", (t) => {
   const { dir, base } = branch(t, () => {});
   const { md, json } = reviewBoth(dir, base, 0);
@@ -220,10 +231,12 @@ test("--out writes the file; a missing base ref or a bad option is one line and 
   const out = join(dir, "review.md");
   assert.equal(review(dir, ["--base", base, "--out", out]).status, 0);
   assert.ok(readFileSync(out, "utf8").startsWith(REVIEW_MARKER));
+  assert.match(review(dir, ["--base", "no-such-ref"]).stderr, /^review: base ref "no-such-ref" is not a commit here/);
   for (const args of [["--base", "no-such-ref"], ["--format", "html"], ["--bogus"]]) {
     const run = review(dir, args);
     assert.equal(run.status, 1, args.join(" "));
     assert.match(run.stderr, /^review: [^\n]+\n$/, args.join(" "));
+    assert.doesNotMatch(run.stderr, /\n./, "one line");
     assert.equal(run.stdout, "");
   }
   assert.equal(git(dir, "worktree", "list").split("\n").length, 1, "no worktree left behind");

@@ -71,7 +71,9 @@ export function synthesize(root: string, headRoot: string, env: NodeJS.ProcessEn
  * node_modules linked in, runs `fn` on it and removes the worktree (and its output) whatever happens.
  */
 export function withBaseTree<T>(headRoot: string, ref: string, fn: (root: string) => T): T {
-  git(headRoot, ["rev-parse", "--verify", "--quiet", `${ref}^{commit}`]);
+  if (spawnSync("git", ["rev-parse", "--verify", "--quiet", `${ref}^{commit}`], { cwd: headRoot }).status !== 0) {
+    throw new ReviewError(`base ref "${ref}" is not a commit here (fetch it first, e.g. git fetch origin main; or pass --base <ref>)`);
+  }
   const dir = mkdtempSync(join(tmpdir(), "review-base-"));
   const root = join(dir, "tree");
   git(headRoot, ["worktree", "add", "--detach", "--quiet", root, ref]);
