@@ -5,7 +5,7 @@
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { JSDOM } from "jsdom";
@@ -148,6 +148,38 @@ test("removing an environment destroys its resources, stateful ones under the ba
   assert.match(section(md, "staging"), /> \[!CAUTION\]\n.*\n> - \*\*destroy\*\* <code>databricks_app\./);
 });
 
+test("a changed grant setting is reported as a grants hash change that re-runs the post-apply step", (t) => {
+  const { dir, base } = branch(t, (d) => edit(d, "environments/staging.yaml", "catalog: notes_staging", "catalog: notes_staging\n  readOnlyRoles:\n    - notes-auditors"));
+  const { md, json } = reviewBoth(dir, base, 2);
+  const staging = environment(json, "staging");
+  assert.equal(staging.postApply.grantsChanged, true);
+  assert.equal(staging.postApply.runs, true);
+  assert.deepEqual(staging.postApply.newMigrations, []);
+  assert.equal(staging.postApply.appSourceChanged, false);
+  assert.match(section(md, "staging"), /- Grants hash: \*\*changes\*\*/);
+  assert.equal(environment(json, "dev").postApply.grantsChanged, false);
+});
+
+test("a new environment is all creates, with every migration new", (t) => {
+  const { dir, base } = branch(t, (d) => {
+    const dev = readFileSync(join(d, "environments", "dev.yaml"), "utf8");
+    writeFileSync(join(d, "environments", "qa.yaml"), dev.replaceAll("notes-dev", "notes-qa").replaceAll("notes_dev", "notes_qa"));
+  });
+  const { json } = reviewBoth(dir, base, 2);
+  const qa = environment(json, "qa");
+  assert.deepEqual(qa.counts, { create: qa.changes.length, update: 0, replace: 0, destroy: 0 });
+  assert.deepEqual(qa.stateful, []);
+  assert.deepEqual(qa.postApply.newMigrations, readdirSync(join(dir, "app-src", "migrations")).filter((f) => f.endsWith(".sql")).sort());
+  assert.equal(qa.postApply.runs, true);
+  assert.deepEqual(environment(json, "dev").changes, []);
+});
+
+test("STACK_ENVIRONMENTS_DIR inside the repository is read from each tree's own copy", (t) => {
+  const { dir, base } = branch(t, renameInstance);
+  const { json } = reviewBoth(dir, base, 2, { STACK_ENVIRONMENTS_DIR: join(dir, "environments") });
+  assert.equal(environment(json, "dev").stateful.find((c) => c.type === "databricks_database_instance")?.action, "replace");
+});
+
 test("no change: exit 0 and every environment says so", (t) => {
   const { dir, base } = branch(t, () => {});
   const { md, json } = reviewBoth(dir, base, 0);
@@ -226,7 +258,7 @@ test("over the size limit, attribute diffs and graphs go before counts and banne
   assert.match(tiny, /Output truncated at 1500 characters/);
 });
 
-test("--out writes the file; a missing base ref or a bad option is one line and exit 1", (t) => {
+test("--out writes the file; a missing base ref, a bad option or a tree that does not synthesize is one line and exit 1", (t) => {
   const { dir, base } = branch(t, () => {});
   const out = join(dir, "review.md");
   assert.equal(review(dir, ["--base", base, "--out", out]).status, 0);
@@ -239,5 +271,10 @@ test("--out writes the file; a missing base ref or a bad option is one line and 
     assert.doesNotMatch(run.stderr, /\n./, "one line");
     assert.equal(run.stdout, "");
   }
+  // The working tree is what is reviewed, committed or not: a guardrail violation in it is the error.
+  edit(dir, "environments/dev.yaml", "instanceName: notes-dev", "instanceName: notes-xyz");
+  const broken = review(dir, ["--base", base]);
+  assert.equal(broken.status, 1);
+  assert.match(broken.stderr, /^review: synthesizing \S+ failed: guardrail violations \(1\): DBX-EnvironmentInName: dev\/lakebase\/instance: [^\n]+\n$/);
   assert.equal(git(dir, "worktree", "list").split("\n").length, 1, "no worktree left behind");
 });

@@ -31,7 +31,8 @@ function git(cwd: string, args: string[]): string {
 
 /** A program's error output as one line: its non-empty lines joined, at most 400 characters. */
 function oneLine(text: string | null | undefined): string {
-  const line = (text ?? "").split("\n").map((l) => l.trim()).filter(Boolean).join("; ");
+  const lines = (text ?? "").split("\n").map((l) => l.trim()).filter(Boolean);
+  const line = lines.reduce((acc, l) => (acc ? `${acc}${acc.endsWith(":") ? " " : "; "}${l}` : l), "");
   return line.length > 400 ? `${line.slice(0, 400)}…` : line;
 }
 
