@@ -213,6 +213,9 @@ test("the Markdown parses as GitHub-flavoured Markdown: tables and <details> as 
   assert.ok(details.length >= 4, "attribute changes and graphs are collapsed");
   const headers = [...document.querySelectorAll("table")].map((table) => [...table.querySelectorAll("th")].map((th) => th.textContent));
   assert.ok(headers.some((h) => h.join() === "create,update,replace,destroy"));
+  assert.ok(headers[0].join() === "environment,create,update,replace,destroy,stateful destroyed or replaced", "the summary comes first");
+  const summary = [...document.querySelectorAll("table")[0].querySelectorAll("tbody tr")].map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent).join());
+  assert.deepEqual(summary, ["dev,0,3,4,0,2 ⚠️", "prod,0,0,0,0,0", "staging,0,1,0,0,0"]);
   assert.ok(headers.some((h) => h.join() === "action,resource,name,reason"));
   // A `|` in a value stays inside its cell.
   const rows = [...document.querySelectorAll("tr")].map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent));

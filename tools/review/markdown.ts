@@ -49,8 +49,19 @@ function render(report: Report, detail: Detail, cuts: readonly string[]): string
   ];
   if (cuts.length) parts.push(`> [!NOTE]\n> Cut to fit GitHub's ${COMMENT_LIMIT}-character comment limit: ${cuts.join("; ")}.`);
   if (!report.environments.length) parts.push("No environments in either tree.");
+  else parts.push(summary(report));
   for (const environment of report.environments) parts.push(section(environment, detail));
   return `${parts.join("\n\n")}\n`;
+}
+
+/** One row per environment, first: where to look. */
+function summary(report: Report): string {
+  const rows = report.environments.map((env) => [
+    code(env.environment),
+    ...ACTIONS.map((action) => String(env.counts[action])),
+    env.stateful.length ? `**${env.stateful.length}** ⚠️` : "0",
+  ]);
+  return table(["environment", ...ACTIONS, "stateful destroyed or replaced"], rows);
 }
 
 function section(env: EnvironmentReport, detail: Detail): string {

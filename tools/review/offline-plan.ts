@@ -3,6 +3,7 @@
  * state matches the base (no credentials, no state, no drift). Read from the two synthesized `cdk.tf.json`.
  */
 import { posix, relative, join } from "node:path";
+import { compareStrings } from "../../stacks/content-hash";
 import { mapStrings } from "./map-strings";
 import { REPLACING_ATTRIBUTES } from "./replacement";
 import type { StackJson } from "./trees";
@@ -132,7 +133,7 @@ function label(config: Record<string, unknown>): string {
  */
 export function offlinePlan(base: Map<string, Instance>, head: Map<string, Instance>): ResourceChange[] {
   const changes = new Map<string, ResourceChange>();
-  for (const address of [...new Set([...base.keys(), ...head.keys()])].sort()) {
+  for (const address of new Set([...base.keys(), ...head.keys()])) {
     const before = base.get(address);
     const after = head.get(address);
     if (!before) changes.set(address, { address, type: after!.type, label: label(after!.config), action: "create", changes: attributeChanges({}, after!.config) });
@@ -149,12 +150,13 @@ export function offlinePlan(base: Map<string, Instance>, head: Map<string, Insta
       const diff = attributeChanges(before.config, mapStrings(after.config, unknown) as Record<string, unknown>);
       const forcing = [...new Set(diff.map((c) => c.path).filter((path) => REPLACING_ATTRIBUTES[after.type]?.includes(topAttribute(path))))];
       const trigger = after.replaceTriggeredBy.find((t) => planned.has(t));
+      const common = { address, type: after.type, label: label(after.config), changes: diff };
       const next: ResourceChange | undefined = trigger
-        ? { address, type: after.type, label: label(after.config), action: "replace", reason: triggerReason(changes.get(trigger)!), changes: diff }
+        ? { ...common, action: "replace", reason: triggerReason(changes.get(trigger)!) }
         : forcing.length
-          ? { address, type: after.type, label: label(after.config), action: "replace", reason: `${forceReplacement(forcing)} (provider: RequiresReplace/ForceNew)`, changes: diff }
+          ? { ...common, action: "replace", reason: `${forceReplacement(forcing)} (provider: RequiresReplace/ForceNew)` }
           : diff.length
-            ? { address, type: after.type, label: label(after.config), action: "update", changes: diff }
+            ? { ...common, action: "update" }
             : undefined;
       if (next && JSON.stringify(next) !== JSON.stringify(changes.get(address))) {
         changes.set(address, next);
@@ -162,7 +164,7 @@ export function offlinePlan(base: Map<string, Instance>, head: Map<string, Insta
       }
     }
   }
-  return [...changes.values()].sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
+  return [...changes.values()].sort((a, b) => compareStrings(a.address, b.address));
 }
 
 /** "name changes force replacement (replace_triggered_by terraform_data.x)": the trigger's changed inputs. */
