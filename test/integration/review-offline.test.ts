@@ -104,6 +104,22 @@ test("renaming the Lakebase instance: a banner first names the replaced instance
   assert.match(section(md, "prod"), /No changes\./);
 });
 
+test("renaming the app replaces it, and what names it or needs its new service principal", (t) => {
+  const { dir, base } = branch(t, (d) => edit(d, "environments/dev.yaml", "name: notes-dev\n", "name: notes-dev-app\n"));
+  const { json } = reviewBoth(dir, base, 2);
+  const dev = environment(json, "dev");
+  const change = (prefix: string) => dev.changes.find((c) => c.address.startsWith(prefix));
+  assert.deepEqual(
+    dev.stateful.map((c) => [c.address.split(".")[0], c.action, c.reason]),
+    [["databricks_app", "replace", "name changes force replacement (provider: RequiresReplace/ForceNew)"]],
+  );
+  assert.equal(change("databricks_permissions.app-permissions")?.reason, "app_name changes force replacement (provider: RequiresReplace/ForceNew)");
+  const postApply = change("terraform_data.post-apply");
+  assert.equal(postApply?.reason, "triggers_replace.app_sp_client_id changes force replacement (terraform_data triggers_replace)");
+  assert.equal(postApply.changes.find((c) => c.path === "triggers_replace.app_sp_client_id")?.after, "(known after apply)");
+  assert.equal(dev.postApply.runs, true);
+});
+
 test("a new migration file is listed under post-apply work, and the step runs", (t) => {
   const { dir, base } = branch(t, (d) => writeFileSync(join(d, "app-src", "migrations", "0002_add_tags.sql"), "CREATE TABLE app.tags (id bigint PRIMARY KEY);\n"));
   const { md, json } = reviewBoth(dir, base, 2);

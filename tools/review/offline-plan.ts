@@ -154,7 +154,7 @@ export function offlinePlan(base: Map<string, Instance>, head: Map<string, Insta
       const next: ResourceChange | undefined = trigger
         ? { ...common, action: "replace", reason: triggerReason(changes.get(trigger)!) }
         : forcing.length
-          ? { ...common, action: "replace", reason: `${forceReplacement(forcing)} (provider: RequiresReplace/ForceNew)` }
+          ? { ...common, action: "replace", reason: `${forceReplacement(forcing)} (${after.type === "terraform_data" ? "terraform_data triggers_replace" : "provider: RequiresReplace/ForceNew"})` }
           : diff.length
             ? { ...common, action: "update" }
             : undefined;
