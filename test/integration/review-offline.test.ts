@@ -5,7 +5,7 @@
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { JSDOM } from "jsdom";
@@ -275,6 +275,20 @@ test("over the size limit, attribute diffs and graphs go before counts and banne
   const tiny = markdown(json, 1_500);
   assert.ok(tiny.length <= 1_500);
   assert.match(tiny, /Output truncated at 1500 characters/);
+});
+
+test("a change too large for one comment stays under 65,536 characters and says what was cut", (t) => {
+  const { dir, base } = branch(t, (d) => {
+    renameInstance(d);
+    mkdirSync(join(d, "app-src", "src", "generated"));
+    for (let i = 0; i < 400; i++) writeFileSync(join(d, "app-src", "src", "generated", `module-${String(i).padStart(3, "0")}.ts`), `export const n = ${i};\n`);
+  });
+  const { md, json } = reviewBoth(dir, base, 2);
+  assert.equal(environment(json, "prod").counts.create, 400);
+  assert.ok(md.length <= 65_536, `${md.length} characters`);
+  assert.match(md, /Cut to fit GitHub's 65536-character comment limit: .*change tables shortened to 20 rows per environment/);
+  assert.match(section(md, "dev"), /> \[!CAUTION\][\s\S]*databricks_database_instance[\s\S]*\| create \| update \| replace \| destroy \|\n\| --- \| --- \| --- \| --- \|\n\| 400 \|/);
+  assert.match(section(md, "prod"), /_…and 380 more changes, left out to fit\._/);
 });
 
 test("--out writes the file; a missing base ref, a bad option or a tree that does not synthesize is one line and exit 1", (t) => {
