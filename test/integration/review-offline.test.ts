@@ -215,6 +215,12 @@ test("a secret's value from TF_VAR_secret_* never appears, even where the config
   // The secret's value is a sensitive variable reference on both sides: masked, so never a change.
   const secret = json.environments.flatMap((e) => e.changes).find((c) => c.type === "databricks_secret");
   assert.equal(secret, undefined);
+  // Nor in an error that quotes the configuration.
+  edit(dir, "environments/common.yaml", "computeSize: MEDIUM", `computeSize: ${CANARY}`);
+  const broken = review(dir, ["--base", base], { TF_VAR_secret_session_signing_key: CANARY });
+  assert.equal(broken.status, 1);
+  assert.match(broken.stderr, /app\.computeSize: expected one of .*, found "\(sensitive\)"/);
+  assert.ok(!broken.stderr.includes(CANARY), "the canary leaked in the error");
 });
 
 test("the Markdown parses as GitHub-flavoured Markdown: tables and <details> as intended", (t) => {

@@ -30,7 +30,8 @@ function main(argv: string[]): number {
       return review(base, head, { base: values.base, head: "working tree" });
     });
     const masked = maskSecrets(report, secretValues());
-    const text = values.format === "json" ? `${JSON.stringify(masked, null, 2)}\n` : maskSecrets(markdown(masked), secretValues());
+    // Masked again as text: nothing the rendering adds may carry a secret either.
+    const text = maskSecrets(values.format === "json" ? `${JSON.stringify(masked, null, 2)}\n` : markdown(masked), secretValues());
     if (values.out) writeFileSync(values.out, text);
     else process.stdout.write(text);
     return report.changed ? 2 : 0;
@@ -44,6 +45,7 @@ try {
 } catch (e) {
   // The user's mistakes (bad arguments, a missing ref, a tree that does not synthesize) get one line; bugs keep their stack.
   if (!(e instanceof ReviewError || (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS"))) throw e;
-  console.error(`review: ${(e as Error).message}`);
+  // A synth error can quote the configuration, and so a secret pasted into it.
+  console.error(maskSecrets(`review: ${(e as Error).message}`, secretValues()));
   process.exitCode = 1;
 }
