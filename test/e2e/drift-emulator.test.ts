@@ -224,6 +224,11 @@ test("two environments, one drifted and one clean, give one combined report with
   const markdown = readFileSync(join(outDir, "drift-report.md"), "utf8");
   assert.match(markdown, /## dev: drift \(2 findings\)/);
   assert.match(markdown, /## staging: clean/);
+  // One file per environment, for the workflow's one-issue-per-environment.
+  const devOnly = readFileSync(join(outDir, "drift-dev.md"), "utf8");
+  assert.match(devOnly, /## dev: drift \(2 findings\)/);
+  assert.doesNotMatch(devOnly, /## staging/);
+  assert.match(readFileSync(join(outDir, "drift-staging.md"), "utf8"), /## staging: clean/);
 });
 
 test("an unreachable environment is an error (exit 1) and the other's findings are still reported", async () => {

@@ -1,23 +1,13 @@
 /** The PR review workflow: what it runs, and that a review with changes (exit 2) does not fail the job. */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parse } from "yaml";
-import { REPO_ROOT } from "../../stacks/config/load-environments";
+import { readWorkflow, runStep } from "../support/workflow";
 
-interface Step {
-  name?: string;
-  uses?: string;
-  run?: string;
-  with?: Record<string, unknown>;
-  env?: Record<string, string>;
-}
-
-const workflow = parse(readFileSync(join(REPO_ROOT, ".github", "workflows", "review.yml"), "utf8"));
-const steps: Step[] = workflow.jobs.review.steps;
+const workflow = readWorkflow("review.yml");
+const steps = workflow.jobs.review.steps;
 const reviewStep = steps.find((s) => s.run?.includes("npm run review"));
 
 test("the review workflow runs on pull requests with read access to contents and write access to pull requests", () => {
@@ -39,10 +29,7 @@ test("the review step passes on exit 0 and 2 (changes are information) and fails
   writeFileSync(join(bin, "npm"), '#!/bin/sh\nexit "$FAKE_REVIEW_STATUS"\n');
   chmodSync(join(bin, "npm"), 0o755);
   for (const [review, job] of [[0, 0], [2, 0], [1, 1]]) {
-    // How GitHub runs a bash `run:` step.
-    const result = spawnSync("bash", ["--noprofile", "--norc", "-eo", "pipefail", "-c", reviewStep!.run!], {
-      env: { PATH: `${bin}:${process.env.PATH}`, FAKE_REVIEW_STATUS: String(review), BASE_REF: "main" },
-    });
+    const result = runStep(reviewStep!, { env: { PATH: `${bin}:${process.env.PATH}`, FAKE_REVIEW_STATUS: String(review), BASE_REF: "main" } });
     assert.equal(result.status, job, `review exit ${review}`);
   }
 });

@@ -3,6 +3,8 @@
  *
  *   npm run drift -- [env ...] [--format md|json] [--out-dir DIR]
  *
+ * --out-dir writes drift-report.md and drift-report.json (all environments) and drift-<env>.md (each one).
+ *
  * Compares each environment with this commit: the Lakebase instance's input-only fields (which
  * `terraform plan` cannot see) and the database (migrations, the configured roles' access, ownership in
  * the app schema). Credentials as for the post-apply runner, from the environment only.
@@ -44,6 +46,10 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
     if (outDir) {
       mkdirSync(resolve(outDir), { recursive: true });
       for (const [extension, render] of Object.entries(RENDER)) writeFileSync(join(resolve(outDir), `drift-report.${extension}`), maskSecrets(render(report), env));
+      // One Markdown report per environment too: the scheduled workflow keeps one GitHub issue per environment.
+      for (const result of report.environments) {
+        writeFileSync(join(resolve(outDir), `drift-${result.environment}.md`), maskSecrets(renderMarkdown({ ...report, environments: [result] }), env));
+      }
     }
     process.stdout.write(maskSecrets(RENDER[format](report), env));
     return exitCode(report);

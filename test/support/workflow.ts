@@ -1,0 +1,31 @@
+/** GitHub Actions workflows of this repository, read as data, and their `run:` steps run the way GitHub runs them. */
+import { spawnSync, type SpawnSyncReturns } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse } from "yaml";
+import { REPO_ROOT } from "../../stacks/config/load-environments";
+
+export interface WorkflowStep {
+  id?: string;
+  name?: string;
+  uses?: string;
+  run?: string;
+  if?: string;
+  with?: Record<string, unknown>;
+  env?: Record<string, string>;
+}
+
+export interface Workflow {
+  on: Record<string, unknown>;
+  permissions: Record<string, string>;
+  jobs: Record<string, { steps: WorkflowStep[] }>;
+}
+
+export function readWorkflow(file: string): Workflow {
+  return parse(readFileSync(join(REPO_ROOT, ".github", "workflows", file), "utf8")) as Workflow;
+}
+
+/** Runs a step's `run:` script with bash as GitHub's default shell does (`bash --noprofile --norc -eo pipefail`). */
+export function runStep(step: WorkflowStep, options: { env: NodeJS.ProcessEnv; cwd?: string }): SpawnSyncReturns<Buffer> {
+  return spawnSync("bash", ["--noprofile", "--norc", "-eo", "pipefail", "-c", step.run!], { cwd: options.cwd, env: options.env });
+}
