@@ -6,7 +6,6 @@
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { appendFileSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,7 +16,7 @@ import type { EnvironmentConfig } from "../../stacks/config/schema";
 import { MIGRATIONS_DIR } from "../../stacks/repo-paths";
 import { migrationLockKey } from "../../tools/post-apply/migration-lock";
 import type { DriftReport } from "../../tools/drift/report";
-import { startEmulator, type Emulator } from "../support/emulator";
+import { deployThroughEmulator, runToolAgainst, startEmulator, type Emulator } from "../support/emulator";
 import { freePort } from "../support/free-port";
 import { startPostgres, type TestPostgres } from "../support/postgres";
 
@@ -41,7 +40,7 @@ before(async () => {
   editYaml("prod", (doc) => doc.setIn(["workspace", "host"], `http://127.0.0.1:${unreachable}`));
   [dev, staging] = loadEnvironments({ dir: environmentsDir, only: ["dev", "staging"] });
   for (const config of [dev, staging]) {
-    appRoles[config.name] = await deploy(config);
+    appRoles[config.name] = await deployThroughEmulator(emulator, config);
     const migrated = runTool("tools/post-apply/main.ts", [config.name]);
     assert.equal(migrated.status, 0, migrated.output);
   }
@@ -60,45 +59,9 @@ function editYaml(name: string, edit: (doc: YAML.Document) => void): void {
   writeFileSync(path, doc.toString());
 }
 
-/** What `terraform apply` creates for an environment; returns the app's service principal (its Postgres role). */
-async function deploy(config: EnvironmentConfig): Promise<string> {
-  const { lakebase, database, app } = config;
-  await emulator.api("POST", "/api/2.0/database/instances", {
-    name: lakebase.instanceName,
-    capacity: lakebase.capacity,
-    node_count: lakebase.nodeCount,
-    retention_window_in_days: lakebase.retentionWindowInDays,
-    custom_tags: Object.entries(lakebase.tags).map(([key, value]) => ({ key, value })),
-  });
-  await emulator.api("POST", "/api/2.0/database/catalogs", { name: database.catalog, database_instance_name: lakebase.instanceName, database_name: database.name, create_database_if_not_exists: true });
-  const created = await emulator.api<{ service_principal_client_id: string }>("POST", "/api/2.0/apps", {
-    name: app.name,
-    description: app.description,
-    resources: [{ name: app.databaseResourceName, database: { instance_name: lakebase.instanceName, database_name: database.name, permission: "CAN_CONNECT_AND_CREATE" } }],
-  });
-  return created.service_principal_client_id;
-}
-
+/** A tool run against the emulator with this test's environments directory and an empty home (no ~/.databrickscfg). */
 function runTool(script: string, args: string[], env: NodeJS.ProcessEnv = {}) {
-  const result = spawnSync("node", ["--import", "tsx", script, ...args], {
-    cwd: REPO_ROOT,
-    encoding: "utf8",
-    // A run that waited for the migration lock (held by whileLocked) would be killed here and fail.
-    timeout: 60_000,
-    env: {
-      PATH: process.env.PATH,
-      HOME: home,
-      DATABRICKS_HOST: emulator.url,
-      DATABRICKS_TOKEN: emulator.workspaceToken,
-      STACK_ENVIRONMENTS_DIR: environmentsDir,
-      POST_APPLY_INSECURE_NO_TLS: "1",
-      POST_APPLY_PG_PORT: String(postgres.port),
-      ...env,
-    },
-  });
-  const output = `${result.stdout}\n${result.stderr}`;
-  for (const secret of [emulator.workspaceToken, emulator.dbToken]) assert.ok(!output.includes(secret), `a credential was printed:\n${output}`);
-  return { status: result.status, stdout: result.stdout, output };
+  return runToolAgainst(emulator, postgres, script, args, { HOME: home, STACK_ENVIRONMENTS_DIR: environmentsDir, ...env });
 }
 
 /** `npm run drift -- <args> --format json`, its report parsed; checks that the databases are unchanged by it. */

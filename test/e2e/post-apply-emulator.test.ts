@@ -6,11 +6,10 @@
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import pg from "pg";
-import { loadEnvironments, REPO_ROOT } from "../../stacks/config/load-environments";
+import { loadEnvironments } from "../../stacks/config/load-environments";
 import { migrationFiles } from "../../stacks/post-apply/migrations";
-import { startEmulator, type Emulator } from "../support/emulator";
+import { deployThroughEmulator, runToolAgainst, startEmulator, type Emulator } from "../support/emulator";
 import { startPostgres, type TestPostgres } from "../support/postgres";
 
 const [dev] = loadEnvironments({ only: ["dev"] });
@@ -21,20 +20,7 @@ let appRole: string;
 before(async () => {
   postgres = await startPostgres();
   emulator = await startEmulator(postgres);
-  // What `terraform apply` creates before the post-apply step runs.
-  await emulator.api("POST", "/api/2.0/database/instances", { name: dev.lakebase.instanceName, capacity: dev.lakebase.capacity });
-  await emulator.api("POST", "/api/2.0/database/catalogs", {
-    name: dev.database.catalog,
-    database_instance_name: dev.lakebase.instanceName,
-    database_name: dev.database.name,
-    create_database_if_not_exists: true,
-  });
-  const app = await emulator.api<{ service_principal_client_id: string }>("POST", "/api/2.0/apps", {
-    name: dev.app.name,
-    description: dev.app.description,
-    resources: [{ name: dev.app.databaseResourceName, database: { instance_name: dev.lakebase.instanceName, database_name: dev.database.name, permission: "CAN_CONNECT_AND_CREATE" } }],
-  });
-  appRole = app.service_principal_client_id;
+  appRole = await deployThroughEmulator(emulator, dev);
 });
 
 after(async () => {
@@ -43,22 +29,7 @@ after(async () => {
 });
 
 function runner(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const result = spawnSync("node", ["--import", "tsx", "tools/post-apply/main.ts", ...args], {
-    cwd: REPO_ROOT,
-    encoding: "utf8",
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      DATABRICKS_HOST: emulator.url,
-      DATABRICKS_TOKEN: emulator.workspaceToken,
-      POST_APPLY_INSECURE_NO_TLS: "1",
-      POST_APPLY_PG_PORT: String(postgres.port),
-      ...env,
-    },
-  });
-  const output = `${result.stdout}\n${result.stderr}`;
-  for (const secret of [emulator.workspaceToken, emulator.dbToken]) assert.ok(!output.includes(secret), `a credential was printed:\n${output}`);
-  return { status: result.status, output };
+  return runToolAgainst(emulator, postgres, "tools/post-apply/main.ts", args, env);
 }
 
 /** Runs SQL as the app's service principal (the emulator creates its role without a password; give it one). */

@@ -3,8 +3,11 @@
  * the Lakebase and Apps behaviour we need), started per test against a test PostgreSQL.
  * `npm run tools:bootstrap` builds it and records its path in .tools/env (DATABRICKS_EMULATOR_BIN).
  */
-import { spawn } from "node:child_process";
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
 import { createInterface } from "node:readline";
+import { REPO_ROOT } from "../../stacks/config/load-environments";
+import type { EnvironmentConfig } from "../../stacks/config/schema";
 import type { TestPostgres } from "./postgres";
 
 export interface Emulator {
@@ -69,4 +72,57 @@ export async function startEmulator(pg: TestPostgres, options: { servingEndpoint
       if (unhandled.requests?.length) throw new Error(`the emulator was called on routes it does not handle: ${unhandled.requests.join(", ")}`);
     },
   };
+}
+
+/**
+ * What `terraform apply` creates for an environment before the post-apply step runs: the instance, the
+ * database (through its catalog) and the app bound to it. Returns the app's service principal (its Postgres role).
+ */
+export async function deployThroughEmulator(emulator: Emulator, config: EnvironmentConfig): Promise<string> {
+  const { lakebase, database, app } = config;
+  await emulator.api("POST", "/api/2.0/database/instances", {
+    name: lakebase.instanceName,
+    capacity: lakebase.capacity,
+    node_count: lakebase.nodeCount,
+    retention_window_in_days: lakebase.retentionWindowInDays,
+    custom_tags: Object.entries(lakebase.tags).map(([key, value]) => ({ key, value })),
+  });
+  await emulator.api("POST", "/api/2.0/database/catalogs", {
+    name: database.catalog,
+    database_instance_name: lakebase.instanceName,
+    database_name: database.name,
+    create_database_if_not_exists: true,
+  });
+  const created = await emulator.api<{ service_principal_client_id: string }>("POST", "/api/2.0/apps", {
+    name: app.name,
+    description: app.description,
+    resources: [{ name: app.databaseResourceName, database: { instance_name: lakebase.instanceName, database_name: database.name, permission: "CAN_CONNECT_AND_CREATE" } }],
+  });
+  return created.service_principal_client_id;
+}
+
+/**
+ * Runs one of the repository's tools (e.g. `tools/post-apply/main.ts`) as a deploy or CI job would: a separate
+ * process whose only credentials are the usual Databricks variables, against the emulator and the test
+ * PostgreSQL. Fails the test if any credential is printed.
+ */
+export function runToolAgainst(emulator: Emulator, postgres: TestPostgres, script: string, args: string[], env: NodeJS.ProcessEnv = {}) {
+  const result = spawnSync("node", ["--import", "tsx", script, ...args], {
+    cwd: REPO_ROOT,
+    encoding: "utf8",
+    // A run that hangs (e.g. waiting for a lock it should not take) is killed and fails.
+    timeout: 60_000,
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      DATABRICKS_HOST: emulator.url,
+      DATABRICKS_TOKEN: emulator.workspaceToken,
+      POST_APPLY_INSECURE_NO_TLS: "1",
+      POST_APPLY_PG_PORT: String(postgres.port),
+      ...env,
+    },
+  });
+  const output = `${result.stdout}\n${result.stderr}`;
+  for (const secret of [emulator.workspaceToken, emulator.dbToken]) assert.ok(!output.includes(secret), `a credential was printed:\n${output}`);
+  return { status: result.status, stdout: result.stdout, output };
 }
