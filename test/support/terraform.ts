@@ -4,10 +4,6 @@
  * `.tools/env`, which exports TERRAFORM_BINARY_NAME and TF_CLI_CONFIG_FILE.
  */
 import { spawnSync, type SpawnSyncReturns } from "node:child_process";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { REPO_ROOT } from "../../stacks/config/load-environments";
 
 export function terraformBinary(): string {
   const binary = process.env.TERRAFORM_BINARY_NAME;
@@ -34,12 +30,4 @@ export function terraform(
     throw new Error(`terraform ${args.join(" ")} in ${dir} exited ${result.status}:\n${result.stdout}\n${result.stderr}`);
   }
   return result;
-}
-
-/** Synthesizes the environments (all, or those in `env`'s STACK_ENVIRONMENTS_DIR) into a fresh temp outdir. */
-export function synthToTemp(env: NodeJS.ProcessEnv = {}, cwd = REPO_ROOT): string {
-  const outdir = mkdtempSync(join(tmpdir(), "synth-"));
-  const result = spawnSync("node", ["--import", "tsx", "main.ts"], { cwd, encoding: "utf8", env: { ...process.env, ...env, CDKTF_OUTDIR: outdir } });
-  if (result.status !== 0) throw new Error(`synth failed (exit ${result.status}):\n${result.stderr}`);
-  return outdir;
 }

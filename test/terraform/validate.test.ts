@@ -8,13 +8,15 @@ import assert from "node:assert/strict";
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { synthToTemp, terraform } from "../support/terraform";
+import { REPO_ROOT } from "../../stacks/config/load-environments";
+import { synthesize } from "../../tools/review/trees";
+import { terraform } from "../support/terraform";
 
 let outdir: string;
 const stacks = ["dev", "staging", "prod"];
 
 before(() => {
-  outdir = synthToTemp();
+  outdir = synthesize(REPO_ROOT, REPO_ROOT).outDir;
 });
 after(() => rmSync(outdir, { recursive: true, force: true }));
 
