@@ -12,12 +12,14 @@ import {
   TerraformOutput,
   TerraformStack,
 } from "./cdktf";
+import { environmentFile } from "./config/load-environments";
 import type { BackendConfig, EnvironmentConfig } from "./config/schema";
 import { DatabricksApp } from "./app/databricks-app";
 import { DatabricksNagPack } from "./guardrails/nag-pack";
 import { LakebaseDatabase } from "./lakebase/lakebase-database";
 import { ObjectPermissions } from "./permissions/object-permissions";
 import { PostApply } from "./post-apply/post-apply";
+import { AppRelease } from "./release/app-release";
 import { AppSecrets } from "./secrets/app-secrets";
 import { AppSource } from "./source/app-source";
 
@@ -68,7 +70,7 @@ export class AppStack extends TerraformStack {
 
     const source = new AppSource(this, "source", { workspacePath: config.app.sourcePath ?? `/Shared/apps/${config.app.name}`, sourceDir });
 
-    new PostApply(this, "post-apply", {
+    const postApply = new PostApply(this, "post-apply", {
       app: app.resource,
       instance: lakebase.instance,
       catalog: lakebase.catalog,
@@ -76,6 +78,21 @@ export class AppStack extends TerraformStack {
       limits: config.postApply,
       workspace: config.workspace,
       migrationsDir: sourceDir && join(sourceDir, "migrations"),
+      configFile: environmentFile(config.name),
+    });
+
+    new AppRelease(this, "release", {
+      app: app.resource,
+      sourceCodePath: source.sourceCodePath,
+      runs: {
+        source: source.contentHash,
+        migrations: postApply.migrationsSha256,
+        // The app's settings and bindings as configured (the description is not something the app runs).
+        app: { ...config.app, description: undefined, database: [config.lakebase.instanceName, config.database.name], servingEndpoints: config.servingEndpoints },
+      },
+      timeoutSeconds: config.postApply.releaseTimeoutSeconds,
+      after: [source.files, postApply.resource],
+      workspace: config.workspace,
     });
 
     new TerraformOutput(this, "app_url", { value: app.resource.url, description: "The app's URL" });

@@ -205,8 +205,10 @@ export const environmentSchema = z.strictObject({
       instanceReadyTimeoutSeconds: z.int().min(1).default(900),
       /** How long to wait for another runner's migration lock. @default 300 */
       lockTimeoutSeconds: z.int().min(1).default(300),
+      /** How long the release may take: starting the app's compute, a deployment already in progress, and the new one. @default 1200 */
+      releaseTimeoutSeconds: z.int().min(1).default(1200),
     })
-    .default({ instanceReadyTimeoutSeconds: 900, lockTimeoutSeconds: 300 }),
+    .default({ instanceReadyTimeoutSeconds: 900, lockTimeoutSeconds: 300, releaseTimeoutSeconds: 1200 }),
 });
 
 /** One validated environment, with its name (the file name without `.yaml`). */

@@ -31,6 +31,8 @@ export interface PostApplyProps {
   readonly workspace?: EnvironmentConfig["workspace"];
   /** @default - `app-src/migrations/` of this repository */
   readonly migrationsDir?: string;
+  /** The environment's YAML file, relative to the repository: the runner names it in errors about what it configured. */
+  readonly configFile: string;
 }
 
 /**
@@ -44,15 +46,18 @@ export interface PostApplyProps {
  */
 export class PostApply extends Construct {
   readonly resource: TerraformData;
+  /** sha256 of the migration files (see `migrationsSha256`). */
+  readonly migrationsSha256: string;
 
   constructor(scope: Construct, id: string, props: PostApplyProps) {
     super(scope, id);
     const { app, instance, catalog, grants, limits, workspace = {}, migrationsDir = MIGRATIONS_DIR } = props;
     const readOnlyRoles = [...grants.readOnlyRoles].sort();
+    this.migrationsSha256 = migrationsSha256(migrationsDir);
 
     this.resource = new TerraformData(this, "Resource", {
       triggersReplace: {
-        migrations_sha256: migrationsSha256(migrationsDir),
+        migrations_sha256: this.migrationsSha256,
         grants_sha256: createHash("sha256").update(JSON.stringify({ schema: grants.schema, appAccess: grants.appAccess, readOnlyRoles })).digest("hex"),
         app_sp_client_id: app.servicePrincipalClientId,
         instance_name: instance.name,
@@ -73,6 +78,7 @@ export class PostApply extends Construct {
             POST_APPLY_MIGRATIONS_DIR: relative(REPO_ROOT, migrationsDir).split(sep).join("/"),
             POST_APPLY_APP_ACCESS: grants.appAccess,
             POST_APPLY_READ_ONLY_ROLES: readOnlyRoles.join(","),
+            POST_APPLY_CONFIG_FILE: props.configFile,
             POST_APPLY_INSTANCE_TIMEOUT_SECONDS: String(limits.instanceReadyTimeoutSeconds),
             POST_APPLY_LOCK_TIMEOUT_SECONDS: String(limits.lockTimeoutSeconds),
             // Not credentials: which workspace (and ~/.databrickscfg profile) the YAML chose for the provider.

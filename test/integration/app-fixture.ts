@@ -93,6 +93,7 @@ async function runPostApply(server: TestPostgres, database: string, migrationsDi
     appRole: APP_CLIENT_ID,
     appAccess: "readWrite",
     readOnlyRoles: [],
+    configFile: "environments/test.yaml",
     migrationsDir,
     instanceTimeoutSeconds: 5,
     lockTimeoutSeconds: 5,

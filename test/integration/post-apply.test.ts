@@ -166,14 +166,24 @@ test("access the runner cannot fix fails verification with the role, the privile
   const { database, dir } = await migratedDatabase();
   await world.postgres.query(`ALTER TABLE app.tags OWNER TO "${APP_ROLE}"`, [], database);
 
-  const owner = await world.run(["apply"], world.applyEnv(database, dir, { POST_APPLY_READ_ONLY_ROLES: `${READER_ROLE},ghost-role` }));
+  const owner = await world.run(["apply"], world.applyEnv(database, dir));
 
   assert.equal(owner.code, 1);
   assert.equal(
     owner.stderr,
-    `post-apply failed at verify: 3 problems:\n` +
-      `  role "${APP_ROLE}" owns sequence app.tags_id_seq\n  role "${APP_ROLE}" owns table app.tags\n  role "ghost-role" does not exist\n`,
+    `post-apply failed at verify: 2 problems:\n` + `  role "${APP_ROLE}" owns sequence app.tags_id_seq\n  role "${APP_ROLE}" owns table app.tags\n`,
   );
+});
+
+test("a read-only role the workspace does not know fails before anything is granted, naming the file and field", async () => {
+  const { database, dir } = await migratedDatabase();
+  const before = await world.snapshot(database);
+
+  const run = await world.run(["apply"], world.applyEnv(database, dir, { POST_APPLY_READ_ONLY_ROLES: `${READER_ROLE},ghost-role` }));
+
+  assert.equal(run.code, 1);
+  assert.match(run.stderr, /^post-apply failed at roles: environments\/test\.yaml: database\.readOnlyRoles\[1\]: the workspace does not know group "ghost-role" \(HTTP 404: [^\n]+\)\n$/);
+  assert.deepEqual(await world.snapshot(database), before);
 });
 
 test("a privilege removed by hand is granted again and verified", async () => {

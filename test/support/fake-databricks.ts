@@ -24,6 +24,11 @@ export interface FakeDatabricksOptions {
   readonly instances?: Record<string, FakeInstance>;
   /** App name → its service principal client id. */
   readonly apps?: Record<string, string>;
+  /**
+   * Workspace identities whose Lakebase roles already exist on every instance (the tests' PostgreSQL has
+   * them): creating one answers 409 as the roles API does; any other identity is unknown to the workspace.
+   */
+  readonly roles?: readonly string[];
   /** Answer the credential endpoint with 403, as for a deployer without CAN_USE on the instance. */
   readonly denyCredentials?: boolean;
 }
@@ -81,6 +86,15 @@ export async function startFakeDatabricks(options: FakeDatabricksOptions): Promi
       if (!found) return json(res, 404, { error_code: "RESOURCE_DOES_NOT_EXIST", message: `Database instance '${name}' does not exist.` });
       const state = found.states.length > 1 ? found.states.shift()! : found.states[0];
       return json(res, 200, { name, state, read_write_dns: found.readWriteDns });
+    }
+
+    const role = /^(POST|GET) \/api\/2\.0\/database\/instances\/([^/]+)\/roles(?:\/([^/]+))?$/.exec(route);
+    if (role) {
+      const name = role[1] === "POST" ? (JSON.parse(body || "{}") as { name?: string }).name : decodeURIComponent(role[3] ?? "");
+      if (!instances[decodeURIComponent(role[2])]) return json(res, 404, { error_code: "RESOURCE_DOES_NOT_EXIST", message: "no such instance" });
+      if (!name || !options.roles?.includes(name)) return json(res, 404, { error_code: "RESOURCE_DOES_NOT_EXIST", message: `Identity '${name}' not found in this workspace.` });
+      if (role[1] === "POST") return json(res, 409, { error_code: "RESOURCE_ALREADY_EXISTS", message: `Role '${name}' already exists.` });
+      return json(res, 200, { name, identity_type: "GROUP" });
     }
 
     if (route === "POST /api/2.0/database/credentials") {

@@ -62,6 +62,7 @@ export async function startPostApplyWorld(fakeOptions: Partial<FakeDatabricksOpt
     databaseToken: DATABASE_TOKEN,
     instances: { [INSTANCE]: { states: ["AVAILABLE"], readWriteDns: postgres.host } },
     apps: { [APP_NAME]: APP_ROLE },
+    roles: [READER_ROLE],
     ...fakeOptions,
   });
   const home = mkdtempSync(join(tmpdir(), "post-apply-home-"));
@@ -99,6 +100,7 @@ export async function startPostApplyWorld(fakeOptions: Partial<FakeDatabricksOpt
         POST_APPLY_MIGRATIONS_DIR: migrationsDir,
         POST_APPLY_APP_ACCESS: "readWrite",
         POST_APPLY_READ_ONLY_ROLES: READER_ROLE,
+        POST_APPLY_CONFIG_FILE: "environments/test.yaml",
         POST_APPLY_INSTANCE_TIMEOUT_SECONDS: "30",
         POST_APPLY_LOCK_TIMEOUT_SECONDS: "30",
         POST_APPLY_INSECURE_NO_TLS: "1",

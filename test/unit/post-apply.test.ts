@@ -14,10 +14,10 @@ import { addressOf, type Attributes, environment, FIXTURE_SOURCE_DIR, resources,
 
 const MIGRATIONS = join(FIXTURE_SOURCE_DIR, "migrations");
 
-/** The post-apply terraform_data: the one with a provisioner. */
+/** The post-apply terraform_data: the one whose provisioner runs the runner's `apply`. */
 function postApply(json: TerraformJson): Attributes {
-  const found = Object.values(resources(json, "terraform_data")).filter((r) => r.provisioner);
-  assert.equal(found.length, 1, `expected one terraform_data with a provisioner:\n${JSON.stringify(resources(json, "terraform_data"), null, 2)}`);
+  const found = Object.values(resources(json, "terraform_data")).filter((r) => r.provisioner?.[0]["local-exec"].command.endsWith(" apply"));
+  assert.equal(found.length, 1, `expected one terraform_data running the runner's apply:\n${JSON.stringify(resources(json, "terraform_data"), null, 2)}`);
   return found[0];
 }
 
@@ -95,6 +95,7 @@ test("local-exec runs the runner from the repository root with the documented, n
     POST_APPLY_MIGRATIONS_DIR: "test/fixtures/app-src/migrations",
     POST_APPLY_APP_ACCESS: "readWrite",
     POST_APPLY_READ_ONLY_ROLES: "analysts,auditors",
+    POST_APPLY_CONFIG_FILE: "environments/test.yaml",
     POST_APPLY_INSTANCE_TIMEOUT_SECONDS: "600",
     POST_APPLY_LOCK_TIMEOUT_SECONDS: "60",
   });

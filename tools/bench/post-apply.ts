@@ -47,6 +47,7 @@ async function main(): Promise<number> {
       appRole: APP_ROLE,
       appAccess: "readWrite",
       readOnlyRoles: [READER_ROLE],
+      configFile: "environments/bench.yaml",
       migrationsDir,
       instanceTimeoutSeconds: 30,
       lockTimeoutSeconds: 30,

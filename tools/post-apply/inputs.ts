@@ -5,10 +5,11 @@
  */
 import { resolve } from "node:path";
 import { z } from "zod";
-import { REPO_ROOT } from "../../stacks/config/load-environments";
+import { environmentFile, REPO_ROOT } from "../../stacks/config/load-environments";
 import type { EnvironmentConfig } from "../../stacks/config/schema";
 import { MIGRATIONS_DIR } from "../../stacks/repo-paths";
 import { ACCESS_LEVELS, type AccessLevel } from "./access-levels";
+import type { ReleaseInputs } from "./release";
 import { StepError } from "./step-error";
 
 export interface PostApplyInputs {
@@ -21,8 +22,10 @@ export interface PostApplyInputs {
   /** The app service principal's client id, which is its Postgres role name. */
   readonly appRole: string;
   readonly appAccess: AccessLevel;
-  /** Existing roles that get read-only access to the schema. */
+  /** Workspace identities that get read-only access to the schema; their Lakebase roles are created if missing. */
   readonly readOnlyRoles: readonly string[];
+  /** The environment's YAML file (relative to the repository), named in errors about what it configured. */
+  readonly configFile: string;
   /** Absolute path of the directory of `NNNN_description.sql` files. */
   readonly migrationsDir: string;
   readonly instanceTimeoutSeconds: number;
@@ -54,6 +57,7 @@ const applyEnvironment = z.object({
   POST_APPLY_MIGRATIONS_DIR: z.string().min(1),
   POST_APPLY_APP_ACCESS: z.enum(Object.keys(ACCESS_LEVELS) as [AccessLevel, ...AccessLevel[]]),
   POST_APPLY_READ_ONLY_ROLES: z.string().default(""),
+  POST_APPLY_CONFIG_FILE: z.string().min(1),
   POST_APPLY_INSTANCE_TIMEOUT_SECONDS: positiveInt,
   POST_APPLY_LOCK_TIMEOUT_SECONDS: positiveInt,
 });
@@ -75,6 +79,7 @@ export function inputsFromApplyEnvironment(env: NodeJS.ProcessEnv, dryRun: boole
     appRole: vars.POST_APPLY_APP_SP_CLIENT_ID,
     appAccess: vars.POST_APPLY_APP_ACCESS,
     readOnlyRoles: vars.POST_APPLY_READ_ONLY_ROLES.split(",").map((r) => r.trim()).filter(Boolean),
+    configFile: vars.POST_APPLY_CONFIG_FILE,
     migrationsDir: resolve(REPO_ROOT, vars.POST_APPLY_MIGRATIONS_DIR),
     instanceTimeoutSeconds: vars.POST_APPLY_INSTANCE_TIMEOUT_SECONDS,
     lockTimeoutSeconds: vars.POST_APPLY_LOCK_TIMEOUT_SECONDS,
@@ -95,6 +100,7 @@ export function inputsFromEnvironmentConfig(config: EnvironmentConfig, appRole: 
     appRole,
     appAccess: config.database.appAccess,
     readOnlyRoles: config.database.readOnlyRoles,
+    configFile: environmentFile(config.name),
     migrationsDir: env.POST_APPLY_MIGRATIONS_DIR ? resolve(REPO_ROOT, env.POST_APPLY_MIGRATIONS_DIR) : MIGRATIONS_DIR,
     instanceTimeoutSeconds: config.postApply.instanceReadyTimeoutSeconds,
     lockTimeoutSeconds: config.postApply.lockTimeoutSeconds,
@@ -102,6 +108,18 @@ export function inputsFromEnvironmentConfig(config: EnvironmentConfig, appRole: 
     connection: connectionOverrides(env),
   };
 }
+
+/** `release`: which app to deploy from where, from the variables the release step's local-exec sets. */
+export function releaseInputsFromEnvironment(env: NodeJS.ProcessEnv): ReleaseInputs {
+  const vars = parseEnvironment(releaseEnvironment, env);
+  return { app: vars.POST_APPLY_APP_NAME, sourceCodePath: vars.POST_APPLY_SOURCE_CODE_PATH, timeoutSeconds: vars.POST_APPLY_RELEASE_TIMEOUT_SECONDS };
+}
+
+const releaseEnvironment = z.object({
+  POST_APPLY_APP_NAME: z.string().min(1),
+  POST_APPLY_SOURCE_CODE_PATH: z.string().startsWith("/Workspace/"),
+  POST_APPLY_RELEASE_TIMEOUT_SECONDS: positiveInt,
+});
 
 function connectionOverrides(env: NodeJS.ProcessEnv): ConnectionOverrides {
   const vars = parseEnvironment(testOverrides, env);

@@ -2,6 +2,7 @@
  * The post-apply runner's command line.
  *
  *   node --import tsx tools/post-apply/main.ts apply [--dry-run]   inputs from POST_APPLY_* (Terraform local-exec)
+ *   node --import tsx tools/post-apply/main.ts release             deploy the app's code (Terraform local-exec)
  *   npm run migrate -- <env> [--dry-run]                           inputs from environments/<env>.yaml
  *
  * Credentials come only from the environment (DATABRICKS_HOST + DATABRICKS_TOKEN, DATABRICKS_CLIENT_ID +
@@ -11,13 +12,15 @@
 import { parseArgs } from "node:util";
 import { ConfigError } from "../../stacks/config/config-error";
 import { loadEnvironments } from "../../stacks/config/load-environments";
-import { inputsFromApplyEnvironment, inputsFromEnvironmentConfig, type PostApplyInputs } from "./inputs";
+import { inputsFromApplyEnvironment, inputsFromEnvironmentConfig, releaseInputsFromEnvironment, type PostApplyInputs } from "./inputs";
+import { release } from "./release";
 import { postApply } from "./post-apply";
 import { messageOf, StepError } from "./step-error";
 import { Workspace } from "./workspace";
 
 const USAGE = `usage: npm run migrate -- <environment> [--dry-run]
-       node --import tsx tools/post-apply/main.ts apply [--dry-run]   (inputs from POST_APPLY_* variables)`;
+       node --import tsx tools/post-apply/main.ts apply [--dry-run]   (inputs from POST_APPLY_* variables)
+       node --import tsx tools/post-apply/main.ts release             (inputs from POST_APPLY_* variables)`;
 
 async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   let command: Command;
@@ -29,9 +32,15 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
   if (command.help) return print(process.stdout, USAGE, 0);
 
   const { target, dryRun } = command;
+  const report = (step: string, detail: string) => process.stdout.write(`  ${step.padEnd(11)} ${detail}\n`);
   try {
+    if (target === "release") {
+      if (dryRun) throw new Error("release has no --dry-run: the review and drift tools say whether the app would be redeployed");
+      await release(releaseInputsFromEnvironment(env), new Workspace(), report);
+      return 0;
+    }
     const { inputs, workspace } = target === "apply" ? fromApplyEnvironment(env, dryRun) : await fromEnvironmentConfig(target, env, dryRun);
-    const { changed } = await postApply(inputs, workspace, (step, detail) => process.stdout.write(`  ${step.padEnd(11)} ${detail}\n`));
+    const { changed } = await postApply(inputs, workspace, report);
     return dryRun && changed ? 2 : 0;
   } catch (error) {
     if (error instanceof StepError) return print(process.stderr, `post-apply failed at ${error.step}: ${error.message}`, 1);

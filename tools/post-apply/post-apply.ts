@@ -2,8 +2,9 @@
  * The post-apply run, whichever entry point built its inputs: migrate the app schema as the deploying
  * identity, then make the app role's access exactly what the configuration says and verify it.
  *
- *   files → identity → instance AVAILABLE → database credential → connect (TLS) → lock → schema + history
- *   → each pending migration in its own transaction → verify access → (grant → verify again, if needed)
+ *   files → identity → instance AVAILABLE → database credential → connect (TLS) → roles of the configured
+ *   identities → lock → schema + history → each pending migration in its own transaction → verify access
+ *   → (grant → verify again, if needed)
  *
  * Everything that can be checked before changing the database is: file names and numbering, checksums of
  * applied files, the syntax of every pending file. With `dryRun` it stops before the lock and reports what
@@ -19,6 +20,7 @@ import { acquireMigrationLock } from "./migration-lock";
 import { readMigrationFiles, type MigrationFile } from "./migration-files";
 import { beginMigrating, pendingMigrations, readHistory } from "./migration-history";
 import { splitStatements } from "./migration-statements";
+import { ensureRoles } from "./roles";
 import { inStep, listProblems, StepError } from "./step-error";
 import type { Workspace } from "./workspace";
 
@@ -40,8 +42,10 @@ export async function postApply(inputs: PostApplyInputs, workspace: Workspace, r
 
   const { db, deployer } = await connectAsDeployer(inputs, workspace, report);
   try {
+    const configured = inputs.readOnlyRoles.map((name, i) => ({ name, origin: `${inputs.configFile}: database.readOnlyRoles[${i}]` }));
+    const newRoles = await inStep("roles", () => ensureRoles(workspace, inputs.instance, configured, inputs.dryRun, report));
     const run = inputs.dryRun ? dryRun : apply;
-    const changed = await run({ db, inputs, files, deployer, roles, report });
+    const changed = (await run({ db, inputs, files, deployer, roles, newRoles, report })) || newRoles.length > 0;
     report("done", `${inputs.dryRun ? (changed ? "changes pending" : "nothing to do") : changed ? "changes applied" : "nothing to do"} (${Date.now() - started} ms)`);
     return { changed };
   } finally {
@@ -75,6 +79,8 @@ interface Session {
   readonly files: readonly MigrationFile[];
   readonly deployer: string;
   readonly roles: readonly RoleAccess[];
+  /** Roles this run created (with dryRun: would create) through the instance roles API. */
+  readonly newRoles: readonly string[];
   readonly report: Report;
 }
 
@@ -115,7 +121,7 @@ async function migrate(db: pg.Client, schema: string, files: readonly MigrationF
   }
 }
 
-async function dryRun({ db, inputs, files, deployer, roles, report }: Session): Promise<boolean> {
+async function dryRun({ db, inputs, files, deployer, roles, newRoles, report }: Session): Promise<boolean> {
   const { schema } = inputs;
   const pending = pendingMigrations(files, await inStep("migrations", () => readHistory(db, schema)));
   // Parsing reports syntax errors and transaction-control statements now rather than at apply time.
@@ -123,10 +129,12 @@ async function dryRun({ db, inputs, files, deployer, roles, report }: Session): 
   for (const file of pending) report("would apply", file.name);
   if (!pending.length) report("migrations", "none pending");
 
-  const problems = await inStep("verify", () => findAccessProblems(db, schema, inputs.appRole, roles));
+  // A role the real run would create first has no access yet: it would get all of it.
+  const existing = roles.filter(({ role }) => !newRoles.includes(role));
+  const problems = await inStep("verify", () => findAccessProblems(db, schema, inputs.appRole, existing));
   failOnUnfixable(problems);
   for (const problem of problems) report("access", problem.message);
-  if (problems.length) for (const statement of grantStatements(schema, deployer, inputs.appRole, roles)) report("would grant", statement);
+  if (problems.length || newRoles.length) for (const statement of grantStatements(schema, deployer, inputs.appRole, roles)) report("would grant", statement);
   else report("access", "as configured");
   return pending.length > 0 || problems.length > 0;
 }

@@ -20,6 +20,13 @@ export type DatabaseInstance = Awaited<ReturnType<WorkspaceClient["database"]["g
 /** How often the instance state is polled while waiting for AVAILABLE. */
 const INSTANCE_POLL_MS = 5_000;
 
+/** An app as GET /api/2.0/apps/{name} returns it. */
+export type AppInfo = Awaited<ReturnType<WorkspaceClient["apps"]["get"]>>;
+/** An app deployment as GET /api/2.0/apps/{name}/deployments/{id} returns it. */
+export type AppDeployment = Awaited<ReturnType<WorkspaceClient["apps"]["getDeployment"]>>;
+/** Who a Lakebase role stands for (the instance roles API's identity_type). */
+export type IdentityType = "USER" | "GROUP" | "SERVICE_PRINCIPAL";
+
 export class Workspace {
   private readonly client: WorkspaceClient;
 
@@ -77,6 +84,60 @@ export class Workspace {
     );
     if (!credential.token) throw new StepError("credential", `the workspace returned no token for instance "${instance}"`);
     return credential.token;
+  }
+
+  /**
+   * Creates the Lakebase role of a workspace identity on the instance (POST …/instances/{instance}/roles);
+   * returns false when it already exists (kept as it is). An identity the workspace does not know is an
+   * error naming it and `origin`, where the configuration asked for it.
+   */
+  async createInstanceRole(instance: string, role: { name: string; identityType: IdentityType; origin: string }): Promise<boolean> {
+    try {
+      await this.client.database.createDatabaseInstanceRole({
+        instance_name: instance,
+        database_instance_role: { name: role.name, identity_type: role.identityType },
+      });
+      return true;
+    } catch (error) {
+      if (error instanceof ApiError && error.statusCode === 409) return false;
+      const identity = `${role.identityType.toLowerCase().replace("_", " ")} "${role.name}"`;
+      const unknown = error instanceof ApiError && (error.statusCode === 404 || error.statusCode === 400);
+      const message = unknown
+        ? `${role.origin}: the workspace does not know ${identity} (HTTP ${error.statusCode}: ${error.message})`
+        : describeFailure(`create the Lakebase role of ${identity} on instance "${instance}" (named by ${role.origin})`, error, {});
+      throw new StepError("roles", message, { cause: error });
+    }
+  }
+
+  /** Whether the instance already has a Postgres role of that name (GET …/roles/{name}). */
+  async hasInstanceRole(instance: string, name: string): Promise<boolean> {
+    try {
+      await this.client.database.getDatabaseInstanceRole({ instance_name: instance, name });
+      return true;
+    } catch (error) {
+      if (error instanceof ApiError && error.statusCode === 404) return false;
+      throw new StepError("roles", describeFailure(`read role "${name}" of instance "${instance}"`, error, {}), { cause: error });
+    }
+  }
+
+  async readApp(app: string): Promise<AppInfo> {
+    return call("release", `read app "${app}"`, () => this.client.apps.get({ name: app }), { 404: `app "${app}" not found in this workspace (HTTP 404)` });
+  }
+
+  /** Asks the platform to start the app's compute; returns at once (the caller waits). */
+  async startApp(app: string): Promise<void> {
+    await call("release", `start the compute of app "${app}"`, () => this.client.apps.start({ name: app }));
+  }
+
+  /** Creates a SNAPSHOT deployment of `sourceCodePath`; returns at once (the caller waits). */
+  async createDeployment(app: string, sourceCodePath: string): Promise<AppDeployment> {
+    return call("release", `deploy app "${app}" from ${sourceCodePath}`, () =>
+      this.client.apps.deploy({ app_name: app, app_deployment: { source_code_path: sourceCodePath, mode: "SNAPSHOT" } }),
+    );
+  }
+
+  async readDeployment(app: string, deploymentId: string): Promise<AppDeployment> {
+    return call("release", `read deployment ${deploymentId} of app "${app}"`, () => this.client.apps.getDeployment({ app_name: app, deployment_id: deploymentId }));
   }
 
   /** The app's service principal client id, which is the Postgres role the platform created for it. */

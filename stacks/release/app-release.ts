@@ -1,0 +1,65 @@
+import { createHash } from "node:crypto";
+import { Construct } from "constructs";
+import type { App as AppResource } from "@cdktf/provider-databricks/lib/app";
+import type { ITerraformDependable } from "../cdktf";
+import { REPO_ROOT } from "../config/load-environments";
+import type { EnvironmentConfig } from "../config/schema";
+import { relativeToStackDirectory } from "../stack-paths";
+import { TerraformData } from "../terraform-data";
+
+/** The runner's release entry point, run from the repository root (`tools/post-apply/`). */
+export const RELEASE_COMMAND = "node --import tsx tools/post-apply/main.ts release";
+
+export interface AppReleaseProps {
+  readonly app: AppResource;
+  /** Where the uploaded source is (`/Workspace/…`). */
+  readonly sourceCodePath: string;
+  /**
+   * What the app runs, hashed: a change to any of these deploys the app again (source content, the app's
+   * bindings and settings, the migrations its code expects); nothing else does.
+   */
+  readonly runs: Record<string, unknown>;
+  /** Bound on the whole release (compute start, other deployments, this one). */
+  readonly timeoutSeconds: number;
+  /** The steps that must be done first: the uploaded source, and migrations and grants. */
+  readonly after: readonly ITerraformDependable[];
+  /** @default - the runner resolves the workspace from the inherited environment, as the provider does */
+  readonly workspace?: EnvironmentConfig["workspace"];
+}
+
+/**
+ * The release phase: deploys the uploaded source to the app (Apps deployments API, SNAPSHOT) and waits until
+ * the app is RUNNING it. Terraform's app resource never deploys code, so without this a first deploy leaves
+ * the app "not deployed yet" and a later one leaves it running old code. A failed release leaves this
+ * resource tainted, so the next deploy tries again; everything before it stays applied.
+ */
+export class AppRelease extends Construct {
+  readonly resource: TerraformData;
+
+  constructor(scope: Construct, id: string, props: AppReleaseProps) {
+    super(scope, id);
+    const { app, sourceCodePath, runs, timeoutSeconds, after, workspace = {} } = props;
+    this.resource = new TerraformData(this, "Resource", {
+      triggersReplace: {
+        runs_sha256: createHash("sha256").update(JSON.stringify(runs)).digest("hex"),
+        // A re-created app (new service principal) has no deployment yet.
+        app_sp_client_id: app.servicePrincipalClientId,
+      },
+      dependsOn: [app, ...after],
+      provisioners: [
+        {
+          type: "local-exec",
+          command: RELEASE_COMMAND,
+          workingDir: relativeToStackDirectory(this, REPO_ROOT),
+          environment: {
+            POST_APPLY_APP_NAME: app.name,
+            POST_APPLY_SOURCE_CODE_PATH: sourceCodePath,
+            POST_APPLY_RELEASE_TIMEOUT_SECONDS: String(timeoutSeconds),
+            ...(workspace.host && { DATABRICKS_HOST: workspace.host }),
+            ...(workspace.profile && { DATABRICKS_CONFIG_PROFILE: workspace.profile }),
+          },
+        },
+      ],
+    });
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * The release phase: the app runs the code that was just uploaded. After migrations and grants (so new code
+ * finds its schema), it starts the app's compute when it is stopped, creates a SNAPSHOT deployment of the
+ * uploaded source, and waits until the deployment SUCCEEDED and the app is RUNNING with that deployment
+ * active. A deployment already in progress is waited for first (and a refused create retried once after
+ * it). Every wait shares one deadline; a failed deployment fails the release with the platform's message.
+ */
+import type { Report } from "./post-apply";
+import { StepError } from "./step-error";
+import type { AppDeployment, AppInfo, Workspace } from "./workspace";
+
+export interface ReleaseInputs {
+  /** The app's name. */
+  readonly app: string;
+  /** Where the uploaded source is (`/Workspace/…`). */
+  readonly sourceCodePath: string;
+  /** Bound on the whole release: compute start, other deployments, this deployment. */
+  readonly timeoutSeconds: number;
+}
+
+/** Polling starts fast (a local emulator answers in milliseconds) and backs off to this. */
+const MAX_POLL_MS = 5_000;
+
+export async function release(inputs: ReleaseInputs, workspace: Workspace, report: Report): Promise<AppDeployment> {
+  const { app, sourceCodePath, timeoutSeconds } = inputs;
+  const deadline = Date.now() + timeoutSeconds * 1000;
+  const waitFor = <T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, describe: (value: T) => string) =>
+    poll(deadline, timeoutSeconds, what, read, done, describe, (state) => report("release", `${what}: ${state}`));
+
+  let info = await workspace.readApp(app);
+  const compute = info.compute_status?.state;
+  if (compute === "STOPPED" || compute === "ERROR") {
+    report("release", `compute of app "${app}" is ${compute}; starting it`);
+    await workspace.startApp(app);
+  }
+  if (compute !== "ACTIVE") {
+    info = await waitFor(`compute of app "${app}"`, () => workspace.readApp(app), computeSettled, (a) => a.compute_status?.state ?? "UNKNOWN");
+    if (info.compute_status?.state !== "ACTIVE") {
+      throw new StepError("release", `the compute of app "${app}" is ${info.compute_status?.state}: ${info.compute_status?.message ?? "no message"}`);
+    }
+  }
+
+  await finishPending(info);
+  let deployment: AppDeployment;
+  try {
+    deployment = await workspace.createDeployment(app, sourceCodePath);
+  } catch (error) {
+    // Someone else's deployment may have started meanwhile: wait for it, then try once more.
+    if (!(await finishPending(await workspace.readApp(app)))) throw error;
+    deployment = await workspace.createDeployment(app, sourceCodePath);
+  }
+  const id = deployment.deployment_id!;
+  report("release", `deployment ${id} of ${sourceCodePath} started`);
+
+  deployment = await waitFor(`deployment ${id}`, () => workspace.readDeployment(app, id), (d) => d.status?.state !== "IN_PROGRESS", (d) => d.status?.state ?? "UNKNOWN");
+  if (deployment.status?.state !== "SUCCEEDED") {
+    throw new StepError("release", `deployment ${id} of app "${app}" ${deployment.status?.state}: ${deployment.status?.message ?? "no message from the platform"}`);
+  }
+  info = await waitFor(`app "${app}"`, () => workspace.readApp(app), (a) => a.app_status?.state !== "DEPLOYING" && a.active_deployment?.deployment_id === id, (a) => a.app_status?.state ?? "UNKNOWN");
+  if (info.app_status?.state !== "RUNNING") {
+    throw new StepError("release", `app "${app}" is ${info.app_status?.state} after deployment ${id}: ${info.app_status?.message ?? "no message"}`);
+  }
+  report("release", `app "${app}" is RUNNING deployment ${id}`);
+  return deployment;
+
+  /** Waits for a deployment in progress to end; returns whether there was one. */
+  async function finishPending(current: AppInfo): Promise<boolean> {
+    const pending = current.pending_deployment;
+    if (pending?.status?.state !== "IN_PROGRESS" || !pending.deployment_id) return false;
+    report("release", `deployment ${pending.deployment_id} is in progress; waiting for it first`);
+    await waitFor(`deployment ${pending.deployment_id}`, () => workspace.readDeployment(app, pending.deployment_id!), (d) => d.status?.state !== "IN_PROGRESS", (d) => d.status?.state ?? "UNKNOWN");
+    return true;
+  }
+}
+
+/** ACTIVE, or an ERROR that waiting will not fix (STOPPED right after a start request is still on its way). */
+const computeSettled = (a: AppInfo) => a.compute_status?.state === "ACTIVE" || a.compute_status?.state === "ERROR";
+
+/** Reads until `done`, reporting each new state, or fails at the deadline naming what it waited for. */
+async function poll<T>(
+  deadline: number,
+  timeoutSeconds: number,
+  what: string,
+  read: () => Promise<T>,
+  done: (value: T) => boolean,
+  describe: (value: T) => string,
+  onState: (state: string) => void,
+): Promise<T> {
+  let interval = 100;
+  let last: string | undefined;
+  for (;;) {
+    const value = await read();
+    if (done(value)) return value;
+    const state = describe(value);
+    if (state !== last) onState(state);
+    last = state;
+    const remaining = deadline - Date.now();
+    if (remaining <= 0) throw new StepError("release", `${what} is still ${state} after ${timeoutSeconds} s (postApply.releaseTimeoutSeconds)`);
+    await new Promise((resolve) => setTimeout(resolve, Math.min(interval, remaining)));
+    interval = Math.min(interval * 2, MAX_POLL_MS);
+  }
+}
