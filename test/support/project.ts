@@ -1,0 +1,80 @@
+/**
+ * A throwaway copy of this repository that the e2e tier deploys from with the real `cdktf` CLI and the real
+ * Terraform provider, so it can edit app-src, migrations and YAML and delete cdktf.out freely. The copy is
+ * the working tree as it is (tracked and untracked, not ignored files), with node_modules linked.
+ */
+import { execFileSync, spawnSync, type SpawnSyncReturns } from "node:child_process";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { REPO_ROOT } from "../../stacks/config/load-environments";
+import { terraformBinary } from "./terraform";
+
+export interface ProjectCopy {
+  readonly dir: string;
+  /** Rewrites a file of the copy (relative path); `edit` gets its current text, or "" for a new file. */
+  edit(file: string, edit: (text: string) => string): void;
+  /** Runs `cdktf <args>` in the copy with `env` on top of the tools' environment; never throws. */
+  cdktf(args: readonly string[], env?: NodeJS.ProcessEnv): SpawnSyncReturns<string>;
+  /** Runs terraform in the synthesized stack directory of `stack`; never throws. */
+  terraform(stack: string, args: readonly string[], env?: NodeJS.ProcessEnv): SpawnSyncReturns<string>;
+  remove(): void;
+}
+
+export function copyProject(env: NodeJS.ProcessEnv): ProjectCopy {
+  const dir = mkdtempSync(join(tmpdir(), "project-copy-"));
+  const files = execFileSync("git", ["ls-files", "--cached", "--others", "--exclude-standard", "-z"], { cwd: REPO_ROOT, encoding: "utf8" })
+    .split("\0")
+    .filter(Boolean);
+  for (const file of files) {
+    mkdirSync(dirname(join(dir, file)), { recursive: true });
+    // A tracked file deleted in the working tree is not part of it.
+    try {
+      cpSync(join(REPO_ROOT, file), join(dir, file));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+    }
+  }
+  symlinkSync(join(REPO_ROOT, "node_modules"), join(dir, "node_modules"));
+
+  const tools = { TERRAFORM_BINARY_NAME: terraformBinary(), TF_CLI_CONFIG_FILE: process.env.TF_CLI_CONFIG_FILE, CHECKPOINT_DISABLE: "1" };
+  const run = (command: string, args: readonly string[], cwd: string, extra: NodeJS.ProcessEnv) =>
+    spawnSync(command, [...args], {
+      cwd,
+      encoding: "utf8",
+      // Only what a deploying CI job has: the tools, the workspace's credentials and the secret values.
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...tools, ...env, ...extra },
+      maxBuffer: 64 * 1024 * 1024,
+      timeout: 10 * 60_000,
+    });
+
+  return {
+    dir,
+    edit(file, edit) {
+      const path = join(dir, file);
+      let text = "";
+      try {
+        text = readFileSync(path, "utf8");
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+      }
+      mkdirSync(dirname(path), { recursive: true });
+      writeFileSync(path, edit(text));
+    },
+    cdktf: (args, extra = {}) => run(join(dir, "node_modules", ".bin", "cdktf"), args, dir, extra),
+    terraform: (stack, args, extra = {}) => run(terraformBinary(), args, join(dir, "cdktf.out", "stacks", stack), { TF_IN_AUTOMATION: "1", ...extra }),
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/** A command's output for an assertion message: without terminal control codes and spinner frames, its last lines. */
+export function outputOf(result: SpawnSyncReturns<string>, lines = 120): string {
+  const readable = (text: string) =>
+    text
+      .replace(/\x1b\[[0-9;]*[A-Za-z]/g, "")
+      .split("\n")
+      .filter((line) => line.trim() && !/^\s*[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]|Stacks? (deploying|done|waiting)/.test(line))
+      .slice(-lines)
+      .join("\n");
+  return `exit ${result.status}${result.error ? ` (${result.error.message})` : ""}\n--- stdout (end)\n${readable(result.stdout)}\n--- stderr (end)\n${readable(result.stderr)}`;
+}
