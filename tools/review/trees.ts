@@ -6,6 +6,8 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
+import { runSynth } from "../lib/synthesize";
+import { oneLine } from "../lib/one-line";
 
 /** One environment's synthesized Terraform JSON (`cdk.tf.json`), as far as the review reads it. */
 export interface StackJson {
@@ -29,13 +31,6 @@ function git(cwd: string, args: string[]): string {
   return result.stdout.trim();
 }
 
-/** A program's error output as one line: its non-empty lines joined, at most 400 characters. */
-function oneLine(text: string | null | undefined): string {
-  const lines = (text ?? "").split("\n").map((l) => l.trim()).filter(Boolean);
-  const line = lines.reduce((acc, l) => (acc ? `${acc}${acc.endsWith(":") ? " " : "; "}${l}` : l), "");
-  return line.length > 400 ? `${line.slice(0, 400)}…` : line;
-}
-
 /** The root of the git working tree containing `cwd`. */
 export function workingTreeRoot(cwd: string): string {
   return git(cwd, ["rev-parse", "--show-toplevel"]);
@@ -48,14 +43,9 @@ export function workingTreeRoot(cwd: string): string {
 export function synthesize(root: string, headRoot: string, env: NodeJS.ProcessEnv = process.env): SynthesizedTree {
   const outDir = mkdtempSync(join(tmpdir(), "review-synth-"));
   const environments = env.STACK_ENVIRONMENTS_DIR && relative(headRoot, resolve(env.STACK_ENVIRONMENTS_DIR));
-  const result = spawnSync(process.execPath, ["--import", "tsx", "main.ts"], {
-    cwd: root,
-    env: {
-      ...env,
-      CDKTF_OUTDIR: outDir,
-      ...(environments && !environments.startsWith("..") && { STACK_ENVIRONMENTS_DIR: join(root, environments) }),
-    },
-    encoding: "utf8",
+  const result = runSynth(root, outDir, {
+    ...env,
+    ...(environments && !environments.startsWith("..") && { STACK_ENVIRONMENTS_DIR: join(root, environments) }),
   });
   if (result.status !== 0) {
     rmSync(outDir, { recursive: true, force: true });
