@@ -11,7 +11,7 @@ export const REVIEW_MARKER = "<!-- databricks-app-stack-review -->";
 /** GitHub's limit on a comment body, in characters. */
 export const COMMENT_LIMIT = 65_536;
 
-interface Detail {
+export interface Detail {
   /** Longest attribute value shown, in characters. */
   readonly valueLimit: number;
   readonly attributeDiffs: boolean;
@@ -30,11 +30,16 @@ const STEPS: readonly { readonly detail: Detail; readonly cut?: string }[] = [
 ];
 
 export function markdown(report: Report, limit = COMMENT_LIMIT): string {
+  return fit((detail, cuts) => render(report, detail, cuts), limit);
+}
+
+/** The most detailed rendering that fits in `limit` characters, cut at the end as a last resort. */
+export function fit(render: (detail: Detail, cuts: readonly string[]) => string, limit: number): string {
   const cuts: string[] = [];
   let text = "";
   for (const step of STEPS) {
     if (step.cut) cuts.push(step.cut);
-    text = render(report, step.detail, cuts);
+    text = render(step.detail, cuts);
     if (text.length <= limit) return text;
   }
   const note = `\n\n**Output truncated at ${limit} characters** (run \`npm run review\` locally for all of it).\n`;
@@ -47,11 +52,15 @@ function render(report: Report, detail: Detail, cuts: readonly string[]): string
     `## Infrastructure review: ${code(report.base)} → ${code(report.head)}`,
     "Offline mode: the synthesized configuration of both trees compared, as if the state matched the base. No state or workspace is read, so drift and values known only after apply are not shown.",
   ];
-  if (cuts.length) parts.push(`> [!NOTE]\n> Cut to fit GitHub's ${COMMENT_LIMIT}-character comment limit: ${cuts.join("; ")}.`);
+  if (cuts.length) parts.push(cutNote(cuts));
   if (!report.environments.length) parts.push("No environments in either tree.");
   else parts.push(summary(report));
   for (const environment of report.environments) parts.push(section(environment, detail));
   return `${parts.join("\n\n")}\n`;
+}
+
+export function cutNote(cuts: readonly string[]): string {
+  return `> [!NOTE]\n> Cut to fit GitHub's ${COMMENT_LIMIT}-character comment limit: ${cuts.join("; ")}.`;
 }
 
 /** One row per environment, first: where to look. */
@@ -100,16 +109,16 @@ function postApply(env: EnvironmentReport): string {
   return ["**Post-apply work**", ...lines].join("\n");
 }
 
-function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
   return [header, header.map(() => "---"), ...rows].map((cells) => `| ${cells.join(" | ")} |`).join("\n");
 }
 
-function details(summary: string, body: string): string {
+export function details(summary: string, body: string): string {
   return `<details><summary>${escape(summary)}</summary>\n\n${body}\n\n</details>`;
 }
 
 /** An attribute value: absent as —, markers in italics, anything else as code (JSON for non-strings). */
-function value(v: unknown, detail: Detail): string {
+export function value(v: unknown, detail: Detail): string {
   if (v === undefined) return "—";
   if (v === SENSITIVE || v === KNOWN_AFTER_APPLY) return `_${v}_`;
   const text = typeof v === "string" ? v : JSON.stringify(v);
@@ -117,10 +126,10 @@ function value(v: unknown, detail: Detail): string {
 }
 
 /** Inline code that survives table cells: HTML, with `|` and markup characters as entities. */
-function code(text: string): string {
+export function code(text: string): string {
   return `<code>${escape(text)}</code>`;
 }
 
-function escape(text: string): string {
+export function escape(text: string): string {
   return text.replace(/[&<>|\n]/g, (c) => (c === "\n" ? " " : `&#${c.charCodeAt(0)};`));
 }

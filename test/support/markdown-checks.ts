@@ -1,0 +1,42 @@
+/**
+ * The checks a review comment's Markdown must pass, whichever mode wrote it: it parses as GitHub-flavoured
+ * Markdown with every table a table, and every Mermaid block parses with Mermaid's own parser.
+ */
+import assert from "node:assert/strict";
+import { JSDOM } from "jsdom";
+import { micromark } from "micromark";
+import { gfm, gfmHtml } from "micromark-extension-gfm";
+
+/** The comment as GitHub renders it (raw HTML allowed, as in comments); fails if a table was left unparsed. */
+export function renderGfm(md: string): Document {
+  const html = micromark(md, { allowDangerousHtml: true, extensions: [gfm()], htmlExtensions: [gfmHtml()] });
+  assert.ok(!html.includes("| --- |"), "a table was left unparsed");
+  return new JSDOM(html).window.document;
+}
+
+/** Each table's header cells, in order. */
+export function tableHeaders(document: Document): string[][] {
+  return [...document.querySelectorAll("table")].map((table) => [...table.querySelectorAll("th")].map((th) => th.textContent ?? ""));
+}
+
+/** The text of every body row of every table, cells joined by tabs. */
+export function tableRows(document: Document): string[] {
+  return [...document.querySelectorAll("tr")].map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent).join("\t")).filter(Boolean);
+}
+
+/** Every ```mermaid block of `md`, each checked with Mermaid's parser (a flowchart); returns their sources. */
+export async function parseMermaidBlocks(md: string): Promise<string[]> {
+  // Mermaid's parser needs a DOM (DOMPurify); jsdom provides one under Node.
+  const dom = new JSDOM("<!doctype html><html><body></body></html>");
+  Object.assign(globalThis, { window: dom.window, document: dom.window.document });
+  try {
+    const { default: mermaid } = await import("mermaid");
+    await assert.rejects(mermaid.parse('graph LR\n  n0["unterminated -->'), "the parser does reject a broken graph");
+    const graphs = [...md.matchAll(/```mermaid\n([\s\S]*?)\n```/g)].map((m) => m[1]);
+    for (const graph of graphs) assert.equal((await mermaid.parse(graph)).diagramType, "flowchart-v2", graph);
+    return graphs;
+  } finally {
+    Reflect.deleteProperty(globalThis, "window");
+    Reflect.deleteProperty(globalThis, "document");
+  }
+}
