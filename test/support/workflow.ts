@@ -18,7 +18,14 @@ export interface WorkflowStep {
 export interface Workflow {
   on: Record<string, unknown>;
   permissions: Record<string, string>;
-  jobs: Record<string, { steps: WorkflowStep[] }>;
+  jobs: Record<string, Job>;
+}
+
+export interface Job {
+  steps: WorkflowStep[];
+  env?: Record<string, string>;
+  environment?: string;
+  strategy?: { matrix?: Record<string, unknown>; "fail-fast"?: boolean };
 }
 
 export function readWorkflow(file: string): Workflow {
