@@ -68,7 +68,7 @@ export class AppStack extends TerraformStack {
       new ObjectPermissions(this, "instance-permissions", { object: { databaseInstanceName: lakebase.instance.name }, grants: config.permissions.instance });
     }
 
-    const source = new AppSource(this, "source", { workspacePath: config.app.sourcePath ?? `/Shared/apps/${config.app.name}`, sourceDir });
+    const source = new AppSource(this, "source", { workspacePath: config.app.sourcePath ?? `/Shared/apps/${config.app.name}`, sourceDir, env: config.app.env });
 
     const postApply = new PostApply(this, "post-apply", {
       app: app.resource,
@@ -83,15 +83,15 @@ export class AppStack extends TerraformStack {
 
     new AppRelease(this, "release", {
       app: app.resource,
-      sourceCodePath: source.sourceCodePath,
+      source,
+      env: config.app.env,
       runs: {
-        source: source.contentHash,
         migrations: postApply.migrationsSha256,
         // The app's settings and bindings as configured (the description is not something the app runs).
         app: { ...config.app, description: undefined, database: [config.lakebase.instanceName, config.database.name], servingEndpoints: config.servingEndpoints },
       },
       timeoutSeconds: config.postApply.releaseTimeoutSeconds,
-      after: [source.files, postApply.resource],
+      after: [postApply.resource],
       workspace: config.workspace,
     });
 

@@ -5,6 +5,8 @@
 import { type ConfigProblem, describe, formatPath } from "./config-error";
 import type { EnvironmentConfig } from "./schema";
 import { secretVariableName } from "./secret-variable";
+import { APP_SOURCE_DIR } from "../repo-paths";
+import { appYamlEnvNames } from "../source/app-source-files";
 
 /** A validated environment and a way to report a problem at one of its fields (in the file that sets it). */
 export interface LoadedEnvironment {
@@ -20,6 +22,7 @@ const UNIQUE_ACROSS_ENVIRONMENTS: { path: readonly string[]; what: string; get: 
 
 export function crossEnvironmentProblems(loaded: readonly LoadedEnvironment[]): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
+  const setByAppYaml = new Set(appYamlEnvNames(APP_SOURCE_DIR));
   const problem = (l: LoadedEnvironment, path: readonly PropertyKey[], message: string) => problems.push(l.locate(path, message));
 
   for (const rule of UNIQUE_ACROSS_ENVIRONMENTS) {
@@ -40,6 +43,10 @@ export function crossEnvironmentProblems(loaded: readonly LoadedEnvironment[]): 
         problem(l, ["app", "secrets", i, "key"], `expected a key of secret scope ${secrets ? `"${secrets.scope}" (${keys.join(", ")})` : "(none: add a secrets section)"}, found ${describe(s.key)}`);
       }
     });
+
+    for (const name of Object.keys(app.env)) {
+      if (setByAppYaml.has(name)) problem(l, ["app", "env", name], `expected a variable app-src/app.yaml does not set itself, found ${describe(name)}, which its env list sets already`);
+    }
 
     const variables = new Map<string, number>();
     keys.forEach((key, i) => {

@@ -9,8 +9,8 @@ import { type core, z } from "zod";
 import { ConfigError, type ConfigProblem, describe, formatPath, formatProblem } from "./config-error";
 import { type EnvironmentConfig, environmentSchema } from "./schema";
 import { crossEnvironmentProblems, type LoadedEnvironment } from "./cross-checks";
+import { REPO_ROOT } from "../repo-paths";
 
-export const REPO_ROOT = resolve(__dirname, "..", "..");
 export const COMMON_FILE = "common.yaml";
 
 /** `STACK_ENVIRONMENTS_DIR` when set (monorepos keep configs elsewhere), else `environments/` of this repo. */
@@ -147,6 +147,11 @@ function describeIssue(issue: core.$ZodIssue, merged: unknown, env: YamlSource, 
       const path = [...issue.path, key];
       return at(path, env, common, `unknown key; expected one of: ${allowedKeys(issue.path, merged).join(", ")}`);
     });
+  }
+  if (issue.code === "invalid_key") {
+    // A record's key broke its rule: say what the key should be, and show the key (not its value).
+    const [inner] = issue.issues;
+    return [at(issue.path, env, common, `${inner ? expectation(inner) : "expected a valid key"}, found ${describe(issue.path.at(-1))}`)];
   }
   const found = valueAt(merged, issue.path);
   return [at(issue.path, env, common, `${expectation(issue)}, found ${describe(found)}`)];

@@ -34,6 +34,11 @@ const secretScope = z
   .string()
   .regex(/^[A-Za-z0-9_.-]{1,128}$/, "expected 1-128 letters, digits, '_', '-' or '.'");
 
+/** An app environment variable the platform does not set itself (DATABRICKS_*, PG* come from the platform). */
+const appEnvName = z
+  .string()
+  .regex(/^(?!DATABRICKS_|PG)[A-Z_][A-Z0-9_]{0,127}$/, "expected an upper-case variable name (A-Z, 0-9, _) not starting with DATABRICKS_ or PG (the platform sets those)");
+
 /** Workspace paths for uploaded app source, without the `/Workspace` prefix the provider adds. */
 const workspacePath = z
   .string()
@@ -111,6 +116,11 @@ export const environmentSchema = z.strictObject({
     userApiScopes: z.array(z.string().min(1)).default([]),
     /** @default - `/Shared/apps/<app name>` */
     sourcePath: workspacePath.optional(),
+    /**
+     * Plain settings added to the app's environment in this environment only (app.yaml `env`, e.g.
+     * `LOG_LEVEL: debug`); never secrets, which stay `valueFrom` bindings. @default - none
+     */
+    env: z.record(appEnvName, z.string()).default({}),
     /** Resource key of the Lakebase database binding (PGHOST, PGDATABASE... are injected from it). @default "database" */
     databaseResourceName: resourceName.default("database"),
     /** Secrets the app may read, each bound under its own resource key. @default - none */

@@ -5,11 +5,10 @@ import type { App as AppResource } from "@cdktf/provider-databricks/lib/app";
 import type { DatabaseDatabaseCatalog } from "@cdktf/provider-databricks/lib/database-database-catalog";
 import type { DatabaseInstance } from "@cdktf/provider-databricks/lib/database-instance";
 import { TerraformData } from "../terraform-data";
-import { REPO_ROOT } from "../config/load-environments";
 import type { EnvironmentConfig } from "../config/schema";
 import { relativeToStackDirectory } from "../stack-paths";
 import { migrationsSha256 } from "./migrations";
-import { MIGRATIONS_DIR } from "../repo-paths";
+import { MIGRATIONS_DIR, REPO_ROOT } from "../repo-paths";
 
 /** The runner program, run from the repository root (another tool owns it: `tools/post-apply/`). */
 export const POST_APPLY_COMMAND = "node --import tsx tools/post-apply/main.ts apply";

@@ -191,6 +191,20 @@ suite("YAML itself", () => {
     }));
 });
 
+suite("app settings (app.env)", () => {
+  const withEnv = (lines: string) => ({ "dev.yaml": realFiles["dev.yaml"].replace("app:\n  name: notes-dev\n", `app:\n  name: notes-dev\n  env:\n${lines}\n`) });
+  test("a variable the platform sets", () =>
+    expectProblem(withEnv("    PGHOST: elsewhere"), {
+      file: "dev.yaml", field: "app.env.PGHOST", message: /expected an upper-case variable name .* not starting with DATABRICKS_ or PG .*found "PGHOST"/,
+    }));
+  test("a lower-case name", () => expectProblem(withEnv("    log_level: debug"), { file: "dev.yaml", field: "app.env.log_level", message: /expected an upper-case variable name/ }));
+  test("a name app-src/app.yaml sets already", () =>
+    expectProblem(withEnv("    SESSION_SIGNING_KEY: not-a-secret"), {
+      file: "dev.yaml", field: "app.env.SESSION_SIGNING_KEY", message: /expected a variable app-src\/app\.yaml does not set itself, found "SESSION_SIGNING_KEY"/,
+    }));
+  test("a value that is not a string", () => expectProblem(withEnv("    RETRIES: [1, 2]"), { file: "dev.yaml", field: "app.env.RETRIES", message: /expected a string, found/ }));
+});
+
 suite("across files", () => {
   test("an app name used by two environments", () =>
     expectProblem({ "staging.yaml": realFiles["staging.yaml"].replace("name: notes-staging", "name: notes-dev") }, {

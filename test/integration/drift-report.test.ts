@@ -6,7 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { REPO_ROOT } from "../../stacks/config/load-environments";
+import { REPO_ROOT } from "../../stacks/repo-paths";
 import type { EnvironmentResult } from "../../tools/drift/check-environment";
 import { type DriftReport, exitCode, maskSecrets, renderJson, renderMarkdown, TERRAFORM_NOT_CHECKED } from "../../tools/drift/report";
 

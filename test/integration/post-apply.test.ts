@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { appendFileSync, cpSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import type pg from "pg";
-import { REPO_ROOT } from "../../stacks/config/load-environments";
+import { REPO_ROOT } from "../../stacks/repo-paths";
 import { APP_ROLE, FIXTURES, type PostApplyWorld, READER_ROLE, startPostApplyWorld } from "../support/post-apply-world";
 
 let world: PostApplyWorld;

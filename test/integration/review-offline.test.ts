@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { JSDOM } from "jsdom";
 import { micromark } from "micromark";
 import { gfm, gfmHtml } from "micromark-extension-gfm";
-import { REPO_ROOT } from "../../stacks/config/load-environments";
+import { REPO_ROOT } from "../../stacks/repo-paths";
 import { markdown, REVIEW_MARKER } from "../../tools/review/markdown";
 import type { Report } from "../../tools/review/report";
 

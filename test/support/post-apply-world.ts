@@ -10,7 +10,7 @@ import { cpSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
-import { REPO_ROOT } from "../../stacks/config/load-environments";
+import { REPO_ROOT } from "../../stacks/repo-paths";
 import { type FakeDatabricks, type FakeDatabricksOptions, startFakeDatabricks } from "./fake-databricks";
 import { startPostgres, type TestPostgres } from "./postgres";
 

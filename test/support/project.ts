@@ -7,7 +7,7 @@ import { execFileSync, spawnSync, type SpawnSyncReturns } from "node:child_proce
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { REPO_ROOT } from "../../stacks/config/load-environments";
+import { REPO_ROOT } from "../../stacks/repo-paths";
 import { terraformBinary } from "./terraform";
 
 export interface ProjectCopy {

@@ -7,7 +7,8 @@ import { join } from "node:path";
 import type { Construct } from "constructs";
 import { AppStack } from "../../stacks/app-stack";
 import { Testing } from "../../stacks/cdktf";
-import { deepMerge, REPO_ROOT } from "../../stacks/config/load-environments";
+import { deepMerge } from "../../stacks/config/load-environments";
+import { REPO_ROOT } from "../../stacks/repo-paths";
 import { type EnvironmentConfig, environmentSchema } from "../../stacks/config/schema";
 import { errorAnnotations } from "../../stacks/guardrails/nag-pack";
 

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { AppStack } from "../../stacks/app-stack";
 import { Testing } from "../../stacks/cdktf";
-import { REPO_ROOT } from "../../stacks/config/load-environments";
+import { REPO_ROOT } from "../../stacks/repo-paths";
 import { contentHash } from "../../stacks/content-hash";
 import { migrationFiles, migrationsSha256 } from "../../stacks/post-apply/migrations";
 import { POST_APPLY_COMMAND } from "../../stacks/post-apply/post-apply";

@@ -5,9 +5,9 @@
  */
 import { resolve } from "node:path";
 import { z } from "zod";
-import { environmentFile, REPO_ROOT } from "../../stacks/config/load-environments";
+import { environmentFile } from "../../stacks/config/load-environments";
 import type { EnvironmentConfig } from "../../stacks/config/schema";
-import { MIGRATIONS_DIR } from "../../stacks/repo-paths";
+import { MIGRATIONS_DIR, REPO_ROOT } from "../../stacks/repo-paths";
 import { ACCESS_LEVELS, type AccessLevel } from "./access-levels";
 import type { ReleaseInputs } from "./release";
 import { StepError } from "./step-error";
@@ -112,12 +112,34 @@ export function inputsFromEnvironmentConfig(config: EnvironmentConfig, appRole: 
 /** `release`: which app to deploy from where, from the variables the release step's local-exec sets. */
 export function releaseInputsFromEnvironment(env: NodeJS.ProcessEnv): ReleaseInputs {
   const vars = parseEnvironment(releaseEnvironment, env);
-  return { app: vars.POST_APPLY_APP_NAME, sourceCodePath: vars.POST_APPLY_SOURCE_CODE_PATH, timeoutSeconds: vars.POST_APPLY_RELEASE_TIMEOUT_SECONDS };
+  return {
+    app: vars.POST_APPLY_APP_NAME,
+    source: {
+      sourceDir: resolve(REPO_ROOT, vars.POST_APPLY_SOURCE_DIR),
+      workspacePath: vars.POST_APPLY_WORKSPACE_PATH,
+      sha256: vars.POST_APPLY_SOURCE_SHA256,
+      env: vars.POST_APPLY_APP_ENV,
+    },
+    timeoutSeconds: vars.POST_APPLY_RELEASE_TIMEOUT_SECONDS,
+  };
 }
 
 const releaseEnvironment = z.object({
   POST_APPLY_APP_NAME: z.string().min(1),
-  POST_APPLY_SOURCE_CODE_PATH: z.string().startsWith("/Workspace/"),
+  POST_APPLY_SOURCE_DIR: z.string().min(1),
+  POST_APPLY_WORKSPACE_PATH: z.string().startsWith("/"),
+  POST_APPLY_SOURCE_SHA256: z.string().regex(/^[0-9a-f]{64}$/),
+  POST_APPLY_APP_ENV: z
+    .string()
+    .default("{}")
+    .transform((text, ctx) => {
+      try {
+        return z.record(z.string(), z.string()).parse(JSON.parse(text));
+      } catch {
+        ctx.addIssue({ code: "custom", message: "expected a JSON object of names to strings" });
+        return z.NEVER;
+      }
+    }),
   POST_APPLY_RELEASE_TIMEOUT_SECONDS: positiveInt,
 });
 

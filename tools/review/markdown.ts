@@ -95,7 +95,8 @@ function postApply(env: EnvironmentReport): string {
     ...(work.editedMigrations.length ? [`- **Edited migrations** (the runner refuses to apply a migration edited after it was applied): ${files(work.editedMigrations)}`] : []),
     ...(work.removedMigrations.length ? [`- Removed migrations (already applied ones stay applied): ${files(work.removedMigrations)}`] : []),
     `- Grants hash: ${work.grantsChanged ? "**changes** (grants are applied again)" : "unchanged"}`,
-    `- App source content hash: ${work.appSourceChanged ? `**changes** ⇒ code re-upload (${work.appSourceFileChanges} workspace files change)` : "unchanged"}`,
+    `- App source content hash: ${work.appSourceChanged ? "**changes**" : "unchanged"}`,
+    `- Release (the app is deployed again): ${work.releaseReasons.length ? `**yes**: ${work.releaseReasons.join("; ")}` : "no"}`,
   ];
   return ["**Post-apply work**", ...lines].join("\n");
 }
