@@ -15,34 +15,28 @@ import { join } from "node:path";
 import { parseDocument } from "yaml";
 import { environmentNames, environmentsDir, loadEnvironments } from "../../stacks/config/load-environments";
 import type { EnvironmentConfig } from "../../stacks/config/schema";
-import { secretVariableName } from "../../stacks/config/secret-variable";
 import { startEmulator, type Emulator } from "../support/emulator";
-import { copyProject, outputOf, type ProjectCopy } from "../support/project";
-import { startPostgres, type TestPostgres } from "../support/postgres";
+import { copyProject, outputOf, secretValues, workspaceFor, type ProjectCopy } from "../support/project";
 
 const environments = loadEnvironments({ only: environmentNames(environmentsDir()) });
 
-let postgres: TestPostgres;
 let emulator: Emulator;
 let project: ProjectCopy;
 
 before(async () => {
-  postgres = await startPostgres();
-  emulator = await startEmulator(postgres, { servingEndpoints: [...new Set(environments.flatMap((e) => e.servingEndpoints.map((s) => s.name)))] });
-  project = copyProject({
-    DATABRICKS_HOST: emulator.url,
-    DATABRICKS_TOKEN: emulator.workspaceToken,
-    POST_APPLY_INSECURE_NO_TLS: "1",
-    POST_APPLY_PG_PORT: String(postgres.port),
-    ...Object.fromEntries(environments.flatMap((e) => e.secrets?.keys ?? []).map((key) => [`TF_VAR_${secretVariableName(key)}`, `e2e-secret-${key}`])),
-  });
+  emulator = await startEmulator(workspaceFor(environments));
+  project = copyProject({ ...emulator.env, ...secretValues(environments) });
 });
 
 after(async () => {
   project?.remove();
   await emulator?.stop();
-  await postgres?.stop();
 });
+
+/** Runs SQL as the superuser of an environment's own Lakebase instance, in its app database. */
+async function sql(config: EnvironmentConfig, text: string, params: unknown[] = []) {
+  return (await emulator.instancePostgres(config.lakebase.instanceName)).query(text, params, config.database.name);
+}
 
 interface App {
   app_status?: { state?: string; message?: string };
@@ -87,11 +81,11 @@ for (const config of environments) {
     assert.equal(app.app_status?.state, "RUNNING", JSON.stringify(app));
     assert.equal((await deployments(config)).length, 1);
     assert.equal(app.active_deployment?.deployment_id, (await deployments(config))[0].deployment_id);
-    const applied = await postgres.query("SELECT count(*)::int AS n FROM post_apply.applied_migrations", [], config.database.name);
+    const applied = await sql(config, "SELECT count(*)::int AS n FROM post_apply.applied_migrations");
     assert.ok(applied.rows[0].n > 0);
     for (const role of config.database.readOnlyRoles) {
-      const { rows } = await postgres.query("SELECT has_schema_privilege($1, $2, 'USAGE') AS usage", [role, config.database.schema], config.database.name);
-      assert.deepEqual(rows, [{ usage: true }], `read-only role ${role}`);
+      const { rows } = await sql(config, "SELECT has_schema_privilege($1, $2, 'USAGE') AS usage, has_table_privilege($1, $2 || '.notes', 'SELECT') AS reads", [role, config.database.schema]);
+      assert.deepEqual(rows, [{ usage: true, reads: true }], `read-only role ${role}`);
     }
   });
 
@@ -138,7 +132,7 @@ for (const config of environments) {
       [`${REPLACE} ${address(env, "terraform_data", "post-apply")}`, `${REPLACE} ${address(env, "terraform_data", "release")}`],
     );
     deploy(env);
-    const { rows } = await postgres.query("SELECT name FROM post_apply.applied_migrations ORDER BY name DESC LIMIT 1", [], config.database.name);
+    const { rows } = await sql(config, "SELECT name FROM post_apply.applied_migrations ORDER BY name DESC LIMIT 1");
     assert.deepEqual(rows, [{ name: file.slice("migrations/".length) }]);
   });
 
