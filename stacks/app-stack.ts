@@ -1,19 +1,9 @@
 import { join } from "node:path";
 import type { Construct } from "constructs";
 import { DatabricksProvider } from "@cdktf/provider-databricks/lib/provider";
-import {
-  Aspects,
-  AzurermBackend,
-  GcsBackend,
-  LocalBackend,
-  NamedRemoteWorkspace,
-  RemoteBackend,
-  S3Backend,
-  TerraformOutput,
-  TerraformStack,
-} from "./cdktf";
+import { Aspects, TerraformOutput, TerraformStack } from "./cdktf";
 import { environmentFile } from "./config/load-environments";
-import type { BackendConfig, EnvironmentConfig } from "./config/schema";
+import type { EnvironmentConfig } from "./config/schema";
 import { DatabricksApp } from "./app/databricks-app";
 import { DatabricksNagPack } from "./guardrails/nag-pack";
 import { LakebaseDatabase } from "./lakebase/lakebase-database";
@@ -22,11 +12,14 @@ import { PostApply } from "./post-apply/post-apply";
 import { AppRelease } from "./release/app-release";
 import { AppSecrets } from "./secrets/app-secrets";
 import { AppSource } from "./source/app-source";
+import { addStateBackend, type StateLocation } from "./state/state-backend";
 
 export interface AppStackProps {
   readonly config: EnvironmentConfig;
   /** The app's source, with its migrations in `migrations/`. @default - `app-src/` of this repository */
   readonly sourceDir?: string;
+  /** Where local state goes on this machine. @default - `terraform-state/` of this repository, configured backends as they are */
+  readonly state?: StateLocation;
 }
 
 /**
@@ -40,7 +33,7 @@ export class AppStack extends TerraformStack {
     const { config, sourceDir } = props;
 
     new DatabricksProvider(this, "databricks", { host: config.workspace.host, profile: config.workspace.profile });
-    backend(this, config.backend, config.name);
+    addStateBackend(this, { environment: config.name, production: config.production, config: config.backend, location: props.state });
 
     const lakebase = new LakebaseDatabase(this, "lakebase", {
       instance: config.lakebase,
@@ -104,35 +97,6 @@ export class AppStack extends TerraformStack {
     new TerraformOutput(this, "database_name", { value: lakebase.catalog.databaseName, description: "The app's Postgres database" });
     new TerraformOutput(this, "source_code_path", { value: source.sourceCodePath, description: "Workspace path app deployments take the code from" });
 
-    Aspects.of(this).add(new DatabricksNagPack({ name: config.name, production: config.production }));
-  }
-}
-
-/** Where Terraform keeps this environment's state. */
-function backend(stack: TerraformStack, config: BackendConfig, environment: string): void {
-  switch (config.type) {
-    case "local":
-      new LocalBackend(stack, { path: config.path ?? `terraform.${environment}.tfstate` });
-      return;
-    case "s3": {
-      const { bucket, key, region, dynamodbTable } = config;
-      const s3 = new S3Backend(stack, { bucket, key, region, dynamodbTable });
-      // S3-native locking (Terraform >= 1.10); cdktf 0.21's S3Backend has no property for it yet.
-      if (!dynamodbTable) s3.addOverride("use_lockfile", true);
-      return;
-    }
-    case "azurerm": {
-      const { type: _, ...props } = config;
-      new AzurermBackend(stack, props);
-      return;
-    }
-    case "gcs": {
-      const { type: _, ...props } = config;
-      new GcsBackend(stack, props);
-      return;
-    }
-    case "remote":
-      new RemoteBackend(stack, { hostname: config.hostname, organization: config.organization, workspaces: new NamedRemoteWorkspace(config.workspace) });
-      return;
+    Aspects.of(this).add(new DatabricksNagPack({ name: config.name, production: config.production, file: config.file }));
   }
 }

@@ -101,7 +101,7 @@ export function loadEnvironments(options: { dir?: string; only?: readonly string
       problems.push(...result.error.issues.flatMap((issue) => describeIssue(issue, merged, source, common)));
       continue;
     }
-    loaded.push({ config: { ...result.data, name }, locate: (path, message) => at(path, source, common, message) });
+    loaded.push({ config: { ...result.data, name, file: source.display }, locate: (path, message) => at(path, source, common, message) });
   }
   problems.push(...crossEnvironmentProblems(loaded));
   // A mistake in common.yaml surfaces once per environment; report it once.

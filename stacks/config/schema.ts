@@ -59,17 +59,22 @@ function principalGrant<const Level extends string>(levels: readonly [Level, ...
 }
 
 const backend = z.discriminatedUnion("type", [
+  /** State in `<state dir>/<env>.tfstate`: `terraform-state/` of this repository, or STACK_STATE_DIR (stacks/state/). */
   z.strictObject({
     type: z.literal("local"),
-    /** @default - `terraform.<env>.tfstate` in the stack's output directory */
-    path: z.string().min(1).optional(),
+    /**
+     * Why a `production: true` environment keeps local state anyway: accepts the DBX-ProductionRemoteState
+     * finding (the review shows the reason).
+     * @default - none: a production environment needs a remote backend that locks
+     */
+    reason: z.string().trim().min(1).optional(),
   }),
   z.strictObject({
     type: z.literal("s3"),
     bucket: z.string().min(1),
     key: z.string().min(1),
     region: z.string().min(1),
-    /** @default - S3 native lock file (`use_lockfile`) */
+    /** Lock with this DynamoDB table instead (Terraform 1.11 deprecates it). @default - S3's native lock file (`use_lockfile`, Terraform >= 1.10) */
     dynamodbTable: z.string().min(1).optional(),
   }),
   z.strictObject({
@@ -84,6 +89,7 @@ const backend = z.discriminatedUnion("type", [
     bucket: z.string().min(1),
     prefix: z.string().min(1),
   }),
+  /** An HCP Terraform workspace in the Local execution mode (state and locking only: the post-apply step runs from this repository). */
   z.strictObject({
     type: z.literal("remote"),
     hostname: z.string().min(1).default("app.terraform.io"),
@@ -104,7 +110,7 @@ export const environmentSchema = z.strictObject({
     })
     .default({}),
 
-  /** Where Terraform keeps this environment's state. @default - a local state file */
+  /** Where Terraform keeps this environment's state. @default - local state, `<state dir>/<env>.tfstate` */
   backend: backend.default({ type: "local" }),
 
   app: z.strictObject({
@@ -221,7 +227,7 @@ export const environmentSchema = z.strictObject({
     .default({ instanceReadyTimeoutSeconds: 900, lockTimeoutSeconds: 300, releaseTimeoutSeconds: 1200 }),
 });
 
-/** One validated environment, with its name (the file name without `.yaml`). */
-export type EnvironmentConfig = z.infer<typeof environmentSchema> & { readonly name: string };
+/** One validated environment, with its name (the file name without `.yaml`) and that file, as messages name it. */
+export type EnvironmentConfig = z.infer<typeof environmentSchema> & { readonly name: string; readonly file: string };
 export type BackendConfig = EnvironmentConfig["backend"];
 export type PrincipalGrant = EnvironmentConfig["permissions"]["app"][number];

@@ -165,8 +165,16 @@ suite("unknown and missing keys", () => {
       file: "staging.yaml", field: "lakebase.instanceName", message: /expected a string, found nothing/,
     }));
   test("a missing required setting of the chosen backend", () =>
-    expectProblem({ "prod.yaml": `${realFiles["prod.yaml"]}\nbackend:\n  type: s3\n  key: notes/prod.tfstate\n  region: eu-west-1\n` }, {
-      file: "prod.yaml", field: "backend.bucket", message: /expected a string, found nothing/,
+    expectProblem({ "dev.yaml": dev("backend:\n  type: s3\n  key: notes/dev.tfstate\n  region: eu-west-1") }, {
+      file: "dev.yaml", field: "backend.bucket", message: /expected a string, found nothing/,
+    }));
+  test("a local state path: where state lives is this machine's choice (STACK_STATE_DIR), not the shared YAML's", () =>
+    expectProblem({ "dev.yaml": dev("backend:\n  type: local\n  path: terraform.dev.tfstate") }, {
+      file: "dev.yaml", field: "backend.path", line: devLines + 3, message: /unknown key; expected one of: type, reason/,
+    }));
+  test("a blank reason for keeping production state local", () =>
+    expectProblem({ "dev.yaml": dev("backend:\n  type: local\n  reason: '  '") }, {
+      file: "dev.yaml", field: "backend.reason", line: devLines + 3, message: /expected at least 1 character\(s\), found "  "/,
     }));
   test("a secret values section is not accepted: values never live in YAML", () =>
     expectProblem({ "dev.yaml": realFiles["dev.yaml"].replace("scope: notes-dev", "scope: notes-dev\n  values:\n    session-signing-key: hunter2") }, {

@@ -223,6 +223,19 @@ test("a secret's value from TF_VAR_secret_* never appears, even where the config
   assert.ok(!broken.stderr.includes(CANARY), "the canary leaked in the error");
 });
 
+test("an accepted guardrail finding is shown with its reason, as literal text, even without changes", (t) => {
+  const reason = "lab *workspace* | <b>nightly</b> [backups](https://example.com) & `restores`";
+  const { dir, base } = branch(t, (d) => edit(d, "environments/prod.yaml", /^backend:\n(?: .*\n)*/m, `backend:\n  type: local\n  reason: ${JSON.stringify(reason)}\n`));
+  const { md, json } = reviewBoth(dir, base, 0);
+  assert.deepEqual(environment(json, "prod").suppressions, [{ rule: "DBX-ProductionRemoteState", path: "prod/backend", appliesTo: "local", reason }]);
+  assert.deepEqual(environment(json, "dev").suppressions, []);
+  const html = micromark(section(md, "prod"), { allowDangerousHtml: true, extensions: [gfm()], htmlExtensions: [gfmHtml()] });
+  const item = new JSDOM(html).window.document.querySelector("li");
+  assert.equal(item?.textContent, `DBX-ProductionRemoteState on prod/backend (local): ${reason}`);
+  assert.equal(item?.querySelectorAll("b, em, a").length, 0, "the reason became markup");
+  assert.match(section(md, "prod"), /No changes\./);
+});
+
 test("the Markdown parses as GitHub-flavoured Markdown: tables and <details> as intended", (t) => {
   const { dir, base } = branch(t, (d) => {
     renameInstance(d);

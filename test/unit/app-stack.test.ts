@@ -9,35 +9,10 @@ import type { EnvironmentConfig } from "../../stacks/config/schema";
 import { errorAnnotations } from "../../stacks/guardrails/nag-pack";
 import { addressOf, environment, onlyResource, resources, synthStack, type TerraformJson } from "../support/synth";
 
-const backendOf = (overrides: object) => synthStack(environment(overrides)).json.terraform?.backend;
-
 test("the provider takes host and profile from workspace, and nothing when it is not set", () => {
   const configured = synthStack(environment({ workspace: { host: "https://example.cloud.databricks.com", profile: "notes" } })).json;
   assert.deepEqual(configured.provider?.databricks, [{ host: "https://example.cloud.databricks.com", profile: "notes" }]);
   assert.deepEqual(synthStack(environment()).json.provider?.databricks, [{}]);
-});
-
-test("the local backend keeps state in terraform.<env>.tfstate unless a path is given", () => {
-  assert.deepEqual(backendOf({}), { local: { path: "terraform.test.tfstate" } });
-  assert.deepEqual(backendOf({ backend: { type: "local", path: "/var/state/notes.tfstate" } }), { local: { path: "/var/state/notes.tfstate" } });
-});
-
-test("the s3 backend locks with a lock file, or with DynamoDB when a table is given", () => {
-  const s3 = { type: "s3", bucket: "tf-state", key: "notes/test.tfstate", region: "eu-west-1" };
-  assert.deepEqual(backendOf({ backend: s3 }), { s3: { bucket: "tf-state", key: "notes/test.tfstate", region: "eu-west-1", use_lockfile: true } });
-  assert.deepEqual(backendOf({ backend: { ...s3, dynamodbTable: "tf-locks" } }), {
-    s3: { bucket: "tf-state", key: "notes/test.tfstate", region: "eu-west-1", dynamodb_table: "tf-locks" },
-  });
-});
-
-test("azurerm, gcs and remote backends carry exactly their settings", () => {
-  assert.deepEqual(backendOf({ backend: { type: "azurerm", resourceGroupName: "rg", storageAccountName: "sa", containerName: "tfstate", key: "notes.tfstate" } }), {
-    azurerm: { resource_group_name: "rg", storage_account_name: "sa", container_name: "tfstate", key: "notes.tfstate" },
-  });
-  assert.deepEqual(backendOf({ backend: { type: "gcs", bucket: "tf-state", prefix: "notes/test" } }), { gcs: { bucket: "tf-state", prefix: "notes/test" } });
-  assert.deepEqual(backendOf({ backend: { type: "remote", organization: "acme", workspace: "notes-test" } }), {
-    remote: { hostname: "app.terraform.io", organization: "acme", workspaces: { name: "notes-test" } },
-  });
 });
 
 test("outputs: app URL, service principal client id, instance read/write DNS, database name, source path", () => {

@@ -66,6 +66,10 @@ function summary(report: Report): string {
 
 function section(env: EnvironmentReport, detail: Detail): string {
   const parts = [`### ${code(env.environment)}`];
+  if (env.suppressions.length) {
+    const lines = env.suppressions.map((s) => `- ${code(s.rule)} on ${code(s.path)} (${literal(s.appliesTo)}): ${literal(s.reason)}`);
+    parts.push(["**Accepted guardrail findings**", ...lines].join("\n"));
+  }
   if (!env.changes.length) return [...parts, "No changes."].join("\n\n");
   if (env.stateful.length) {
     const lines = env.stateful.map((c) => `> - **${c.action}** ${code(c.address)}${c.label ? ` (${escape(c.label)})` : ""}: ${escape(c.reason ?? "")}`);
@@ -120,6 +124,11 @@ function value(v: unknown, detail: Detail): string {
 /** Inline code that survives table cells: HTML, with `|` and markup characters as entities. */
 function code(text: string): string {
   return `<code>${escape(text)}</code>`;
+}
+
+/** Free text from the configuration as literal Markdown: every ASCII punctuation character backslash-escaped, on one line. */
+function literal(text: string): string {
+  return text.replace(/\s+/g, " ").replace(/[!-/:-@[-`{-~]/g, "\\$&");
 }
 
 function escape(text: string): string {

@@ -1,4 +1,5 @@
 /** The review of two synthesized trees: one section per environment present in either. */
+import { type RecordedSuppression, SUPPRESSIONS_KEY } from "../../stacks/guardrails/nag-rule";
 import { bindingGraph } from "./binding-graph";
 import { mapStrings } from "./map-strings";
 import { type Action, ACTIONS, instances, offlinePlan, repoRelativeToStack, type ResourceChange, SENSITIVE } from "./offline-plan";
@@ -15,6 +16,8 @@ export interface EnvironmentReport {
   readonly postApply: PostApplyWork;
   /** Mermaid source of the environment's resources and bindings. */
   readonly graph: string;
+  /** Guardrail findings the head tree accepts, with their reasons (e.g. production state kept local). */
+  readonly suppressions: readonly RecordedSuppression[];
 }
 
 export interface Report {
@@ -39,6 +42,7 @@ export function review(base: SynthesizedTree, head: SynthesizedTree, names: { ba
       changes,
       postApply: postApplyWork(before, after, changes),
       graph: bindingGraph(shown, new Map(changes.map((c) => [c.address, c.action]))),
+      suppressions: head.stacks.get(environment)?.["//"]?.[SUPPRESSIONS_KEY] ?? [],
     };
   });
   return { ...names, environments, changed: environments.some((e) => e.changes.length > 0) };

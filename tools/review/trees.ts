@@ -6,9 +6,11 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
+import type { RecordedSuppression, SUPPRESSIONS_KEY } from "../../stacks/guardrails/nag-rule";
 
 /** One environment's synthesized Terraform JSON (`cdk.tf.json`), as far as the review reads it. */
 export interface StackJson {
+  "//"?: { [SUPPRESSIONS_KEY]?: RecordedSuppression[] };
   resource?: Record<string, Record<string, Record<string, unknown>>>;
   variable?: Record<string, { sensitive?: boolean }>;
 }

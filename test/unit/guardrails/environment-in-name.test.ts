@@ -4,7 +4,7 @@ import { NagRuleCompliance } from "../../../stacks/guardrails/nag-rule";
 import { EnvironmentInName } from "../../../stacks/guardrails/rules/environment-in-name";
 import { environment, synthStack } from "../../support/synth";
 
-const env = (name: string) => ({ name, production: false });
+const env = (name: string) => ({ name, production: false, file: `environments/${name}.yaml` });
 const named = (type: string, attributes: Record<string, unknown>) => ({ type, attributes });
 
 test("compliant: the environment name is a word of the name, whatever the separator", () => {
