@@ -10,7 +10,8 @@
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseDocument } from "yaml";
 import { environmentNames, environmentsDir, loadEnvironments } from "../../stacks/config/load-environments";
@@ -22,14 +23,18 @@ const environments = loadEnvironments({ only: environmentNames(environmentsDir()
 
 let emulator: Emulator;
 let project: ProjectCopy;
+/** Every environment's state, prod's included: the test-only override of its remote backend. */
+let stateDir: string;
 
 before(async () => {
   emulator = await startEmulator(workspaceFor(environments));
-  project = copyProject({ ...emulator.env, ...secretValues(environments) });
+  stateDir = mkdtempSync(join(tmpdir(), "e2e-state-"));
+  project = copyProject({ ...emulator.env, ...secretValues(environments), STACK_TEST_STATE_DIR: stateDir });
 });
 
 after(async () => {
   project?.remove();
+  rmSync(stateDir, { recursive: true, force: true });
   await emulator?.stop();
 });
 
@@ -57,14 +62,14 @@ function deploy(env: string): string {
 const sourcePath = (config: EnvironmentConfig) => config.app.sourcePath ?? `/Shared/apps/${config.app.name}`;
 
 /** The addresses and actions of what a plan of `env` would change (synthesizing the copy first). */
-function plannedChanges(env: string, mode: string[] = []): string[] {
-  const synth = project.cdktf(["synth", env]);
+function plannedChanges(env: string, mode: string[] = [], copy = project): string[] {
+  const synth = copy.cdktf(["synth", env]);
   assert.equal(synth.status, 0, outputOf(synth));
-  const init = project.terraform(env, ["init", "-input=false"]);
+  const init = copy.terraform(env, ["init", "-input=false", "-reconfigure"]);
   assert.equal(init.status, 0, outputOf(init));
-  const plan = project.terraform(env, ["plan", "-input=false", "-lock=false", "-out=e2e.tfplan", ...mode]);
+  const plan = copy.terraform(env, ["plan", "-input=false", "-lock=false", "-out=e2e.tfplan", ...mode]);
   assert.equal(plan.status, 0, outputOf(plan));
-  const show = project.terraform(env, ["show", "-json", "e2e.tfplan"]);
+  const show = copy.terraform(env, ["show", "-json", "e2e.tfplan"]);
   assert.equal(show.status, 0, outputOf(show));
   const json = JSON.parse(show.stdout) as { resource_changes?: { address: string; change: { actions: string[] } }[]; resource_drift?: { address: string }[] };
   const changes = (json.resource_changes ?? []).filter((c) => !c.change.actions.every((a) => a === "no-op" || a === "read"));
@@ -140,6 +145,19 @@ for (const config of environments) {
     rmSync(join(project.dir, "cdktf.out"), { recursive: true, force: true });
     assert.deepEqual(plannedChanges(env), []);
   });
+
+  if (config.backend.type === "local") {
+    test(`${env}: a second clone pointed at the same state directory (STACK_STATE_DIR, as the README says) plans no changes`, () => {
+      const second = copyProject({ ...emulator.env, ...secretValues(environments), STACK_STATE_DIR: stateDir });
+      try {
+        cpSync(join(project.dir, "app-src"), join(second.dir, "app-src"), { recursive: true });
+        cpSync(join(project.dir, "environments"), join(second.dir, "environments"), { recursive: true });
+        assert.deepEqual(plannedChanges(env, [], second), []);
+      } finally {
+        second.remove();
+      }
+    });
+  }
 
   if (config.production) {
     test(`${env}: destroy is refused for the instance and the catalog (prevent_destroy), and they stay`, async () => {
