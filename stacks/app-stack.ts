@@ -5,7 +5,8 @@ import { Aspects, TerraformOutput, TerraformStack } from "./cdktf";
 import { environmentFile } from "./config/load-environments";
 import type { EnvironmentConfig } from "./config/schema";
 import { DatabricksApp } from "./app/databricks-app";
-import { DatabricksNagPack } from "./guardrails/nag-pack";
+import { addNagSuppression, DatabricksNagPack } from "./guardrails/nag-pack";
+import { ServingEndpointLeastPrivilege } from "./guardrails/rules/serving-endpoint-least-privilege";
 import { LakebaseDatabase } from "./lakebase/lakebase-database";
 import { ObjectPermissions } from "./permissions/object-permissions";
 import { PostApply } from "./post-apply/post-apply";
@@ -45,14 +46,25 @@ export class AppStack extends TerraformStack {
     const secrets = config.secrets && new AppSecrets(this, "secrets", config.secrets);
 
     const app = new DatabricksApp(this, "app", {
-      // The props are named after the app section: name, description, size, scopes, secret/warehouse/job bindings.
-      ...config.app,
+      name: config.app.name,
+      description: config.app.description,
+      computeSize: config.app.computeSize,
+      userApiScopes: config.app.userApiScopes,
+      secrets: config.app.secrets,
+      sqlWarehouses: config.app.sqlWarehouses,
+      jobs: config.app.jobs,
       database: { resourceName: config.app.databaseResourceName, instanceName: lakebase.instance.name, databaseName: lakebase.catalog.databaseName },
       secretScope: secrets?.scope.name,
       servingEndpoints: config.servingEndpoints,
       // The binding needs the database to exist, which the catalog creates; secrets must exist to be bound.
       dependsOn: [lakebase.catalog, ...(secrets?.secrets ?? [])],
     });
+    // A CAN_MANAGE endpoint binding with a written reason is an accepted finding, decided here with the config.
+    for (const endpoint of config.servingEndpoints) {
+      if (endpoint.permission === "CAN_MANAGE" && endpoint.reason !== undefined) {
+        addNagSuppression(app.resource, { id: ServingEndpointLeastPrivilege.id, appliesTo: endpoint.resourceName, reason: endpoint.reason });
+      }
+    }
 
     if (config.permissions.app.length) {
       new ObjectPermissions(this, "app-permissions", { object: { appName: app.resource.name }, grants: config.permissions.app });
