@@ -13,6 +13,8 @@ import {
   TerraformStack,
 } from "./cdktf";
 import type { BackendConfig, EnvironmentConfig } from "./config/schema";
+import { terraformLiterals } from "./config/terraform-literal";
+import { sourcePath } from "./config/cross-checks";
 import { DatabricksApp } from "./app/databricks-app";
 import { DatabricksNagPack } from "./guardrails/nag-pack";
 import { LakebaseDatabase } from "./lakebase/lakebase-database";
@@ -35,10 +37,13 @@ export interface AppStackProps {
 export class AppStack extends TerraformStack {
   constructor(scope: Construct, id: string, props: AppStackProps) {
     super(scope, id);
-    const { config, sourceDir } = props;
+    // The one entry of configuration into the constructs: every value as text Terraform will not evaluate.
+    const config = terraformLiterals(props.config);
+    const { sourceDir } = props;
 
     new DatabricksProvider(this, "databricks", { host: config.workspace.host, profile: config.workspace.profile });
-    backend(this, config.backend, config.name);
+    // The exception: Terraform reads the backend block literally (no templates there), so it gets the values as written.
+    backend(this, props.config.backend, config.name);
 
     const lakebase = new LakebaseDatabase(this, "lakebase", {
       instance: config.lakebase,
@@ -66,7 +71,7 @@ export class AppStack extends TerraformStack {
       new ObjectPermissions(this, "instance-permissions", { object: { databaseInstanceName: lakebase.instance.name }, grants: config.permissions.instance });
     }
 
-    const source = new AppSource(this, "source", { workspacePath: config.app.sourcePath ?? `/Shared/apps/${config.app.name}`, sourceDir });
+    const source = new AppSource(this, "source", { workspacePath: sourcePath(config), sourceDir });
 
     new PostApply(this, "post-apply", {
       app: app.resource,

@@ -36,8 +36,3 @@ export interface NagRule {
   readonly message: string;
   readonly check: (resource: SynthesizedResource, environment: NagEnvironment) => NagRuleResult;
 }
-
-/** True for a Terraform reference or expression (`${...}`) rather than a literal. */
-export function isExpression(value: unknown): boolean {
-  return typeof value === "string" && value.includes("${");
-}

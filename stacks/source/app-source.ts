@@ -1,11 +1,13 @@
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { Construct } from "constructs";
 import { Directory } from "@cdktf/provider-databricks/lib/directory";
 import { WorkspaceFile } from "@cdktf/provider-databricks/lib/workspace-file";
 import { compareStrings, contentHash, type FileContent } from "../content-hash";
 import { TerraformIterator } from "../cdktf";
+import { ConfigError } from "../config/config-error";
+import { cdktfTokenIn, terraformLiteral } from "../config/terraform-literal";
 import { relativeToStackDirectory } from "../stack-paths";
 import { APP_SOURCE_DIR } from "../repo-paths";
 
@@ -41,7 +43,7 @@ export function appSourceFiles(dir: string): string[] {
 }
 
 export interface AppSourceProps {
-  /** The workspace directory, without the `/Workspace` prefix. */
+  /** The workspace directory, without the `/Workspace` prefix, as Terraform text (`terraformLiteral` for outside text). */
   readonly workspacePath: string;
   /** @default - `app-src/` of this repository */
   readonly sourceDir?: string;
@@ -68,14 +70,20 @@ export class AppSource extends Construct {
     super(scope, id);
     const sourceDir = props.sourceDir ?? APP_SOURCE_DIR;
     const files: FileContent[] = appSourceFiles(sourceDir).map((path) => ({ path, content: readFileSync(join(sourceDir, path)) }));
-    if (files.length === 0) throw new Error(`app source directory ${sourceDir}: expected files to upload, found none`);
+    if (files.length === 0) throw new ConfigError([{ file: relative(process.cwd(), sourceDir) || ".", field: "", message: "expected files to upload, found none" }], "app source");
+    // File names become Terraform text (for_each keys, paths), like configuration does.
+    const unsafe = files.flatMap(({ path }) => {
+      const token = cdktfTokenIn(path);
+      return token === undefined ? [] : [{ file: relative(process.cwd(), join(sourceDir, path)), field: "", message: `expected a file name without cdktf's token encoding, found ${JSON.stringify(token)} in it` }];
+    });
+    if (unsafe.length) throw new ConfigError(unsafe, "app source");
 
     // delete_recursive: removing the environment removes its uploaded code instead of failing on a non-empty directory.
     this.directory = new Directory(this, "directory", { path: props.workspacePath, deleteRecursive: true });
     const each = TerraformIterator.fromMap(
       Object.fromEntries(
         files.map((file) => [
-          file.path,
+          terraformLiteral(file.path),
           { source: relativeToStackDirectory(this, join(sourceDir, file.path)), md5: createHash("md5").update(file.content).digest("hex") },
         ]),
       ),

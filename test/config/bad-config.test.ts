@@ -216,6 +216,17 @@ suite("across files", () => {
     expectProblem({ "common.yaml": realFiles["common.yaml"].replace("keys:\n    - session-signing-key", "keys:\n    - session-signing-key\n    - session_signing_key") }, {
       file: "common.yaml", field: "secrets.keys[1]", message: /both mapping to secret_session_signing_key/,
     }));
+  test("a source directory inside another environment's (it would be uploaded and deployed with that one)", () =>
+    expectProblem({ "dev.yaml": realFiles["dev.yaml"].replace("  name: notes-dev\n", "  name: notes-dev\n  sourcePath: /Shared/apps/notes-prod/dev\n") }, {
+      file: "dev.yaml", field: "app.sourcePath", line: 4, column: 3,
+      message: /^expected a source directory apart from every other environment's, found "\/Shared\/apps\/notes-prod\/dev", which overlaps "\/Shared\/apps\/notes-prod" of environment prod$/,
+    }));
+  test("two environments with one source directory: reported once, at the later", () => {
+    const { problems } = problemsWith({ "staging.yaml": realFiles["staging.yaml"].replace("  name: notes-staging\n", "  name: notes-staging\n  sourcePath: /Shared/apps/notes-prod\n") });
+    assert.deepEqual(problems.filter((p) => p.field === "app.sourcePath").map((p) => [p.file.split("/").pop(), p.message]), [
+      ["staging.yaml", `expected a source directory apart from every other environment's, found "/Shared/apps/notes-prod", which overlaps "/Shared/apps/notes-prod" of environment prod`],
+    ]);
+  });
   test("an unknown environment name on the command line lists the known ones", () =>
     expectProblem({}, { file: ".", field: "", message: /unknown environment "qa"; known environments: dev, prod, staging/ }, ["qa"]));
 });

@@ -7,7 +7,9 @@ import { dirname, join, resolve } from "node:path";
 import { REPO_ROOT } from "../../stacks/config/load-environments";
 import { AppSource, appSourceFiles } from "../../stacks/source/app-source";
 import { contentHash } from "../../stacks/content-hash";
-import { addressOf, environment, FIXTURE_SOURCE_DIR, onlyResource, resources, synthConstruct, synthStack } from "../support/synth";
+import { ConfigError } from "../../stacks/config/config-error";
+import { literalText } from "../../stacks/config/terraform-literal";
+import { addressOf, environment, FIXTURE_SOURCE_DIR, onlyResource, resources, synthConstruct, synthStack, TEMPLATE_PAYLOADS } from "../support/synth";
 
 const FILE = "databricks_workspace_file";
 
@@ -104,4 +106,24 @@ test("contentHash covers paths and contents of exactly the uploaded files", () =
   assert.notEqual(hash({ "app.yaml": "a", "src/x.js": "y" }), base, "an edit");
   assert.notEqual(hash({ "app.yaml": "a", "src/y.js": "x" }), base, "a rename");
   assert.equal(hash({ "app.yaml": "a", "src/x.js": "x", "src/x.test.js": "t", ".env": "SECRET=1" }), base, "excluded files");
+});
+
+test("file names are text to Terraform: template syntax in a name (a migration's too) is escaped in the keys and sources", () => {
+  const names = [...TEMPLATE_PAYLOADS, "migrations/0003_${uuid()}.sql"];
+  withTree(Object.fromEntries(names.map((name) => [name, name])), (dir) => {
+    const upload = onlyResource(synthConstruct((scope) => new AppSource(scope, "source", { workspacePath: "/Shared/apps/x", sourceDir: dir })), FILE);
+    const entries = Object.entries(upload.for_each as Record<string, { source: string }>).map(([key, file]) => [literalText(key), literalText(file.source)]);
+    assert.deepEqual(entries.map(([key]) => key), appSourceFiles(dir));
+    assert.deepEqual(entries.map(([key]) => key).sort(), [...names].sort());
+    for (const [key, source] of entries) assert.ok(source?.endsWith(`/${key}`), `${key}: ${source}`);
+  });
+});
+
+test("a file name holding a cdktf token encoding is refused, naming the file, without a stack trace", () => {
+  withTree({ "app.yaml": "", "src/${TfToken[TOKEN.1]}.js": "" }, (dir) => {
+    assert.throws(
+      () => synthConstruct((scope) => new AppSource(scope, "source", { workspacePath: "/Shared/apps/x", sourceDir: dir })),
+      (e) => e instanceof ConfigError && e.problems.length === 1 && e.problems[0].file.endsWith("src/${TfToken[TOKEN.1]}.js") && /^expected a file name without cdktf's token encoding/.test(e.problems[0].message),
+    );
+  });
 });
