@@ -9,6 +9,8 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { ConfigError, type ConfigProblem, formatProblem } from "../../stacks/config/config-error";
 import { environmentsDir, loadEnvironments } from "../../stacks/config/load-environments";
+import { HISTORY_SCHEMA } from "../../tools/post-apply/migration-history";
+import { environment } from "../support/synth";
 
 const REAL = environmentsDir({});
 const realFiles = Object.fromEntries(readdirSync(REAL).map((f) => [f, readFileSync(join(REAL, f), "utf8")]));
@@ -120,7 +122,7 @@ suite("ranges and formats", () => {
       file: "dev.yaml", field: "database.catalog", message: /expected a lowercase identifier.*found "notes-dev"/,
     }));
   test("a workspace host that is not a URL", () =>
-    expectProblem({ "dev.yaml": dev("workspace:\n  host: my-workspace") }, { file: "dev.yaml", field: "workspace.host", message: /expected a valid url, found "my-workspace"/ }));
+    expectProblem({ "dev.yaml": dev("workspace:\n  host: my-workspace") }, { file: "dev.yaml", field: "workspace.host", message: /expected the workspace URL, http\(s\):\/\/<host>\[:<port>\] without a path, found "my-workspace"/ }));
   test("a user that is not an email address", () =>
     expectProblem({ "dev.yaml": realFiles["dev.yaml"].replace("- group: notes-developers\n      level: CAN_MANAGE", "- user: alice\n      level: CAN_MANAGE") }, {
       file: "dev.yaml", field: "permissions.app[0].user", message: /expected a valid email, found "alice"/,
@@ -171,6 +173,67 @@ suite("unknown and missing keys", () => {
   test("a secret values section is not accepted: values never live in YAML", () =>
     expectProblem({ "dev.yaml": realFiles["dev.yaml"].replace("scope: notes-dev", "scope: notes-dev\n  values:\n    session-signing-key: hunter2") }, {
       file: "dev.yaml", field: "secrets.values", message: /unknown key; expected one of: scope, keys/,
+    }));
+});
+
+suite("names the platform or the stack cannot take", () => {
+  const schema = (name: string) => realFiles["dev.yaml"].replace("catalog: notes_dev", `catalog: notes_dev\n  schema: ${name}`);
+  for (const name of [HISTORY_SCHEMA, "pg_catalog", "pg_app", "information_schema", "public"]) {
+    test(`the app schema ${name}`, () =>
+      expectProblem({ "dev.yaml": schema(name) }, {
+        file: "dev.yaml", field: "database.schema", message: new RegExp(`^expected a schema of the app's own, not pg_\\*, information_schema, post_apply or public, found "${name}"$`),
+      }));
+  }
+  const roles = (...names: string[]) => realFiles["prod.yaml"].replace("    - notes-analysts", names.map((n) => `    - ${n}`).join("\n"));
+  test("a read-only role with a comma (one role to npm run migrate, two to the deploy)", () =>
+    expectProblem({ "prod.yaml": roles("notes-analysts", "auditors,admins") }, {
+      file: "prod.yaml", field: "database.readOnlyRoles[1]", message: /^expected a role name without ',' or '"', found "auditors,admins"$/,
+    }));
+  test("a read-only role with a double quote", () =>
+    expectProblem({ "prod.yaml": roles(`'say "hi"'`) }, { file: "prod.yaml", field: "database.readOnlyRoles[0]", message: /^expected a role name without ',' or '"', found "say \\"hi\\""$/ }));
+  test("a read-only role with a leading space or a control character", () => {
+    expectProblem({ "prod.yaml": roles(`" notes-analysts"`) }, { file: "prod.yaml", field: "database.readOnlyRoles[0]", message: /^expected a name without control characters or surrounding spaces, found " notes-analysts"$/ });
+    expectProblem({ "prod.yaml": roles(`"notes\u0007analysts"`) }, { file: "prod.yaml", field: "database.readOnlyRoles[0]", message: /^expected a name without control characters/ });
+  });
+  test("a read-only role longer than Postgres keeps (63 bytes, not characters)", () =>
+    expectProblem({ "prod.yaml": roles(`${"é".repeat(32)}@example.com`) }, { file: "prod.yaml", field: "database.readOnlyRoles[0]", message: /^expected a role name of at most 63 bytes/ }));
+  test("identities that are fine as roles: an email with an apostrophe, a group with spaces, an application id", () => {
+    const config = environment({ database: { readOnlyRoles: ["o'brien@example.com", "Data Analysts", "6a1f0c4e-6f0a-4b7e-9d7c-2f5d7f1c9a10"] } });
+    assert.equal(config.database.readOnlyRoles.length, 3);
+  });
+  for (const key of ["constructor", "toString", "__proto__", "scope", "hasOwnProperty"]) {
+    test(`a secret key named ${key}`, () =>
+      expectProblem({ "common.yaml": realFiles["common.yaml"].replace("keys:\n    - session-signing-key", `keys:\n    - session-signing-key\n    - ${key}`) }, {
+        file: "common.yaml", field: "secrets.keys[1]", message: new RegExp(`^expected a key other than scope or a JavaScript object property .*, found "${key}"$`),
+      }));
+  }
+  test("two secret keys that differ only in case map to the same Terraform variable", () =>
+    expectProblem({ "common.yaml": realFiles["common.yaml"].replace("keys:\n    - session-signing-key", "keys:\n    - session-signing-key\n    - Session-Signing-Key") }, {
+      file: "common.yaml", field: "secrets.keys[1]", message: /^expected keys that map to distinct Terraform variables, found "Session-Signing-Key" and "session-signing-key" both mapping to secret_session_signing_key$/,
+    }));
+});
+
+suite("fields held to the platform's pattern (template syntax cannot get in)", () => {
+  const inApp = (lines: string) => realFiles["dev.yaml"].replace("  name: notes-dev\n", `  name: notes-dev\n${lines}\n`);
+  const cases: [string, string, string, RegExp][] = [
+    ["user API scope", inApp(`  userApiScopes: ['\${file("/etc/passwd")}']`), "app.userApiScopes[0]", /^expected an API scope such as sql or iam.current-user:read/],
+    ["SQL warehouse id", inApp("  sqlWarehouses:\n    - resourceName: wh\n      id: '${uuid()}'"), "app.sqlWarehouses[0].id", /^expected a SQL warehouse id: lowercase letters and digits/],
+    ["serving endpoint name", dev("servingEndpoints:\n  - resourceName: llm\n    name: '%{if true}x%{endif}'"), "servingEndpoints[0].name", /^expected a serving endpoint name/],
+    ["workspace URL with a path", dev("workspace:\n  host: https://x.cloud.databricks.com/${x}"), "workspace.host", /^expected the workspace URL/],
+    ["profile with a bracket", dev("workspace:\n  profile: '[DEFAULT]'"), "workspace.profile", /^expected a profile name without brackets/],
+    ["S3 bucket", dev("backend:\n  type: s3\n  bucket: my ${bucket}\n  key: k\n  region: eu-west-1"), "backend.bucket", /^expected an S3 bucket name/],
+    ["storage account", dev("backend:\n  type: azurerm\n  resourceGroupName: rg\n  storageAccountName: State_Account\n  containerName: tfstate\n  key: k"), "backend.storageAccountName", /^expected a storage account name/],
+    ["HCP Terraform workspace", dev("backend:\n  type: remote\n  organization: acme\n  workspace: notes dev"), "backend.workspace", /^expected a workspace name/],
+    ["group with a trailing space", realFiles["dev.yaml"].replace("- group: notes-developers\n      level: CAN_MANAGE", "- group: 'notes-developers '\n      level: CAN_MANAGE"), "permissions.app[0].group", /^expected a name without control characters or surrounding spaces/],
+  ];
+  for (const [what, yaml, field, message] of cases) test(what, () => expectProblem({ "dev.yaml": yaml }, { file: "dev.yaml", field, message }));
+  test("a source path with a '..' segment (it would name another directory than the guardrails read)", () =>
+    expectProblem({ "dev.yaml": realFiles["dev.yaml"].replace("  name: notes-dev\n", "  name: notes-dev\n  sourcePath: /Shared/apps/dev/../notes-prod\n") }, {
+      file: "dev.yaml", field: "app.sourcePath", message: /^expected path segments that are names: no empty, "." or ".." segment/,
+    }));
+  test("a CAN_MANAGE reason that is only spaces", () =>
+    expectProblem({ "common.yaml": `${realFiles["common.yaml"]}    permission: CAN_MANAGE\n    reason: "  "\n` }, {
+      file: "common.yaml", field: "servingEndpoints[0].reason", message: /^expected a reason \(some text\), found "  "$/,
     }));
 });
 

@@ -29,8 +29,8 @@ test("the s3 backend locks with a lock file, or with DynamoDB when a table is gi
 });
 
 test("azurerm, gcs and remote backends carry exactly their settings", () => {
-  assert.deepEqual(backendOf({ backend: { type: "azurerm", resourceGroupName: "rg", storageAccountName: "sa", containerName: "tfstate", key: "notes.tfstate" } }), {
-    azurerm: { resource_group_name: "rg", storage_account_name: "sa", container_name: "tfstate", key: "notes.tfstate" },
+  assert.deepEqual(backendOf({ backend: { type: "azurerm", resourceGroupName: "rg", storageAccountName: "notesstate", containerName: "tfstate", key: "notes.tfstate" } }), {
+    azurerm: { resource_group_name: "rg", storage_account_name: "notesstate", container_name: "tfstate", key: "notes.tfstate" },
   });
   assert.deepEqual(backendOf({ backend: { type: "gcs", bucket: "tf-state", prefix: "notes/test" } }), { gcs: { bucket: "tf-state", prefix: "notes/test" } });
   assert.deepEqual(backendOf({ backend: { type: "remote", organization: "acme", workspace: "notes-test" } }), {
