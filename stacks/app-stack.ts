@@ -2,8 +2,10 @@ import { join } from "node:path";
 import type { Construct } from "constructs";
 import { DatabricksProvider } from "@cdktf/provider-databricks/lib/provider";
 import { Aspects, TerraformOutput, TerraformStack } from "./cdktf";
+import { sourcePath } from "./config/cross-checks";
 import { environmentFile } from "./config/load-environments";
 import type { EnvironmentConfig } from "./config/schema";
+import { terraformLiterals } from "./config/terraform-literal";
 import { DatabricksApp } from "./app/databricks-app";
 import { addNagSuppression, DatabricksNagPack } from "./guardrails/nag-pack";
 import { ServingEndpointLeastPrivilege } from "./guardrails/rules/serving-endpoint-least-privilege";
@@ -31,10 +33,13 @@ export interface AppStackProps {
 export class AppStack extends TerraformStack {
   constructor(scope: Construct, id: string, props: AppStackProps) {
     super(scope, id);
-    const { config, sourceDir } = props;
+    // The one entry of configuration into the constructs: every value as text Terraform will not evaluate.
+    const config = terraformLiterals(props.config);
+    const { sourceDir } = props;
 
     new DatabricksProvider(this, "databricks", { host: config.workspace.host, profile: config.workspace.profile });
-    addStateBackend(this, { environment: config.name, production: config.production, config: config.backend, location: props.state });
+    // The exception: Terraform reads the backend block literally (no templates there), so it gets the values as written.
+    addStateBackend(this, { environment: props.config.name, production: props.config.production, config: props.config.backend, location: props.state });
 
     const lakebase = new LakebaseDatabase(this, "lakebase", {
       instance: config.lakebase,
@@ -73,7 +78,8 @@ export class AppStack extends TerraformStack {
       new ObjectPermissions(this, "instance-permissions", { object: { databaseInstanceName: lakebase.instance.name }, grants: config.permissions.instance });
     }
 
-    const source = new AppSource(this, "source", { workspacePath: config.app.sourcePath ?? `/Shared/apps/${config.app.name}`, sourceDir, env: config.app.env });
+    // The settings as written: they become app.yaml's content (hashed, uploaded), not Terraform text.
+    const source = new AppSource(this, "source", { workspacePath: sourcePath(config), sourceDir, env: props.config.app.env });
 
     const postApply = new PostApply(this, "post-apply", {
       app: app.resource,

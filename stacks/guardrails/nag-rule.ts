@@ -46,11 +46,6 @@ export interface NagRule {
   readonly check: (resource: SynthesizedResource, environment: NagEnvironment) => NagRuleResult;
 }
 
-/** True for a Terraform reference or expression (`${...}`) rather than a literal. */
-export function isExpression(value: unknown): boolean {
-  return typeof value === "string" && value.includes("${");
-}
-
 /**
  * An accepted finding as the synthesized stack records it, in its top-level comment (`"//"`) under
  * SUPPRESSIONS_KEY, for reviewers: the review tool reads it from `cdk.tf.json`.

@@ -6,6 +6,7 @@ import type { DatabaseDatabaseCatalog } from "@cdktf/provider-databricks/lib/dat
 import type { DatabaseInstance } from "@cdktf/provider-databricks/lib/database-instance";
 import { TerraformData } from "../terraform-data";
 import type { EnvironmentConfig } from "../config/schema";
+import { terraformLiteral } from "../config/terraform-literal";
 import { relativeToStackDirectory } from "../stack-paths";
 import { migrationsSha256 } from "./migrations";
 import { MIGRATIONS_DIR, REPO_ROOT } from "../repo-paths";
@@ -74,7 +75,7 @@ export class PostApply extends Construct {
             POST_APPLY_DATABASE: catalog.databaseName,
             POST_APPLY_SCHEMA: grants.schema,
             POST_APPLY_APP_SP_CLIENT_ID: app.servicePrincipalClientId,
-            POST_APPLY_MIGRATIONS_DIR: relative(REPO_ROOT, migrationsDir).split(sep).join("/"),
+            POST_APPLY_MIGRATIONS_DIR: terraformLiteral(relative(REPO_ROOT, migrationsDir).split(sep).join("/")),
             POST_APPLY_APP_ACCESS: grants.appAccess,
             POST_APPLY_READ_ONLY_ROLES: readOnlyRoles.join(","),
             POST_APPLY_CONFIG_FILE: props.configFile,

@@ -12,6 +12,12 @@ import { REPO_ROOT } from "../../stacks/repo-paths";
 import { type EnvironmentConfig, environmentSchema } from "../../stacks/config/schema";
 import { errorAnnotations } from "../../stacks/guardrails/nag-pack";
 
+/**
+ * Text Terraform would evaluate, or fail on, if it reached the JSON unescaped: a file read, a directive, a
+ * broken directive and a secret variable's value.
+ */
+export const TEMPLATE_PAYLOADS = ['${file("/etc/passwd")}', "%{if true}x%{endif}", "100%{", "${var.secret_session_signing_key}"] as const;
+
 /** A small app source tree with migrations; tests never depend on what app-src/ holds today. */
 export const FIXTURE_SOURCE_DIR = join(REPO_ROOT, "test", "fixtures", "app-src");
 

@@ -56,6 +56,15 @@ test("Terraform manages one per-environment directory that deletes recursively, 
   assert.equal(JSON.stringify(json).includes(REPO_ROOT), false, "the synthesized JSON contains this machine's repository path");
 });
 
+test("file names never reach Terraform: a file named like a template changes the hash, not the stack's text", () => {
+  withTree({ "app.yaml": "command: [x]\n", "${file(\"/etc/passwd\")}.js": "x", "100%{.js": "y" }, (dir) => {
+    let source: AppSource | undefined;
+    const json = synthConstruct((scope) => (source = new AppSource(scope, "source", { workspacePath: "/Shared/apps/x", sourceDir: dir })));
+    assert.equal(source!.fileCount, 3);
+    assert.doesNotMatch(JSON.stringify(json), /passwd|100%/);
+  });
+});
+
 test("app.sourcePath moves the upload; sourceCodePath is it with the /Workspace prefix", () => {
   const { json, stack } = synthStack(environment({ app: { sourcePath: "/Users/ada@example.com/notes" } }));
   assert.equal(onlyResource(json, "databricks_directory").path, "/Users/ada@example.com/notes");

@@ -2,7 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { environmentsDir, loadEnvironments } from "../../stacks/config/load-environments";
@@ -163,4 +163,28 @@ test("STACK_TEST_STATE_DIR: a warning on stderr naming the replaced backends; ev
     assert.match(local["//"], /^TEST ONLY: local state from STACK_TEST_STATE_DIR/, name);
   }
   assert.equal(synth(t).stderr, "", "the warning without the variable");
+});
+test("input synth cannot use: exit 1 and one line, no stack trace, from synth and from drift alike", (t) => {
+  const bomb = Array.from({ length: 9 }, (_, i) => `l${i}: &l${i} [${Array(9).fill(i ? `*l${i - 1}` : '"lol"').join(", ")}]`).join("\n");
+  const cases: { what: string; args: string[]; prepare: (dir: string) => void; line: RegExp }[] = [
+    { what: "a YAML alias bomb", args: [], prepare: (dir) => writeFileSync(join(dir, "dev.yaml"), `${bomb}\n`), line: /dev\.yaml: expected YAML whose aliases expand to a bounded size/ },
+    { what: "a directory named like an environment", args: [], prepare: (dir) => mkdirSync(join(dir, "qa.yaml")), line: /qa\.yaml: expected a readable YAML file, found a directory$/ },
+    { what: "an environment named twice", args: ["dev", "dev"], prepare: () => {}, line: /: expected each environment once, found "dev" named again$/ },
+    { what: "a *.yml file", args: [], prepare: (dir) => writeFileSync(join(dir, "qa.yml"), "app: {}\n"), line: /qa\.yml: expected the extension \.yaml/ },
+    { what: "no environments", args: [], prepare: (dir) => ["dev", "staging", "prod"].forEach((e) => rmSync(join(dir, `${e}.yaml`))), line: /: expected at least one environment file/ },
+  ];
+  for (const { what, args, prepare, line } of cases) {
+    const dir = environments(t, {});
+    prepare(dir);
+    for (const [tool, run] of [
+      ["synth", synth(t, args, { STACK_ENVIRONMENTS_DIR: dir })],
+      ["drift", spawnSync(process.execPath, ["--import", "tsx", "tools/drift/main.ts", ...args], { cwd: REPO_ROOT, env: { ...process.env, STACK_ENVIRONMENTS_DIR: dir }, encoding: "utf8" })],
+    ] as const) {
+      assert.equal(run.status, 1, `${tool}, ${what}:\n${run.stderr}`);
+      const lines = run.stderr.trimEnd().split("\n");
+      assert.deepEqual([lines.length, lines[0]], [2, "invalid environment configuration (1 problem):"], `${tool}, ${what}:\n${run.stderr}`);
+      assert.match(lines[1], line, `${tool}, ${what}`);
+      assertNoStackTrace(run.stderr);
+    }
+  }
 });
