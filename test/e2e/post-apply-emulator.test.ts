@@ -49,7 +49,7 @@ test("npm run migrate -- dev applies every migration and grants the app role, th
   assert.equal(status, 0, output);
   const files = migrationFiles();
   assert.ok(files.length > 0);
-  for (const file of files) assert.ok(output.includes(file), `${file} not reported:\n${output}`);
+  for (const { name } of files) assert.ok(output.includes(name), `${name} not reported:\n${output}`);
 });
 
 test("the app's service principal can use the tables the deployer created", async () => {

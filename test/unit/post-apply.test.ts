@@ -23,12 +23,10 @@ function postApply(json: TerraformJson): Attributes {
 
 const localExec = (json: TerraformJson) => postApply(json).provisioner[0]["local-exec"];
 
-test("migrationFiles lists the *.sql files by name; migrationsSha256 hashes their names and contents", () => {
-  assert.deepEqual(migrationFiles(MIGRATIONS), ["0001_init.sql", "0002_add_created.sql"]);
-  assert.equal(
-    migrationsSha256(MIGRATIONS),
-    contentHash(migrationFiles(MIGRATIONS).map((name) => ({ path: name, content: readFileSync(join(MIGRATIONS, name)) }))),
-  );
+test("migrationFiles lists the migrations in order (the README beside them is not one); migrationsSha256 hashes their names and contents", () => {
+  const names = ["0001_init.sql", "0002_add_created.sql"];
+  assert.deepEqual(migrationFiles(MIGRATIONS).map((f) => f.name), names);
+  assert.equal(migrationsSha256(MIGRATIONS), contentHash(names.map((name) => ({ path: name, content: readFileSync(join(MIGRATIONS, name)) }))));
 });
 
 test("a missing migrations directory has no migrations and the hash of nothing", () => {
@@ -135,3 +133,4 @@ test("working_dir is computed from the app's output directory", () => {
     rmSync(outdir, { recursive: true, force: true });
   }
 });
+

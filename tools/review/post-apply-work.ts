@@ -46,11 +46,10 @@ function appSourceHash(root: string): string | undefined {
   return existsSync(dir) ? contentHash(appSourceFiles(dir).map((path) => ({ path, content: readFileSync(join(dir, path)) }))) : undefined;
 }
 
-/** Migration file names with their contents; none when the environment is absent from the tree. */
+/** Migration file names with their checksums; none when the environment is absent from the tree. */
 function migrations(side: Side): Map<string, string> {
   if (side.instances.size === 0) return new Map();
-  const dir = join(side.root, relative(REPO_ROOT, MIGRATIONS_DIR));
-  return new Map(migrationFiles(dir).map((name) => [name, readFileSync(join(dir, name), "utf8")]));
+  return new Map(migrationFiles(join(side.root, relative(REPO_ROOT, MIGRATIONS_DIR))).map((file) => [file.name, file.checksum]));
 }
 
 export function postApplyWork(base: Side, head: Side, plan: readonly ResourceChange[]): PostApplyWork {
