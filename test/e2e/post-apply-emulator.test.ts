@@ -73,6 +73,8 @@ test("Terraform's entry point (apply, POST_APPLY_* inputs) finds nothing left to
     POST_APPLY_READ_ONLY_ROLES: "",
     POST_APPLY_INSTANCE_TIMEOUT_SECONDS: "30",
     POST_APPLY_LOCK_TIMEOUT_SECONDS: "30",
+    POST_APPLY_STATEMENT_LOCK_TIMEOUT_SECONDS: "10",
+    POST_APPLY_STATEMENT_TIMEOUT_SECONDS: "60",
   });
   assert.equal(status, 0, output);
   const afterRun = await postgres.query("SELECT count(*)::int AS n FROM post_apply.applied_migrations", [], dev.database.name);

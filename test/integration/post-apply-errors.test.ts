@@ -191,6 +191,17 @@ test("bad inputs and arguments", async () => {
   assert.match(help.stdout, /^usage: /);
 });
 
+test("the statement bounds are required whole seconds that PostgreSQL accepts", async () => {
+  assertFails(
+    await run(env({ POST_APPLY_STATEMENT_LOCK_TIMEOUT_SECONDS: undefined, POST_APPLY_STATEMENT_TIMEOUT_SECONDS: "2147484" })),
+    /^post-apply failed at inputs: POST_APPLY_STATEMENT_LOCK_TIMEOUT_SECONDS is not set; POST_APPLY_STATEMENT_TIMEOUT_SECONDS: Too big: expected number to be <=2147483, found "2147484"$/,
+  );
+  assertFails(
+    await run(env({ POST_APPLY_STATEMENT_LOCK_TIMEOUT_SECONDS: "0", POST_APPLY_STATEMENT_TIMEOUT_SECONDS: "1.5" })),
+    /^post-apply failed at inputs: POST_APPLY_STATEMENT_LOCK_TIMEOUT_SECONDS: Too small: expected number to be >0, found "0"; POST_APPLY_STATEMENT_TIMEOUT_SECONDS: expected int, received number, found "1\.5"$/,
+  );
+});
+
 function closedPort(): Promise<number> {
   return new Promise((resolve) => {
     const server = createServer().listen(0, "127.0.0.1", () => {

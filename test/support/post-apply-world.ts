@@ -101,6 +101,8 @@ export async function startPostApplyWorld(fakeOptions: Partial<FakeDatabricksOpt
         POST_APPLY_READ_ONLY_ROLES: READER_ROLE,
         POST_APPLY_INSTANCE_TIMEOUT_SECONDS: "30",
         POST_APPLY_LOCK_TIMEOUT_SECONDS: "30",
+        POST_APPLY_STATEMENT_LOCK_TIMEOUT_SECONDS: "30",
+        POST_APPLY_STATEMENT_TIMEOUT_SECONDS: "60",
         POST_APPLY_INSECURE_NO_TLS: "1",
         POST_APPLY_PG_PORT: String(postgres.port),
         ...overrides,

@@ -10,6 +10,7 @@ import { REPO_ROOT } from "../../stacks/config/load-environments";
 import { contentHash } from "../../stacks/content-hash";
 import { migrationFiles, migrationsSha256 } from "../../stacks/post-apply/migrations";
 import { POST_APPLY_COMMAND } from "../../stacks/post-apply/post-apply";
+import { inputsFromApplyEnvironment, inputsFromEnvironmentConfig, type PostApplyInputs } from "../../tools/post-apply/inputs";
 import { addressOf, type Attributes, environment, FIXTURE_SOURCE_DIR, resources, synthStack, type TerraformJson } from "../support/synth";
 
 const MIGRATIONS = join(FIXTURE_SOURCE_DIR, "migrations");
@@ -80,7 +81,7 @@ test("the step runs after the app, the catalog and the instance exist", () => {
 });
 
 test("local-exec runs the runner from the repository root with the documented, non-secret environment", () => {
-  const { json } = synthStack(environment({ database: { readOnlyRoles: ["analysts", "auditors"] }, postApply: { instanceReadyTimeoutSeconds: 600, lockTimeoutSeconds: 60 } }));
+  const { json } = synthStack(environment({ database: { readOnlyRoles: ["analysts", "auditors"] }, postApply: { instanceReadyTimeoutSeconds: 600, lockTimeoutSeconds: 60, statementLockTimeoutSeconds: 7, statementTimeoutSeconds: 120 } }));
   const exec = localExec(json);
   assert.equal(exec.command, "node --import tsx tools/post-apply/main.ts apply");
   assert.equal(exec.command, POST_APPLY_COMMAND);
@@ -95,6 +96,8 @@ test("local-exec runs the runner from the repository root with the documented, n
     POST_APPLY_READ_ONLY_ROLES: "analysts,auditors",
     POST_APPLY_INSTANCE_TIMEOUT_SECONDS: "600",
     POST_APPLY_LOCK_TIMEOUT_SECONDS: "60",
+    POST_APPLY_STATEMENT_LOCK_TIMEOUT_SECONDS: "7",
+    POST_APPLY_STATEMENT_TIMEOUT_SECONDS: "120",
   });
 });
 
@@ -134,3 +137,17 @@ test("working_dir is computed from the app's output directory", () => {
   }
 });
 
+test("the runner reads back the bounds the construct passes: the YAML's postApply values, or their documented defaults", () => {
+  const cases: [object, PostApplyInputs["statementBounds"], number][] = [
+    [{}, { lockTimeoutSeconds: 10, timeoutSeconds: 3600 }, 300],
+    [{ lockTimeoutSeconds: 20, statementLockTimeoutSeconds: 2, statementTimeoutSeconds: 90 }, { lockTimeoutSeconds: 2, timeoutSeconds: 90 }, 20],
+  ];
+  for (const [postApply, statementBounds, lockTimeoutSeconds] of cases) {
+    const config = environment({ postApply });
+    const inputs = inputsFromApplyEnvironment(localExec(synthStack(config).json).environment, false);
+    assert.deepEqual([inputs.statementBounds, inputs.lockTimeoutSeconds], [statementBounds, lockTimeoutSeconds], JSON.stringify(postApply));
+    // By hand, from the same YAML, the runner gets the same bounds.
+    const byHand = inputsFromEnvironmentConfig(config, "app-role", {}, false);
+    assert.deepEqual([byHand.statementBounds, byHand.lockTimeoutSeconds], [statementBounds, lockTimeoutSeconds]);
+  }
+});
