@@ -15,12 +15,6 @@ before(async () => {
 });
 after(() => world.stop());
 
-let databases = 0;
-async function freshDatabase(): Promise<string> {
-  const name = `files_${++databases}`;
-  await world.createDatabase(name);
-  return name;
-}
 
 function assertOneLineFailure(result: RunResult, message: RegExp): void {
   assert.equal(result.code, 1, `expected exit 1\n${result.stdout}${result.stderr}`);
@@ -38,7 +32,7 @@ async function applied(database: string): Promise<string[]> {
 }
 
 test("a NUL byte, which used to drop every statement after it and report success, fails the run at its position", async () => {
-  const database = await freshDatabase();
+  const database = await world.freshDatabase();
   const dir = world.migrations();
   writeFileSync(join(dir, "0001_a.sql"), "CREATE TABLE a (id int);\n\0CREATE TABLE b (id int);\n");
   assertOneLineFailure(
@@ -51,7 +45,7 @@ test("a NUL byte, which used to drop every statement after it and report success
 });
 
 test("a NUL byte in a new migration leaves the applied ones as they were and applies nothing", async () => {
-  const database = await freshDatabase();
+  const database = await world.freshDatabase();
   const dir = world.migrations("migrations");
   assert.equal((await world.run(["apply"], world.applyEnv(database, dir))).code, 0);
   writeFileSync(join(dir, "0003_more.sql"), "CREATE TABLE more_a (id int);\n-- Grüße\0\nCREATE TABLE more_b (id int);\n");
@@ -61,7 +55,7 @@ test("a NUL byte in a new migration leaves the applied ones as they were and app
 });
 
 test("a migration that is not UTF-8 (a Latin-1 export) fails at its first bad byte", async () => {
-  const database = await freshDatabase();
+  const database = await world.freshDatabase();
   const dir = world.migrations();
   writeFileSync(join(dir, "0001_a.sql"), Buffer.from("CREATE TABLE a (name text);\nINSERT INTO a VALUES ('Gr\xfc\xdfe');\n", "latin1"));
   assertOneLineFailure(
@@ -79,7 +73,7 @@ test("an entry the runner used to skip without a word is an error naming it, and
     ["backup copy", (dir) => writeFileSync(join(dir, "0001_a.sql~"), "CREATE TABLE a (id int);"), /\/0001_a\.sql~: an unexpected file name; expected/],
   ];
   for (const [name, add, message] of cases) {
-    const database = await freshDatabase();
+    const database = await world.freshDatabase();
     const dir = world.migrations();
     writeFileSync(join(dir, "0001_a.sql"), "CREATE TABLE a (id int);");
     add(dir);
@@ -90,7 +84,7 @@ test("an entry the runner used to skip without a word is an error naming it, and
 });
 
 test("a README beside the migrations is allowed and is not a migration", async () => {
-  const database = await freshDatabase();
+  const database = await world.freshDatabase();
   const dir = world.migrations("migrations");
   writeFileSync(join(dir, "README.md"), "# How to write a migration\n");
   const result = await world.run(["apply"], world.applyEnv(database, dir));

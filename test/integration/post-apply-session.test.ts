@@ -19,12 +19,6 @@ before(async () => {
 });
 after(() => world.stop());
 
-let databases = 0;
-async function freshDatabase(): Promise<string> {
-  const name = `session_${++databases}`;
-  await world.createDatabase(name);
-  return name;
-}
 
 /** The state a migration sees when it starts, recorded by its first statement. */
 const RECORD = (name: string) => `INSERT INTO seen SELECT '${name}', current_user, current_setting('search_path'), current_setting('TimeZone'),
@@ -64,7 +58,7 @@ async function seen(database: string): Promise<Record<string, unknown>[]> {
 }
 
 test("no session setting, role or temporary table of one migration reaches the next, nor the grants after the last", async () => {
-  const database = await freshDatabase();
+  const database = await world.freshDatabase();
   const result = await world.run(["apply"], world.applyEnv(database, migrationsDir(Object.keys(MIGRATIONS)), BOUNDS));
   assert.equal(result.code, 0, result.stdout + result.stderr);
 
@@ -94,9 +88,9 @@ test("no session setting, role or temporary table of one migration reaches the n
 });
 
 test("migrations applied together or one run each give the same database", async () => {
-  const together = await freshDatabase();
+  const together = await world.freshDatabase();
   assert.equal((await world.run(["apply"], world.applyEnv(together, migrationsDir(Object.keys(MIGRATIONS)), BOUNDS))).code, 0);
-  const apart = await freshDatabase();
+  const apart = await world.freshDatabase();
   const names = Object.keys(MIGRATIONS);
   for (let n = 1; n <= names.length; n++) {
     const result = await world.run(["apply"], world.applyEnv(apart, migrationsDir(names.slice(0, n)), BOUNDS));
@@ -113,7 +107,7 @@ test("migrations applied together or one run each give the same database", async
 
 /** A database with the base fixtures applied; the app role then holds a lock on app.notes in an open transaction. */
 async function appHoldingLock(): Promise<{ database: string; dir: string; app: pg.Client }> {
-  const database = await freshDatabase();
+  const database = await world.freshDatabase();
   const dir = world.migrations("migrations");
   const first = await world.run(["apply"], world.applyEnv(database, dir));
   assert.equal(first.code, 0, first.stderr);
@@ -169,7 +163,7 @@ test("a lock the app releases within the bound is waited for, and the migration 
 });
 
 test("a statement running longer than statementTimeoutSeconds stops, naming the migration, also while it waits for a lock", async () => {
-  const database = await freshDatabase();
+  const database = await world.freshDatabase();
   const dir = world.migrations("migrations");
   writeFileSync(join(dir, "0003_backfill.sql"), "CREATE TABLE backfill (id int);\nINSERT INTO backfill SELECT 1 FROM pg_sleep(30);\n");
   const slow = await timedRun(world.applyEnv(database, dir, { POST_APPLY_STATEMENT_TIMEOUT_SECONDS: "1" }));
