@@ -8,6 +8,7 @@ import { ConfigError } from "./stacks/config/config-error";
 import { loadEnvironments } from "./stacks/config/load-environments";
 import { errorAnnotations, GuardrailError } from "./stacks/guardrails/nag-pack";
 import { stateLocation } from "./stacks/state/state-backend";
+import { MigrationFolderError } from "./tools/lib/migration-folder";
 
 // Synthesize every stack even when one breaks a guardrail, then report all violations at once (the cdktf
 // CLI sets this too, and reads the annotations itself).
@@ -36,7 +37,7 @@ try {
 } catch (e) {
   process.setSourceMapsEnabled(sourceMaps);
   // The user's mistakes get their message alone; anything else is a bug and keeps its stack trace.
-  if (!(e instanceof ConfigError || e instanceof GuardrailError)) throw e;
+  if (!(e instanceof ConfigError || e instanceof GuardrailError || e instanceof MigrationFolderError)) throw e;
   console.error(e.message);
   process.exitCode = 1;
 }

@@ -140,6 +140,9 @@ const backend = z.discriminatedUnion("type", [
   }),
 ]);
 
+/** Whole seconds that PostgreSQL accepts as a lock or statement timeout (at most 2^31 - 1 milliseconds). */
+const postgresSeconds = z.int().min(1).max(2_147_483);
+
 export const environmentSchema = z.strictObject({
   /** Production environments get `prevent_destroy` on stateful resources. @default false */
   production: z.boolean().default(false),
@@ -273,11 +276,19 @@ export const environmentSchema = z.strictObject({
       /** How long to wait for the instance to become AVAILABLE. @default 900 */
       instanceReadyTimeoutSeconds: z.int().min(1).default(900),
       /** How long to wait for another runner's migration lock. @default 300 */
-      lockTimeoutSeconds: z.int().min(1).default(300),
+      lockTimeoutSeconds: postgresSeconds.default(300),
+      /**
+       * How long one migration statement may wait for a lock another session holds on what it changes (the
+       * app reading a table an ALTER TABLE needs, say; the app's queries on it queue behind the wait), as
+       * PostgreSQL's `lock_timeout`. @default 10
+       */
+      statementLockTimeoutSeconds: postgresSeconds.default(10),
+      /** How long one migration statement may run, lock waits included, as PostgreSQL's `statement_timeout`. @default 3600 */
+      statementTimeoutSeconds: postgresSeconds.default(3600),
       /** How long the release may take: starting the app's compute, a deployment already in progress, and the new one. @default 1200 */
       releaseTimeoutSeconds: z.int().min(1).default(1200),
     })
-    .default({ instanceReadyTimeoutSeconds: 900, lockTimeoutSeconds: 300, releaseTimeoutSeconds: 1200 }),
+    .default({ instanceReadyTimeoutSeconds: 900, lockTimeoutSeconds: 300, statementLockTimeoutSeconds: 10, statementTimeoutSeconds: 3600, releaseTimeoutSeconds: 1200 }),
 });
 
 /** One validated environment, with its name (the file name without `.yaml`) and that file, as messages name it. */

@@ -81,6 +81,8 @@ export class PostApply extends Construct {
             POST_APPLY_CONFIG_FILE: props.configFile,
             POST_APPLY_INSTANCE_TIMEOUT_SECONDS: String(limits.instanceReadyTimeoutSeconds),
             POST_APPLY_LOCK_TIMEOUT_SECONDS: String(limits.lockTimeoutSeconds),
+            POST_APPLY_STATEMENT_LOCK_TIMEOUT_SECONDS: String(limits.statementLockTimeoutSeconds),
+            POST_APPLY_STATEMENT_TIMEOUT_SECONDS: String(limits.statementTimeoutSeconds),
             // Not credentials: which workspace (and ~/.databrickscfg profile) the YAML chose for the provider.
             ...(workspace.host && { DATABRICKS_HOST: workspace.host }),
             ...(workspace.profile && { DATABRICKS_CONFIG_PROFILE: workspace.profile }),

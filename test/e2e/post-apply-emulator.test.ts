@@ -49,7 +49,7 @@ test("npm run migrate -- dev applies every migration and grants the app role, th
   assert.equal(status, 0, output);
   const files = migrationFiles();
   assert.ok(files.length > 0);
-  for (const file of files) assert.ok(output.includes(file), `${file} not reported:\n${output}`);
+  for (const { name } of files) assert.ok(output.includes(name), `${name} not reported:\n${output}`);
 });
 
 test("the app's service principal can use the tables the deployer created", async () => {
@@ -73,6 +73,8 @@ test("Terraform's entry point (apply, POST_APPLY_* inputs) finds nothing left to
     POST_APPLY_READ_ONLY_ROLES: "",
     POST_APPLY_INSTANCE_TIMEOUT_SECONDS: "30",
     POST_APPLY_LOCK_TIMEOUT_SECONDS: "30",
+    POST_APPLY_STATEMENT_LOCK_TIMEOUT_SECONDS: "10",
+    POST_APPLY_STATEMENT_TIMEOUT_SECONDS: "60",
   });
   assert.equal(status, 0, output);
   const afterRun = await postgres.query("SELECT count(*)::int AS n FROM post_apply.applied_migrations", [], dev.database.name);

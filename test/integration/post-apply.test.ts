@@ -16,11 +16,8 @@ before(async () => {
 });
 after(() => world.stop());
 
-let databases = 0;
-async function freshDatabase(): Promise<string> {
-  const name = `notes_${++databases}`;
-  await world.createDatabase(name);
-  return name;
+function freshDatabase(): Promise<string> {
+  return world.freshDatabase();
 }
 
 /** A new database the runner has migrated with the base fixtures, and the directory it took them from. */

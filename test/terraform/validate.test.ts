@@ -16,8 +16,8 @@ import { terraform } from "../support/terraform";
 let outdir: string;
 const stacks = environmentNames(environmentsDir());
 
-before(() => {
-  outdir = synthesize(REPO_ROOT, REPO_ROOT).outDir;
+before(async () => {
+  outdir = (await synthesize(REPO_ROOT, REPO_ROOT)).outDir;
 });
 after(() => rmSync(outdir, { recursive: true, force: true }));
 

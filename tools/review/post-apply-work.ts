@@ -2,7 +2,7 @@
  * The work an apply triggers beyond Terraform's own: which migrations the post-apply runner will apply,
  * whether it re-grants, and whether the app's code is uploaded again.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join, relative } from "node:path";
 import { migrationFiles } from "../../stacks/post-apply/migrations";
 import { APP_SOURCE_DIR, MIGRATIONS_DIR, REPO_ROOT } from "../../stacks/repo-paths";
@@ -70,11 +70,10 @@ function appSourceHash(root: string): string | undefined {
   return existsSync(dir) ? appSourceSha256(dir) : undefined;
 }
 
-/** Migration file names with their contents; none when the environment is absent from the tree. */
+/** Migration file names with their checksums; none when the environment is absent from the tree. */
 function migrations(side: Side): Map<string, string> {
   if (side.instances.size === 0) return new Map();
-  const dir = join(side.root, relative(REPO_ROOT, MIGRATIONS_DIR));
-  return new Map(migrationFiles(dir).map((name) => [name, readFileSync(join(dir, name), "utf8")]));
+  return new Map(migrationFiles(join(side.root, relative(REPO_ROOT, MIGRATIONS_DIR))).map((file) => [file.name, file.checksum]));
 }
 
 export function postApplyWork(base: Side, head: Side, plan: readonly ResourceChange[]): PostApplyWork {

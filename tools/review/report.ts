@@ -1,8 +1,7 @@
 /** The review of two synthesized trees: one section per environment present in either. */
 import { type RecordedSuppression, SUPPRESSIONS_KEY } from "../../stacks/guardrails/nag-rule";
 import { bindingGraph } from "./binding-graph";
-import { mapStrings } from "./map-strings";
-import { type Action, ACTIONS, instances, offlinePlan, repoRelativeToStack, type ResourceChange, SENSITIVE } from "./offline-plan";
+import { type Action, ACTIONS, instances, offlinePlan, repoRelativeToStack, type ResourceChange } from "./offline-plan";
 import { postApplyWork, type PostApplyWork } from "./post-apply-work";
 import { STATEFUL_TYPES } from "./replacement";
 import type { SynthesizedTree } from "./trees";
@@ -46,16 +45,4 @@ export function review(base: SynthesizedTree, head: SynthesizedTree, names: { ba
     };
   });
   return { ...names, environments, changed: environments.some((e) => e.changes.length > 0) };
-}
-
-/** Values of the `TF_VAR_secret_*` variables set in `env`: never printed. */
-export function secretValues(env: NodeJS.ProcessEnv = process.env): string[] {
-  return Object.entries(env)
-    .filter(([name, value]) => name.startsWith("TF_VAR_secret_") && value)
-    .map(([, value]) => value as string);
-}
-
-/** `value` with every occurrence of a secret, in keys and strings, replaced by `(sensitive)`. */
-export function maskSecrets<T>(value: T, secrets: readonly string[]): T {
-  return mapStrings(value, (s) => secrets.reduce((acc, secret) => acc.split(secret).join(SENSITIVE), s)) as T;
 }
