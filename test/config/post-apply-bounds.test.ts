@@ -25,7 +25,7 @@ function withPostApply(t: TestContext, yaml: string): string {
 
 test("a bound the YAML leaves out gets its documented default", (t) => {
   for (const config of loadEnvironments({ dir: withPostApply(t, "  {}") })) {
-    assert.deepEqual(config.postApply, { instanceReadyTimeoutSeconds: 900, lockTimeoutSeconds: 300, statementLockTimeoutSeconds: 10, statementTimeoutSeconds: 3600 }, config.name);
+    assert.deepEqual(config.postApply, { instanceReadyTimeoutSeconds: 900, lockTimeoutSeconds: 300, statementLockTimeoutSeconds: 10, statementTimeoutSeconds: 3600, releaseTimeoutSeconds: 1200 }, config.name);
   }
 });
 

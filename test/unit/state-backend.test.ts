@@ -42,8 +42,8 @@ const KINDS: Record<BackendConfig["type"], { yaml: object; block: Record<string,
   ],
   azurerm: [
     {
-      yaml: { type: "azurerm", resourceGroupName: "rg", storageAccountName: "sa", containerName: "tfstate", key: "notes.tfstate" },
-      block: { azurerm: { resource_group_name: "rg", storage_account_name: "sa", container_name: "tfstate", key: "notes.tfstate" } },
+      yaml: { type: "azurerm", resourceGroupName: "rg", storageAccountName: "notestfstate", containerName: "tfstate", key: "notes.tfstate" },
+      block: { azurerm: { resource_group_name: "rg", storage_account_name: "notestfstate", container_name: "tfstate", key: "notes.tfstate" } },
     },
   ],
   gcs: [{ yaml: { type: "gcs", bucket: "tf-state", prefix: "notes/test" }, block: { gcs: { bucket: "tf-state", prefix: "notes/test" } } }],

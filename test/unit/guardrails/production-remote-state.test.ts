@@ -17,7 +17,7 @@ test("compliant: production state in a backend that locks", () => {
     backend("s3", { bucket: "b", key: "k", region: "eu-west-1", use_lockfile: true }),
     backend("s3", { bucket: "b", key: "k", region: "eu-west-1", dynamodb_table: "locks" }),
     backend("azurerm", { storage_account_name: "sa", container_name: "c", key: "k" }),
-    backend("gcs", { bucket: "b", prefix: "p" }),
+    backend("gcs", { bucket: "tf-state", prefix: "p" }),
     backend("remote", { organization: "acme", workspaces: { name: "w" } }),
   ]) {
     assert.equal(ProductionRemoteState.check(compliant, PROD), NagRuleCompliance.COMPLIANT, JSON.stringify(compliant));
@@ -48,13 +48,13 @@ test("in a production stack: local state stops synthesis naming the file; a back
   assert.deepEqual(accepted.violations, []);
   assert.deepEqual(recorded(accepted), [{ rule: "DBX-ProductionRemoteState", path: "test/backend", appliesTo: "local", reason: "lab workspace, state backed up nightly" }]);
 
-  const remote = synthStack(production({ type: "gcs", bucket: "b", prefix: "notes/test" }));
+  const remote = synthStack(production({ type: "gcs", bucket: "tf-state", prefix: "notes/test" }));
   assert.deepEqual(remote.violations, []);
   assert.equal(recorded(remote), undefined);
 });
 
 test("in a production stack: the test-only local state override passes, recorded with its reason", () => {
-  const config = environment({ production: true, backend: { type: "s3", bucket: "b", key: "k", region: "eu-west-1" } });
+  const config = environment({ production: true, backend: { type: "s3", bucket: "tf-state", key: "k", region: "eu-west-1" } });
   const synthesized = synthStack(config, undefined, { state: stateLocation({ STACK_TEST_STATE_DIR: "/tmp/e2e-state" }) });
   assert.deepEqual(synthesized.violations, []);
   assert.deepEqual(recorded(synthesized), [
