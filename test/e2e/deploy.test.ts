@@ -10,39 +10,38 @@
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseDocument } from "yaml";
 import { environmentNames, environmentsDir, loadEnvironments } from "../../stacks/config/load-environments";
 import type { EnvironmentConfig } from "../../stacks/config/schema";
-import { secretVariableName } from "../../stacks/config/secret-variable";
 import { startEmulator, type Emulator } from "../support/emulator";
-import { copyProject, outputOf, type ProjectCopy } from "../support/project";
-import { startPostgres, type TestPostgres } from "../support/postgres";
+import { copyProject, outputOf, secretValues, workspaceFor, type ProjectCopy } from "../support/project";
 
 const environments = loadEnvironments({ only: environmentNames(environmentsDir()) });
 
-let postgres: TestPostgres;
 let emulator: Emulator;
 let project: ProjectCopy;
+/** Every environment's state, prod's included: the test-only override of its remote backend. */
+let stateDir: string;
 
 before(async () => {
-  postgres = await startPostgres();
-  emulator = await startEmulator(postgres, { servingEndpoints: [...new Set(environments.flatMap((e) => e.servingEndpoints.map((s) => s.name)))] });
-  project = copyProject({
-    DATABRICKS_HOST: emulator.url,
-    DATABRICKS_TOKEN: emulator.workspaceToken,
-    POST_APPLY_INSECURE_NO_TLS: "1",
-    POST_APPLY_PG_PORT: String(postgres.port),
-    ...Object.fromEntries(environments.flatMap((e) => e.secrets?.keys ?? []).map((key) => [`TF_VAR_${secretVariableName(key)}`, `e2e-secret-${key}`])),
-  });
+  emulator = await startEmulator(workspaceFor(environments));
+  stateDir = mkdtempSync(join(tmpdir(), "e2e-state-"));
+  project = copyProject({ ...emulator.env, ...secretValues(environments), STACK_TEST_STATE_DIR: stateDir });
 });
 
 after(async () => {
   project?.remove();
+  rmSync(stateDir, { recursive: true, force: true });
   await emulator?.stop();
-  await postgres?.stop();
 });
+
+/** Runs SQL as the superuser of an environment's own Lakebase instance, in its app database. */
+async function sql(config: EnvironmentConfig, text: string, params: unknown[] = []) {
+  return (await emulator.instancePostgres(config.lakebase.instanceName)).query(text, params, config.database.name);
+}
 
 interface App {
   app_status?: { state?: string; message?: string };
@@ -53,20 +52,24 @@ const readApp = (config: EnvironmentConfig) => emulator.api<App>("GET", `/api/2.
 const deployments = async (config: EnvironmentConfig) =>
   (await emulator.api<{ app_deployments?: { deployment_id: string }[] }>("GET", `/api/2.0/apps/${config.app.name}/deployments`)).app_deployments ?? [];
 
-function deploy(env: string): void {
+/** `cdktf deploy <env>`; returns its readable output. */
+function deploy(env: string): string {
   const result = project.cdktf(["deploy", env, "--auto-approve", "--skip-provider-lock"]);
   assert.equal(result.status, 0, outputOf(result));
+  return outputOf(result, Infinity);
 }
 
+const sourcePath = (config: EnvironmentConfig) => config.app.sourcePath ?? `/Shared/apps/${config.app.name}`;
+
 /** The addresses and actions of what a plan of `env` would change (synthesizing the copy first). */
-function plannedChanges(env: string, mode: string[] = []): string[] {
-  const synth = project.cdktf(["synth", env]);
+function plannedChanges(env: string, mode: string[] = [], copy = project): string[] {
+  const synth = copy.cdktf(["synth", env]);
   assert.equal(synth.status, 0, outputOf(synth));
-  const init = project.terraform(env, ["init", "-input=false"]);
+  const init = copy.terraform(env, ["init", "-input=false", "-reconfigure"]);
   assert.equal(init.status, 0, outputOf(init));
-  const plan = project.terraform(env, ["plan", "-input=false", "-lock=false", "-out=e2e.tfplan", ...mode]);
+  const plan = copy.terraform(env, ["plan", "-input=false", "-lock=false", "-out=e2e.tfplan", ...mode]);
   assert.equal(plan.status, 0, outputOf(plan));
-  const show = project.terraform(env, ["show", "-json", "e2e.tfplan"]);
+  const show = copy.terraform(env, ["show", "-json", "e2e.tfplan"]);
   assert.equal(show.status, 0, outputOf(show));
   const json = JSON.parse(show.stdout) as { resource_changes?: { address: string; change: { actions: string[] } }[]; resource_drift?: { address: string }[] };
   const changes = (json.resource_changes ?? []).filter((c) => !c.change.actions.every((a) => a === "no-op" || a === "read"));
@@ -83,11 +86,11 @@ for (const config of environments) {
     assert.equal(app.app_status?.state, "RUNNING", JSON.stringify(app));
     assert.equal((await deployments(config)).length, 1);
     assert.equal(app.active_deployment?.deployment_id, (await deployments(config))[0].deployment_id);
-    const applied = await postgres.query("SELECT count(*)::int AS n FROM post_apply.applied_migrations", [], config.database.name);
+    const applied = await sql(config, "SELECT count(*)::int AS n FROM post_apply.applied_migrations");
     assert.ok(applied.rows[0].n > 0);
     for (const role of config.database.readOnlyRoles) {
-      const { rows } = await postgres.query("SELECT has_schema_privilege($1, $2, 'USAGE') AS usage", [role, config.database.schema], config.database.name);
-      assert.deepEqual(rows, [{ usage: true }], `read-only role ${role}`);
+      const { rows } = await sql(config, "SELECT has_schema_privilege($1, $2, 'USAGE') AS usage, has_table_privilege($1, $2 || '.notes', 'SELECT') AS reads", [role, config.database.schema]);
+      assert.deepEqual(rows, [{ usage: true, reads: true }], `read-only role ${role}`);
     }
   });
 
@@ -110,14 +113,18 @@ for (const config of environments) {
     assert.deepEqual(await deployments(config), before);
   });
 
-  test(`${env}: an edited app-src file uploads that file and redeploys the app once`, async () => {
+  test(`${env}: an edited app-src file is the one file uploaded, and the app is redeployed once`, async () => {
     const before = await deployments(config);
-    project.edit("app-src/src/log.ts", (text) => `${text}// edited by the e2e tier for ${env}\n`);
-    assert.deepEqual(plannedChanges(env), [`${REPLACE} ${address(env, "terraform_data", "release")}`, `update ${address(env, "databricks_workspace_file")}["src/log.ts"]`].sort());
-    deploy(env);
+    const edit = `// edited by the e2e tier for ${env}\n`;
+    project.edit("app-src/src/log.ts", (text) => `${text}${edit}`);
+    assert.deepEqual(plannedChanges(env), [`${REPLACE} ${address(env, "terraform_data", "release")}`]);
+    const output = deploy(env);
+    assert.match(output, /source +1 of \d+ files uploaded, 0 deleted/);
     const now = await deployments(config);
     assert.equal(now.length, before.length + 1);
     assert.equal((await readApp(config)).active_deployment?.deployment_id, now[0].deployment_id);
+    const uploaded = await emulator.api<{ content: string }>("GET", `/api/2.0/workspace/export?format=RAW&path=${encodeURIComponent(`${sourcePath(config)}/src/log.ts`)}`);
+    assert.ok(Buffer.from(uploaded.content, "base64").toString("utf8").endsWith(edit));
   });
 
   test(`${env}: a new migration is uploaded, applied by the post-apply step and released with the code`, async () => {
@@ -127,10 +134,10 @@ for (const config of environments) {
     project.edit(`app-src/${file}`, () => `CREATE TABLE ${table} (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY);\n`);
     assert.deepEqual(
       plannedChanges(env),
-      [`${REPLACE} ${address(env, "terraform_data", "post-apply")}`, `${REPLACE} ${address(env, "terraform_data", "release")}`, `create ${address(env, "databricks_workspace_file")}["${file}"]`].sort(),
+      [`${REPLACE} ${address(env, "terraform_data", "post-apply")}`, `${REPLACE} ${address(env, "terraform_data", "release")}`],
     );
     deploy(env);
-    const { rows } = await postgres.query("SELECT name FROM post_apply.applied_migrations ORDER BY name DESC LIMIT 1", [], config.database.name);
+    const { rows } = await sql(config, "SELECT name FROM post_apply.applied_migrations ORDER BY name DESC LIMIT 1");
     assert.deepEqual(rows, [{ name: file.slice("migrations/".length) }]);
   });
 
@@ -138,6 +145,19 @@ for (const config of environments) {
     rmSync(join(project.dir, "cdktf.out"), { recursive: true, force: true });
     assert.deepEqual(plannedChanges(env), []);
   });
+
+  if (config.backend.type === "local") {
+    test(`${env}: a second clone pointed at the same state directory (STACK_STATE_DIR, as the README says) plans no changes`, () => {
+      const second = copyProject({ ...emulator.env, ...secretValues(environments), STACK_STATE_DIR: stateDir });
+      try {
+        cpSync(join(project.dir, "app-src"), join(second.dir, "app-src"), { recursive: true });
+        cpSync(join(project.dir, "environments"), join(second.dir, "environments"), { recursive: true });
+        assert.deepEqual(plannedChanges(env, [], second), []);
+      } finally {
+        second.remove();
+      }
+    });
+  }
 
   if (config.production) {
     test(`${env}: destroy is refused for the instance and the catalog (prevent_destroy), and they stay`, async () => {
@@ -155,7 +175,7 @@ for (const config of environments) {
         `/api/2.0/apps/${config.app.name}`,
         `/api/2.0/database/instances/${config.lakebase.instanceName}`,
         `/api/2.0/database/catalogs/${config.database.catalog}`,
-        `/api/2.0/workspace/get-status?path=${encodeURIComponent(config.app.sourcePath ?? `/Shared/apps/${config.app.name}`)}`,
+        `/api/2.0/workspace/get-status?path=${encodeURIComponent(sourcePath(config))}`,
       ]) {
         await assert.rejects(emulator.api("GET", path), / -> 404: /, `${path} is still there`);
       }

@@ -13,8 +13,9 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, w
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import pg from "pg";
-import { loadEnvironments, REPO_ROOT } from "../../stacks/config/load-environments";
+import { loadEnvironments } from "../../stacks/config/load-environments";
 import type { EnvironmentConfig } from "../../stacks/config/schema";
+import { REPO_ROOT } from "../../stacks/repo-paths";
 import type { EnvironmentResult } from "../../tools/drift/check-environment";
 import type { Finding } from "../../tools/drift/findings";
 import type { DriftReport } from "../../tools/drift/report";
@@ -29,7 +30,7 @@ let other: EnvironmentConfig;
 const deployed = new Set<string>();
 
 before(async () => {
-  world = await startEmulatedProject();
+  world = await startEmulatedProject({ identities: [`USER:${INTRUDER}`, `GROUP:${AUDITORS}`] });
   [dev, other] = [world.environment(first), world.environment(second)];
   world.deploy(dev.name);
   deployed.add(dev.name);
@@ -147,6 +148,7 @@ const api = <T = unknown>(method: string, path: string, body?: unknown) => world
 const appPath = (config: EnvironmentConfig) => `/api/2.0/apps/${config.app.name}`;
 const servicePrincipal = async (config: EnvironmentConfig) => (await api<{ service_principal_client_id: string }>("GET", appPath(config))).service_principal_client_id;
 const INTRUDER = "intruder@example.com";
+const AUDITORS = "notes-auditors";
 let migrationText = "";
 const firstMigration = () => {
   const dir = join(world.project.dir, "app-src", "migrations");
@@ -224,6 +226,19 @@ const injections: Injection[] = [
     restore: async () => world.project.edit(firstMigration(), () => migrationText),
   },
 ];
+
+/** Waits until the app's compute and deployments are done changing (they take a moment in the emulator, as on the platform). */
+async function settled(config: EnvironmentConfig): Promise<void> {
+  interface App {
+    compute_status?: { state?: string };
+    pending_deployment?: { status?: { state?: string } };
+  }
+  for (const started = Date.now(); Date.now() - started < 30_000; await new Promise((resolve) => setTimeout(resolve, 100))) {
+    const app = await api<App>("GET", appPath(config));
+    if (!["STARTING", "STOPPING"].includes(app.compute_status?.state ?? "") && app.pending_deployment?.status?.state !== "IN_PROGRESS") return;
+  }
+  assert.fail(`app ${config.app.name} is still changing after 30 s`);
+}
 
 /** The app's service principal as the deploy recorded it (the emulator derives it from the app's name). */
 const principals = new Map<string, string>();
@@ -334,6 +349,7 @@ test("the app deleted: a finding naming the app and the way out of provider 1.99
 
 test("the release: an app whose compute was stopped, and one running a deployment of another directory, are named", async () => {
   await api("POST", `${appPath(dev)}/stop`);
+  await settled(dev);
   try {
     const { status, report, output } = await drift([dev.name]);
     assert.equal(status, 2, output);
@@ -341,12 +357,14 @@ test("the release: an app whose compute was stopped, and one running a deploymen
     assert.match(findingsOf(report, dev.name, "release")[0].found, /on STOPPED compute/);
   } finally {
     await api("POST", `${appPath(dev)}/start`);
+    await settled(dev);
   }
 
   const elsewhere = `/Shared/elsewhere-${dev.name}`;
   const source = `/Workspace${dev.app.sourcePath ?? `/Shared/apps/${dev.app.name}`}`;
   await api("POST", "/api/2.0/workspace/mkdirs", { path: elsewhere });
   const { deployment_id: id } = await api<{ deployment_id: string }>("POST", `${appPath(dev)}/deployments`, { source_code_path: `/Workspace${elsewhere}`, mode: "SNAPSHOT" });
+  await settled(dev);
   try {
     const { status, report, output } = await drift([dev.name]);
     assert.equal(status, 2, output);
@@ -354,6 +372,7 @@ test("the release: an app whose compute was stopped, and one running a deploymen
     assert.match(findingsOf(report, dev.name, "release")[0].found, new RegExp(`^deployment ${id} of /Workspace${elsewhere} `));
   } finally {
     await api("POST", `${appPath(dev)}/deployments`, { source_code_path: source, mode: "SNAPSHOT" });
+    await settled(dev);
     await api("POST", "/api/2.0/workspace/delete", { path: elsewhere, recursive: true });
   }
 });
@@ -361,14 +380,14 @@ test("the release: an app whose compute was stopped, and one running a deploymen
 test("a read-only role added to the YAML and not yet deployed: the missing role and the post-apply run it needs are unapplied", async () => {
   const file = `environments/${dev.name}.yaml`;
   const original = readFileSync(join(world.project.dir, file), "utf8");
-  world.setYaml(dev.name, ["database", "readOnlyRoles"], ["notes-auditors"]);
+  world.setYaml(dev.name, ["database", "readOnlyRoles"], [AUDITORS]);
   try {
     const { status, report, output } = await drift([dev.name]);
     assert.equal(status, 2, output);
     assert.deepEqual(findingsOf(report, dev.name, "roles"), [{
       check: "roles",
       class: "unapplied",
-      object: `Lakebase role "notes-auditors" (database.readOnlyRoles of environments/${dev.name}.yaml)`,
+      object: `Lakebase role "${AUDITORS}" (database.readOnlyRoles of environments/${dev.name}.yaml)`,
       expected: "exists on the instance, with read-only access to the app schema",
       found: "missing",
     }], output);
@@ -384,6 +403,7 @@ test("a new migration is pending and unapplied; a table someone else created in 
   const name = `${String(readdirSync(dir).filter((f) => f.endsWith(".sql")).length + 1).padStart(4, "0")}_e2e_drift.sql`;
   writeFileSync(join(dir, name), "CREATE TABLE e2e_drift (id int);\n");
   await world.sql(dev, `CREATE TABLE ${dev.database.schema}.scratch (id int)`);
+  const { rows: [{ superuser }] } = await world.sql<{ superuser: string }>(dev, "SELECT current_user AS superuser");
   try {
     const { status, report, output } = await drift([dev.name]);
     assert.equal(status, 2, output);
@@ -392,7 +412,7 @@ test("a new migration is pending and unapplied; a table someone else created in 
     ], output);
     assert.ok(findingsOf(report, dev.name, "terraform").some((f) => f.class === "unapplied" && f.object.startsWith(`${address(dev, "databricks_workspace_file")}["migrations/${name}"]`) && f.found === "absent"), output);
     assert.deepEqual(findingsOf(report, dev.name, "ownership"), [
-      { check: "ownership", class: "out-of-band", object: `table ${dev.database.schema}.scratch`, expected: `owned by "${world.emulator.userName}"`, found: "owned by \"postgres\"" },
+      { check: "ownership", class: "out-of-band", object: `table ${dev.database.schema}.scratch`, expected: `owned by "${world.emulator.userName}"`, found: `owned by "${superuser}"` },
     ], output);
   } finally {
     rmSync(join(dir, name));

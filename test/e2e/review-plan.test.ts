@@ -10,7 +10,8 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadEnvironments, REPO_ROOT } from "../../stacks/config/load-environments";
+import { loadEnvironments } from "../../stacks/config/load-environments";
+import { REPO_ROOT } from "../../stacks/repo-paths";
 import type { EnvironmentConfig } from "../../stacks/config/schema";
 import type { PlanEnvironmentReport, PlanReport } from "../../tools/review/plan-report";
 import { type EmulatedProject, startEmulatedProject } from "../support/emulated-project";
@@ -69,7 +70,7 @@ function review(status: number, env: NodeJS.ProcessEnv = world.env): { md: strin
 
 const typeOf = (address: string) => address.split(".")[0];
 
-test("create from scratch: every resource a create, the deploy's steps run for the first time, and the Markdown passes GFM and Mermaid", async () => {
+test("create from scratch: every resource a create, the deploy's steps run for the first time, and the Markdown passes GFM and Mermaid", async (t) => {
   savePlan();
   const { md, report } = review(2);
   const resources = Object.values((JSON.parse(readFileSync(join(world.project.dir, "cdktf.out", "stacks", dev.name, "cdk.tf.json"), "utf8")) as { resource: Record<string, Record<string, { for_each?: object }>> }).resource)
@@ -88,7 +89,7 @@ test("create from scratch: every resource a create, the deploy's steps run for t
   assert.deepEqual(headers[0], ["environment", "create", "update", "replace", "destroy", "stateful destroyed or replaced", "changed outside Terraform"]);
   assert.ok(headers.some((h) => h.join() === "action,resource,name,reason"));
   assert.ok(tableRows(document).includes(`${dev.name}\t${resources}\t0\t0\t0\t0\t0`), "the summary row");
-  assert.equal((await parseMermaidBlocks(md)).length, 1);
+  assert.equal((await parseMermaidBlocks(t, md)).length, 1);
 
   world.deploy(dev.name);
 });
@@ -129,7 +130,7 @@ test("in-place update: the description before → after; a permission added by h
   }
 });
 
-test("replacement: the instance renamed and a secret's value rotated, counted apart, under the banner with Terraform's reasons; the secret masked", async () => {
+test("replacement: the instance renamed and a secret's value rotated, counted apart, under the banner with Terraform's reasons; the secret masked", async (t) => {
   const file = `environments/${dev.name}.yaml`;
   const original = readFileSync(join(world.project.dir, file), "utf8");
   world.setYaml(dev.name, ["lakebase", "instanceName"], `${dev.lakebase.instanceName}-v2`);
@@ -157,7 +158,7 @@ test("replacement: the instance renamed and a secret's value rotated, counted ap
     assert.match(md, /> - \*\*replace\*\* <code>databricks_database_instance\.lakebase_instance_\w+<\/code> \(notes-dev-v2\): replace_triggered_by terraform_data\.lakebase_instance-name_/);
     assert.match(md, /the app is \*\*redeployed\*\*: what the app runs changed/);
     renderGfm(md);
-    await parseMermaidBlocks(md);
+    await parseMermaidBlocks(t, md);
   } finally {
     world.project.edit(file, () => original);
   }

@@ -8,10 +8,13 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { REPO_ROOT } from "../../stacks/config/load-environments";
+import { JSDOM } from "jsdom";
+import { micromark } from "micromark";
+import { gfm, gfmHtml } from "micromark-extension-gfm";
+import { REPO_ROOT } from "../../stacks/repo-paths";
 import { markdown, REVIEW_MARKER } from "../../tools/review/markdown";
 import type { Report } from "../../tools/review/report";
-import { parseMermaidBlocks, renderGfm, tableHeaders, tableRows } from "../support/markdown-checks";
+import { mermaidParser } from "../support/mermaid";
 
 const CANARY = "canary-3c1f9a7e-never-print-me";
 
@@ -97,7 +100,7 @@ test("renaming the Lakebase instance: a banner first names the replaced instance
   const devSection = section(md, "dev");
   const banner = devSection.indexOf("> [!CAUTION]");
   assert.ok(banner > 0 && banner < devSection.indexOf("| create | update | replace | destroy |"), "the banner comes before the counts");
-  assert.match(devSection, /> - \*\*replace\*\* <code>databricks_database_instance\.lakebase_instance_\w+<\/code> \(notes-dev-v2\): name changes force replacement/);
+  assert.match(devSection, /> - \*\*replace\*\* <code>databricks_database_instance\.lakebase_instance_\w+<\/code> \(<code>notes-dev-v2<\/code>\): name changes force replacement/);
   assert.doesNotMatch(section(md, "prod"), /CAUTION/);
   assert.match(section(md, "prod"), /No changes\./);
 });
@@ -132,6 +135,14 @@ test("a new migration file is listed under post-apply work, and the step runs", 
     assert.match(section(md, name), /- New migrations: <code>0002_add_tags\.sql<\/code>/);
   }
   assert.doesNotMatch(md, /CAUTION/);
+});
+
+test("a migration the post-apply runner would refuse fails the review in one line naming it, as it fails synth", (t) => {
+  const { dir, base } = branch(t, (d) => writeFileSync(join(d, "app-src", "migrations", "0002_add_tags.SQL"), "CREATE TABLE app.tags (id bigint PRIMARY KEY);\n"));
+  const run = review(dir, ["--base", base]);
+  assert.equal(run.status, 1);
+  assert.match(run.stderr, /^review: synthesizing \S+ failed: app-src\/migrations\/0002_add_tags\.SQL: an unexpected file name; expected a regular file named like 0001_create_notes\.sql [^\n]+\n$/);
+  assert.equal(git(dir, "worktree", "list").split("\n").length, 1, "no worktree left behind");
 });
 
 function describeStaging(dir: string): void {
@@ -221,31 +232,49 @@ test("a secret's value from TF_VAR_secret_* never appears, even where the config
   assert.ok(!broken.stderr.includes(CANARY), "the canary leaked in the error");
 });
 
+test("an accepted guardrail finding is shown with its reason, as literal text, even without changes", (t) => {
+  const reason = "lab *workspace* | <b>nightly</b> [backups](https://example.com) & `restores`";
+  const { dir, base } = branch(t, (d) => edit(d, "environments/prod.yaml", /^backend:\n(?: .*\n)*/m, `backend:\n  type: local\n  reason: ${JSON.stringify(reason)}\n`));
+  const { md, json } = reviewBoth(dir, base, 0);
+  assert.deepEqual(environment(json, "prod").suppressions, [{ rule: "DBX-ProductionRemoteState", path: "prod/backend", appliesTo: "local", reason }]);
+  assert.deepEqual(environment(json, "dev").suppressions, []);
+  const html = micromark(section(md, "prod"), { allowDangerousHtml: true, extensions: [gfm()], htmlExtensions: [gfmHtml()] });
+  const item = new JSDOM(html).window.document.querySelector("li");
+  assert.equal(item?.textContent, `DBX-ProductionRemoteState on prod/backend (local): ${reason}`);
+  assert.equal(item?.querySelectorAll("b, em, a").length, 0, "the reason became markup");
+  assert.match(section(md, "prod"), /No changes\./);
+});
+
 test("the Markdown parses as GitHub-flavoured Markdown: tables and <details> as intended", (t) => {
   const { dir, base } = branch(t, (d) => {
     renameInstance(d);
     describeStaging(d);
   });
   const { md } = reviewBoth(dir, base, 2);
-  const document = renderGfm(md);
+  const html = micromark(md, { allowDangerousHtml: true, extensions: [gfm()], htmlExtensions: [gfmHtml()] });
+  const document = new JSDOM(html).window.document;
   const details = [...document.querySelectorAll("details")];
   assert.ok(details.length >= 4, "attribute changes and graphs are collapsed");
-  const headers = tableHeaders(document);
+  const headers = [...document.querySelectorAll("table")].map((table) => [...table.querySelectorAll("th")].map((th) => th.textContent));
   assert.ok(headers.some((h) => h.join() === "create,update,replace,destroy"));
   assert.ok(headers[0].join() === "environment,create,update,replace,destroy,stateful destroyed or replaced", "the summary comes first");
   const summary = [...document.querySelectorAll("table")[0].querySelectorAll("tbody tr")].map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent).join());
   assert.deepEqual(summary, ["dev,0,3,4,0,2 ⚠️", "prod,0,0,0,0,0", "staging,0,1,0,0,0"]);
   assert.ok(headers.some((h) => h.join() === "action,resource,name,reason"));
   // A `|` in a value stays inside its cell.
-  assert.ok(tableRows(document).includes("description\tTeam notes backed by Lakebase\tStaging | rehearsal"), "description before → after in one row");
+  const rows = [...document.querySelectorAll("tr")].map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent));
+  assert.ok(rows.some((cells) => cells.join("\t") === "description\tTeam notes backed by Lakebase\tStaging | rehearsal"), "description before → after in one row");
+  assert.ok(!html.includes("| --- |"), "no table left unparsed");
 });
 
 test("each environment's graph parses with Mermaid's own parser", async (t) => {
   const { dir, base } = branch(t, renameInstance);
   const { md, json } = reviewBoth(dir, base, 2);
-  assert.deepEqual(await parseMermaidBlocks(md), [environment(json, "dev").graph], "sections without changes show no graph");
-  const graphs = json.environments.map((e) => `\`\`\`mermaid\n${e.graph}\n\`\`\``).join("\n");
-  assert.equal((await parseMermaidBlocks(graphs)).length, json.environments.length);
+  const parse = await mermaidParser(t);
+  const shown = [...md.matchAll(/```mermaid\n([\s\S]*?)\n```/g)].map((m) => m[1]);
+  assert.deepEqual(shown, [environment(json, "dev").graph], "sections without changes show no graph");
+  for (const { graph } of json.environments) assert.equal((await parse(graph)).diagramType, "flowchart-v2");
+  await assert.rejects(parse("graph LR\n  n0[\"unterminated -->"), "the parser does reject a broken graph");
   const dev = environment(json, "dev").graph;
   for (const bound of ["Lakebase instance notes-dev-v2 (replace)", "secret scope notes-dev", "serving endpoint databricks-meta-llama-3-3-70b-instruct", "app notes-dev (update)"]) {
     assert.ok(dev.includes(bound), `${bound} in the dev graph`);

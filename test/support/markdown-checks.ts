@@ -3,9 +3,11 @@
  * Markdown with every table a table, and every Mermaid block parses with Mermaid's own parser.
  */
 import assert from "node:assert/strict";
+import type { TestContext } from "node:test";
 import { JSDOM } from "jsdom";
 import { micromark } from "micromark";
 import { gfm, gfmHtml } from "micromark-extension-gfm";
+import { mermaidParser } from "./mermaid";
 
 /** The comment as GitHub renders it (raw HTML allowed, as in comments); fails if a table was left unparsed. */
 export function renderGfm(md: string): Document {
@@ -25,18 +27,10 @@ export function tableRows(document: Document): string[] {
 }
 
 /** Every ```mermaid block of `md`, each checked with Mermaid's parser (a flowchart); returns their sources. */
-export async function parseMermaidBlocks(md: string): Promise<string[]> {
-  // Mermaid's parser needs a DOM (DOMPurify); jsdom provides one under Node.
-  const dom = new JSDOM("<!doctype html><html><body></body></html>");
-  Object.assign(globalThis, { window: dom.window, document: dom.window.document });
-  try {
-    const { default: mermaid } = await import("mermaid");
-    await assert.rejects(mermaid.parse('graph LR\n  n0["unterminated -->'), "the parser does reject a broken graph");
-    const graphs = [...md.matchAll(/```mermaid\n([\s\S]*?)\n```/g)].map((m) => m[1]);
-    for (const graph of graphs) assert.equal((await mermaid.parse(graph)).diagramType, "flowchart-v2", graph);
-    return graphs;
-  } finally {
-    Reflect.deleteProperty(globalThis, "window");
-    Reflect.deleteProperty(globalThis, "document");
-  }
+export async function parseMermaidBlocks(t: TestContext, md: string): Promise<string[]> {
+  const parse = await mermaidParser(t);
+  await assert.rejects(parse('graph LR\n  n0["unterminated -->'), "the parser does reject a broken graph");
+  const graphs = [...md.matchAll(/```mermaid\n([\s\S]*?)\n```/g)].map((m) => m[1]);
+  for (const graph of graphs) assert.equal((await parse(graph)).diagramType, "flowchart-v2", graph);
+  return graphs;
 }

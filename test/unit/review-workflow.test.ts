@@ -4,9 +4,10 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { REPO_ROOT } from "../../stacks/repo-paths";
 import { readWorkflow, runStep } from "../support/workflow";
 
 const workflow = readWorkflow("review.yml");
@@ -19,7 +20,7 @@ test("the review workflow runs on pull requests with read access to contents and
   assert.ok("pull_request" in workflow.on);
   assert.deepEqual(workflow.permissions, { contents: "read", "pull-requests": "write" });
   assert.equal(steps.find((s) => s.uses?.startsWith("actions/checkout@"))?.with?.["fetch-depth"], 0);
-  assert.equal(steps.find((s) => s.uses?.startsWith("actions/setup-node@"))?.with?.["node-version"], 20);
+  assert.equal(steps.find((s) => s.uses?.startsWith("actions/setup-node@"))?.with?.["node-version"], 24);
   assert.ok(steps.some((s) => s.run === "npm ci"));
   assert.equal(reviewStep.env?.BASE_REF, "${{ github.base_ref }}");
   const comment = steps.find((s) => s.uses?.startsWith("actions/github-script@"))?.with?.script as string;
@@ -30,7 +31,9 @@ test("the review workflow runs on pull requests with read access to contents and
 test("plan mode only when the repository's secrets are available: Terraform and the plans are skipped without them", () => {
   assert.equal(job.env?.PLAN_MODE, "${{ secrets.DATABRICKS_HOST != '' }}");
   for (const step of [plansStep, steps.find((s) => s.uses?.startsWith("hashicorp/setup-terraform@"))!]) assert.equal(step.if, "env.PLAN_MODE == 'true'");
-  for (const [name, value] of Object.entries(plansStep.env ?? {})) assert.equal(value, `\${{ secrets.${name.toUpperCase()} }}`, name);
+  // Every repository secret exported to Terraform, as the deploy does.
+  assert.deepEqual(plansStep.env, { SECRETS: "${{ toJSON(secrets) }}" });
+  assert.match(plansStep.run!, /^\. \.github\/scripts\/export-secrets\.sh$/m);
   // The review itself never gets a credential: the plans are all it reads.
   assert.deepEqual(Object.keys(reviewStep.env ?? {}), ["BASE_REF"]);
 });
@@ -41,16 +44,18 @@ test("the plans step saves one plan per synthesized environment, read-only, as p
   mkdirSync(join(dir, "bin"));
   // Stand-ins: npm "synthesizes" two stacks; terraform logs its arguments and shows a plan as JSON naming its directory.
   writeFileSync(join(dir, "bin", "npm"), '#!/bin/sh\nmkdir -p cdktf.out/stacks/dev cdktf.out/stacks/prod\n');
-  writeFileSync(join(dir, "bin", "terraform"), '#!/bin/sh\necho "$*" >> terraform.log\nif [ "$2" = show ]; then echo "{\\"shown\\": \\"$1 $4\\"}"; fi\n');
+  mkdirSync(join(dir, ".github", "scripts"), { recursive: true });
+  copyFileSync(join(REPO_ROOT, ".github", "scripts", "export-secrets.sh"), join(dir, ".github", "scripts", "export-secrets.sh"));
+  writeFileSync(join(dir, "bin", "terraform"), '#!/bin/sh\necho "$* $TF_VAR_secret_key" >> terraform.log\nif [ "$2" = show ]; then echo "{\\"shown\\": \\"$1 $4\\"}"; fi\n');
   for (const tool of ["npm", "terraform"]) chmodSync(join(dir, "bin", tool), 0o755);
-  const result = runStep(plansStep, { cwd: dir, env: { PATH: `${join(dir, "bin")}:${process.env.PATH}` } });
+  const result = runStep(plansStep, { cwd: dir, env: { PATH: `${join(dir, "bin")}:${process.env.PATH}`, SECRETS: JSON.stringify({ TF_VAR_SECRET_KEY: "value" }) } });
   assert.equal(result.status, 0, result.stderr.toString());
   assert.deepEqual(JSON.parse(readFileSync(join(dir, "plans", "prod.json"), "utf8")), { shown: "-chdir=cdktf.out/stacks/prod/ prod.tfplan" });
   const log = readFileSync(join(dir, "terraform.log"), "utf8").trim().split("\n");
   assert.deepEqual(log.filter((line) => line.includes("stacks/dev/")), [
-    "-chdir=cdktf.out/stacks/dev/ init -input=false -no-color",
-    "-chdir=cdktf.out/stacks/dev/ plan -input=false -lock=false -no-color -out=dev.tfplan",
-    "-chdir=cdktf.out/stacks/dev/ show -json dev.tfplan",
+    "-chdir=cdktf.out/stacks/dev/ init -input=false -no-color value",
+    "-chdir=cdktf.out/stacks/dev/ plan -input=false -lock=false -no-color -out=dev.tfplan value",
+    "-chdir=cdktf.out/stacks/dev/ show -json dev.tfplan value",
   ]);
 });
 

@@ -14,7 +14,8 @@ import { cpus } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { parseDocument } from "yaml";
-import { loadEnvironments, REPO_ROOT } from "../../stacks/config/load-environments";
+import { loadEnvironments } from "../../stacks/config/load-environments";
+import { REPO_ROOT } from "../../stacks/repo-paths";
 import { startEmulatedProject } from "../../test/support/emulated-project";
 
 const TARGET_RATIO = 1.5;

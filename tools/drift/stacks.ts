@@ -10,7 +10,7 @@
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { dirname, isAbsolute, join, relative, resolve } from "node:path";
-import { REPO_ROOT } from "../../stacks/config/load-environments";
+import { REPO_ROOT } from "../../stacks/repo-paths";
 import { oneLine } from "../lib/one-line";
 import { runSynth } from "../lib/synthesize";
 

@@ -5,8 +5,10 @@
  * attributes): nothing here returns one unmasked.
  */
 
-/** How a masked or not-yet-known value is shown. */
-export const SENSITIVE = "(sensitive)";
+import { MASK } from "./secret-masker";
+
+/** How a masked or not-yet-known value is shown: Terraform's sensitive values read as the secret masker's. */
+export const SENSITIVE = MASK;
 export const KNOWN_AFTER_APPLY = "(known after apply)";
 
 export interface PlanJson {
