@@ -24,6 +24,10 @@ import { outputOf } from "../support/project";
 
 const [first, second] = loadEnvironments({ dir: join(REPO_ROOT, "environments") }).filter((e) => !e.production).map((e) => e.name);
 
+/** Identities the workspace knows that the tests name out of band: a user given a permission by hand, a group added as a read-only role. */
+const INTRUDER = "intruder@example.com";
+const AUDITORS = "notes-auditors";
+
 let world: EmulatedProject;
 let dev: EnvironmentConfig;
 let other: EnvironmentConfig;
@@ -147,8 +151,6 @@ interface Injection {
 const api = <T = unknown>(method: string, path: string, body?: unknown) => world.emulator.api<T>(method, path, body);
 const appPath = (config: EnvironmentConfig) => `/api/2.0/apps/${config.app.name}`;
 const servicePrincipal = async (config: EnvironmentConfig) => (await api<{ service_principal_client_id: string }>("GET", appPath(config))).service_principal_client_id;
-const INTRUDER = "intruder@example.com";
-const AUDITORS = "notes-auditors";
 let migrationText = "";
 const firstMigration = () => {
   const dir = join(world.project.dir, "app-src", "migrations");
