@@ -47,17 +47,21 @@ async function newApp(): Promise<{ name: string; dir: string; workspacePath: str
   return { name, dir, workspacePath: `/Shared/apps/${name}` };
 }
 
-/** Runs the release as Terraform's local-exec does; `sha256` is what synth planned (default: the tree as it is). */
-function release(app: { name: string; dir: string; workspacePath: string }, env: NodeJS.ProcessEnv = {}) {
-  return runToolAgainst(emulator, "tools/post-apply/main.ts", ["release"], {
+/** The variables the release step's local-exec sets; the planned hash is the tree's as it is unless `env` says otherwise. */
+function releaseEnv(app: { name: string; dir: string; workspacePath: string }, env: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return {
     POST_APPLY_APP_NAME: app.name,
     POST_APPLY_SOURCE_DIR: app.dir,
     POST_APPLY_WORKSPACE_PATH: app.workspacePath,
     POST_APPLY_SOURCE_SHA256: appSourceSha256(app.dir, env.POST_APPLY_APP_ENV ? JSON.parse(env.POST_APPLY_APP_ENV) : {}),
     POST_APPLY_RELEASE_TIMEOUT_SECONDS: "60",
     ...env,
-  });
+  };
 }
+
+/** Runs the release as Terraform's local-exec does. */
+const release = (app: { name: string; dir: string; workspacePath: string }, env: NodeJS.ProcessEnv = {}) =>
+  runToolAgainst(emulator, "tools/post-apply/main.ts", ["release"], releaseEnv(app, env));
 
 const readApp = (name: string) => emulator.api<App>("GET", `/api/2.0/apps/${name}`);
 const deployments = async (name: string) => (await emulator.api<{ app_deployments?: Deployment[] }>("GET", `/api/2.0/apps/${name}/deployments`)).app_deployments ?? [];
@@ -143,17 +147,26 @@ test("a failing deployment fails the release with the platform's message; the pr
 });
 
 test("a deployment already in progress is waited for, then this one is made", async () => {
-  const app = await newApp();
-  assert.equal(release(app).status, 0);
-  const other = await emulator.api<Deployment>("POST", `/api/2.0/apps/${app.name}/deployments`, { source_code_path: `/Workspace${app.workspacePath}`, mode: "SNAPSHOT" });
-  assert.equal(other.status?.state, "IN_PROGRESS");
+  // Deployments that take 3 s, so the other one is still in progress when the release starts.
+  const slow = await startEmulator({ appDelayMs: 3_000 });
+  try {
+    const app = { name: "release-busy", dir: join(work, "release-busy"), workspacePath: "/Shared/apps/release-busy" };
+    await slow.api("POST", "/api/2.0/apps", { name: app.name, description: "" });
+    await waitFor(async () => (await slow.api<App>("GET", `/api/2.0/apps/${app.name}`)).compute_status?.state === "ACTIVE");
+    cpSync(FIXTURE_SOURCE_DIR, app.dir, { recursive: true });
+    await slow.api("POST", "/api/2.0/workspace/mkdirs", { path: app.workspacePath });
+    const other = await slow.api<Deployment>("POST", `/api/2.0/apps/${app.name}/deployments`, { source_code_path: `/Workspace${app.workspacePath}`, mode: "SNAPSHOT" });
+    assert.equal(other.status?.state, "IN_PROGRESS");
 
-  const { status, output } = release(app);
-  assert.equal(status, 0, output);
-  assert.match(output, new RegExp(`deployment ${other.deployment_id} is in progress; waiting for it first`));
-  const [latest, previous] = await deployments(app.name);
-  assert.equal(previous.deployment_id, other.deployment_id);
-  assert.equal((await readApp(app.name)).active_deployment?.deployment_id, latest.deployment_id);
+    const { status, output } = runToolAgainst(slow, "tools/post-apply/main.ts", ["release"], releaseEnv(app));
+    assert.equal(status, 0, output);
+    assert.match(output, new RegExp(`deployment ${other.deployment_id} is in progress; waiting for it first`));
+    const [latest, previous] = (await slow.api<{ app_deployments?: Deployment[] }>("GET", `/api/2.0/apps/${app.name}/deployments`)).app_deployments ?? [];
+    assert.equal(previous.deployment_id, other.deployment_id);
+    assert.equal((await slow.api<App>("GET", `/api/2.0/apps/${app.name}`)).active_deployment?.deployment_id, latest.deployment_id);
+  } finally {
+    await slow.stop();
+  }
 });
 
 test("the release is bounded: a deployment slower than the timeout fails naming the bound", async () => {
@@ -163,13 +176,8 @@ test("the release is bounded: a deployment slower than the timeout fails naming 
     await slow.api("POST", "/api/2.0/apps", { name, description: "" });
     const dir = join(work, name);
     cpSync(FIXTURE_SOURCE_DIR, dir, { recursive: true });
-    const { status, output } = runToolAgainst(slow, "tools/post-apply/main.ts", ["release"], {
-      POST_APPLY_APP_NAME: name,
-      POST_APPLY_SOURCE_DIR: dir,
-      POST_APPLY_WORKSPACE_PATH: `/Shared/apps/${name}`,
-      POST_APPLY_SOURCE_SHA256: appSourceSha256(dir),
-      POST_APPLY_RELEASE_TIMEOUT_SECONDS: "1",
-    });
+    const app = { name, dir, workspacePath: `/Shared/apps/${name}` };
+    const { status, output } = runToolAgainst(slow, "tools/post-apply/main.ts", ["release"], releaseEnv(app, { POST_APPLY_RELEASE_TIMEOUT_SECONDS: "1" }));
     assert.equal(status, 1, output);
     assert.match(output, /post-apply failed at release: (compute of app|deployment \w+).* is still \w+ after 1 s \(postApply\.releaseTimeoutSeconds\)/);
   } finally {

@@ -32,8 +32,18 @@ func (e *emulator) registerWorkspace() {
 		}
 		return resp
 	})
+	// As the platform: a missing object is 404 RESOURCE_DOES_NOT_EXIST, and the content comes base64 in
+	// JSON unless direct_download asks for the bytes (the test server returns bytes, or nothing, always).
 	s.Handle("GET", "/api/2.0/workspace/export", func(req testserver.Request) any {
-		return req.Workspace.WorkspaceExport(canonicalPath(req.URL.Query().Get("path")))
+		p := canonicalPath(req.URL.Query().Get("path"))
+		if status := req.Workspace.WorkspaceGetStatus(p); status.StatusCode == http.StatusNotFound {
+			return status
+		}
+		data := req.Workspace.WorkspaceExport(p)
+		if req.URL.Query().Get("direct_download") == "true" {
+			return data
+		}
+		return map[string]string{"content": base64.StdEncoding.EncodeToString(data), "file_type": strings.TrimPrefix(path.Ext(p), ".")}
 	})
 	s.Handle("POST", "/api/2.0/workspace-files/import-file/{path:.*}", func(req testserver.Request) any {
 		p := canonicalPath("/" + strings.TrimPrefix(req.Vars["path"], "/"))
