@@ -22,6 +22,8 @@ const TRIGGERS: Readonly<Record<string, string>> = {
   database_name: "the database changes",
   schema: "the app schema changes",
   runs_sha256: "what the app runs changed (its source files, settings, bindings or migrations)",
+  source_sha256: "the app's source files changed (synced to the workspace before the deployment)",
+  app_env: "the app's settings (app.env) changed",
 };
 
 /** The deploy step a change is, if it is one. */
@@ -38,7 +40,7 @@ export function deployStepOf(change: ResourceChangeJson): DeployStep | undefined
 export function stepReasons(change: ResourceChangeJson): string[] {
   if (change.action_reason === "replace_because_tainted") return ["its last run failed (tainted), so it runs again"];
   if (!change.change.before) return ["it has not run in this environment yet"];
-  return changedTriggers(change).map(({ trigger, before, after }) => `${TRIGGERS[trigger] ?? trigger} (${trigger}: ${short(before)} → ${after === KNOWN_AFTER_APPLY ? after : short(after)})`);
+  return changedTriggers(change).map(({ trigger, before, after }) => `${TRIGGERS[trigger.split(/[.[]/)[0]] ?? trigger} (${trigger}: ${short(before)} → ${after === KNOWN_AFTER_APPLY ? after : short(after)})`);
 }
 
 /** The step's triggers (`triggers_replace.*`) that the change changes. */
