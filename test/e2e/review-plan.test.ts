@@ -20,13 +20,15 @@ import { outputOf } from "../support/project";
 
 const [first] = loadEnvironments({ dir: join(REPO_ROOT, "environments") }).filter((e) => !e.production).map((e) => e.name);
 const CANARY = "canary-5d2e8b91-rotated-secret-never-print-me";
+/** A user the workspace knows, given a permission on the app by hand. */
+const INTRUDER = "intruder@example.com";
 
 let world: EmulatedProject;
 let dev: EnvironmentConfig;
 let plans: string;
 
 before(async () => {
-  world = await startEmulatedProject();
+  world = await startEmulatedProject({ identities: [`USER:${INTRUDER}`] });
   dev = world.environment(first);
   plans = mkdtempSync(join(tmpdir(), "saved-plans-"));
 });
@@ -106,7 +108,7 @@ test("no-op: exit 0, no changes, nothing changed outside Terraform", () => {
 
 test("in-place update: the description before → after; a permission added by hand in its own section; the app is not redeployed", async () => {
   const acl = dev.permissions.app.map((p) => ({ group_name: p.group, permission_level: p.level }));
-  await world.emulator.api("PUT", `/api/2.0/permissions/apps/${dev.app.name}`, { access_control_list: [...acl, { user_name: "intruder@example.com", permission_level: "CAN_MANAGE" }] });
+  await world.emulator.api("PUT", `/api/2.0/permissions/apps/${dev.app.name}`, { access_control_list: [...acl, { user_name: INTRUDER, permission_level: "CAN_MANAGE" }] });
   const file = `environments/${dev.name}.yaml`;
   const original = readFileSync(join(world.project.dir, file), "utf8");
   world.setYaml(dev.name, ["app", "description"], "Notes | edited in the pull request");
@@ -117,7 +119,7 @@ test("in-place update: the description before → after; a permission added by h
     const app = report.changes.find((c) => typeOf(c.address) === "databricks_app");
     assert.deepEqual(app?.changes, [{ path: "description", before: dev.app.description, after: "Notes | edited in the pull request" }]);
     assert.deepEqual(report.outOfBand.map((c) => [typeOf(c.address), c.kind, c.changes]), [
-      ["databricks_permissions", "changed", [{ path: "access_control[0]", after: { permission_level: "CAN_MANAGE", user_name: "intruder@example.com" } }]],
+      ["databricks_permissions", "changed", [{ path: "access_control[0]", after: { permission_level: "CAN_MANAGE", user_name: INTRUDER } }]],
     ]);
     assert.deepEqual(report.steps.map((s) => [s.step, s.runs]), [["post-apply", false], ["release", false]]);
     const rows = tableRows(renderGfm(md));
@@ -153,8 +155,9 @@ test("replacement: the instance renamed and a secret's value rotated, counted ap
     assert.deepEqual(report.steps.map((s) => [s.step, s.runs]), [["post-apply", true], ["release", true]]);
     assert.match(report.steps[0].reasons.join(), /the Lakebase instance changes \(instance_name: notes-dev → notes-dev-v2\)/);
 
-    const banner = md.indexOf("> [!CAUTION]");
-    assert.ok(banner > 0 && banner < md.indexOf("| create | update | replace | destroy |"), "the banner comes before the counts");
+    const section = md.slice(md.indexOf(`### <code>${dev.name}</code>`));
+    const banner = section.indexOf("> [!CAUTION]");
+    assert.ok(banner > 0 && banner < section.indexOf("| create | update | replace | destroy |"), "the banner comes before the counts");
     assert.match(md, /> - \*\*replace\*\* <code>databricks_database_instance\.lakebase_instance_\w+<\/code> \(notes-dev-v2\): replace_triggered_by terraform_data\.lakebase_instance-name_/);
     assert.match(md, /the app is \*\*redeployed\*\*: what the app runs changed/);
     renderGfm(md);
