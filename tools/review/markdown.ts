@@ -3,7 +3,7 @@
  * resources destroyed or replaced, counts, the changes, the post-apply work, then attribute diffs and a graph
  * in `<details>`. Kept under GitHub's comment limit by leaving out the least important parts first.
  */
-import { ACTIONS, KNOWN_AFTER_APPLY, SENSITIVE } from "./offline-plan";
+import { type Action, ACTIONS, KNOWN_AFTER_APPLY, type ResourceChange, SENSITIVE } from "./offline-plan";
 import type { EnvironmentReport, Report } from "./report";
 
 /** Hidden marker the workflow finds its own comment by. */
@@ -90,16 +90,35 @@ function section(env: EnvironmentReport, detail: Detail): string {
     parts.push(["**Accepted guardrail findings**", ...lines].join("\n"));
   }
   if (!env.changes.length) return [...parts, "No changes."].join("\n\n");
-  if (env.stateful.length) {
-    const lines = env.stateful.map((c) => `> - **${c.action}** ${code(c.address)}${c.label ? ` (${code(c.label)})` : ""}: ${escape(c.reason ?? "")}`);
-    parts.push(["> [!CAUTION]", "> **Stateful resources will be destroyed or replaced** (data, credentials or the app's identity are lost)", ...lines].join("\n"));
-  }
-  parts.push(table(ACTIONS, [ACTIONS.map((action) => String(env.counts[action]))]));
+  parts.push(...statefulBanner(env.stateful), ...changeParts(env, detail, postApply(env)));
+  return parts.join("\n\n");
+}
+
+/** What a section shows of an environment's changes, in either mode. */
+export interface ChangeSection {
+  readonly counts: Readonly<Record<Action, number>>;
+  /** Stateful resources destroyed or replaced: the banner. */
+  readonly stateful: readonly ResourceChange[];
+  readonly changes: readonly ResourceChange[];
+  /** Mermaid source of the environment's resources and bindings. */
+  readonly graph: string;
+}
+
+/** The banner naming the stateful resources destroyed or replaced, with why; none when there are none. */
+export function statefulBanner(stateful: readonly ResourceChange[]): string[] {
+  if (!stateful.length) return [];
+  const lines = stateful.map((c) => `> - **${c.action}** ${code(c.address)}${c.label ? ` (${code(c.label)})` : ""}: ${escape(c.reason ?? "")}`);
+  return [["> [!CAUTION]", "> **Stateful resources will be destroyed or replaced** (data, credentials or the app's identity are lost)", ...lines].join("\n")];
+}
+
+/** Counts, the changes (stateful first), `work` (what the apply does beyond Terraform's own), attribute diffs and the graph. */
+export function changeParts(env: ChangeSection, detail: Detail, work: string): string[] {
+  const parts = [table(ACTIONS, [ACTIONS.map((action) => String(env.counts[action]))])];
   const ordered = [...env.stateful, ...env.changes.filter((c) => !env.stateful.some((s) => s.address === c.address))];
   const rows = ordered.slice(0, detail.maxRows).map((c) => [c.action, code(c.address), c.label ? code(c.label) : "", escape(c.reason ?? "")]);
   parts.push(table(["action", "resource", "name", "reason"], rows));
   if (ordered.length > rows.length) parts.push(`_…and ${ordered.length - rows.length} more changes, left out to fit._`);
-  parts.push(postApply(env));
+  parts.push(work);
   const changed = env.changes.filter((c) => (c.action === "update" || c.action === "replace") && c.changes.length);
   if (detail.attributeDiffs && changed.length) {
     const diffs = changed.map((c) => `**${code(c.address)}** (${c.action})\n\n${table(["attribute", "before", "after"], c.changes.map((a) => [code(a.path), value(a.before, detail), value(a.after, detail)]))}`);
@@ -107,7 +126,7 @@ function section(env: EnvironmentReport, detail: Detail): string {
   }
   // The graph's labels hold neither line breaks nor backticks (binding-graph.ts), so nothing in it ends the block.
   if (detail.graphs) parts.push(details("Resources and bindings", `\`\`\`mermaid\n${env.graph}\n\`\`\``));
-  return parts.join("\n\n");
+  return parts;
 }
 
 function postApply(env: EnvironmentReport): string {

@@ -4,7 +4,7 @@
  * with what only a real plan knows: Terraform's reasons, changes made outside Terraform, unknown values.
  */
 import { STEP_WORK } from "../lib/deploy-steps";
-import { code, COMMENT_LIMIT, cutNote, type Detail, details, escape, fit, REVIEW_MARKER, table, value } from "./markdown";
+import { changeParts, code, COMMENT_LIMIT, cutNote, type Detail, escape, fit, REVIEW_MARKER, statefulBanner, table, value } from "./markdown";
 import { ACTIONS } from "./offline-plan";
 import type { OutOfBandChange, PlanEnvironmentReport, PlanReport } from "./plan-report";
 
@@ -41,24 +41,9 @@ function section(env: PlanEnvironmentReport, detail: Detail): string {
   if (env.emptyState && env.changes.length) {
     parts.push("> [!WARNING]\n> **The state holds no resources**: everything is created. Expected for a new environment; otherwise the plan was made without the environment's state.");
   }
-  if (env.stateful.length) {
-    const lines = env.stateful.map((c) => `> - **${c.action}** ${code(c.address)}${c.label ? ` (${escape(c.label)})` : ""}: ${escape(c.reason ?? "")}`);
-    parts.push(["> [!CAUTION]", "> **Stateful resources will be destroyed or replaced** (data, credentials or the app's identity are lost)", ...lines].join("\n"));
-  }
-  parts.push(outOfBand(env.outOfBand, detail));
+  parts.push(...statefulBanner(env.stateful), outOfBand(env.outOfBand, detail));
   if (!env.changes.length) return [...parts, "No changes."].join("\n\n");
-  parts.push(table(ACTIONS, [ACTIONS.map((action) => String(env.counts[action]))]));
-  const ordered = [...env.stateful, ...env.changes.filter((c) => !env.stateful.some((s) => s.address === c.address))];
-  const rows = ordered.slice(0, detail.maxRows).map((c) => [c.action, code(c.address), escape(c.label), escape(c.reason ?? "")]);
-  parts.push(table(["action", "resource", "name", "reason"], rows));
-  if (ordered.length > rows.length) parts.push(`_…and ${ordered.length - rows.length} more changes, left out to fit._`);
-  parts.push(steps(env));
-  const changed = env.changes.filter((c) => (c.action === "update" || c.action === "replace") && c.changes.length);
-  if (detail.attributeDiffs && changed.length) {
-    const diffs = changed.map((c) => `**${code(c.address)}** (${c.action})\n\n${table(["attribute", "before", "after"], c.changes.map((a) => [code(a.path), value(a.before, detail), value(a.after, detail)]))}`);
-    parts.push(details(`Attribute changes (${changed.length} resources)`, diffs.join("\n\n")));
-  }
-  if (detail.graphs) parts.push(details("Resources and bindings", `\`\`\`mermaid\n${env.graph}\n\`\`\``));
+  parts.push(...changeParts(env, detail, steps(env)));
   return parts.join("\n\n");
 }
 
@@ -66,7 +51,7 @@ function section(env: PlanEnvironmentReport, detail: Detail): string {
 function outOfBand(changes: readonly OutOfBandChange[], detail: Detail): string {
   if (!changes.length) return "**Changed outside Terraform:** nothing.";
   const rows = changes.flatMap((c) => {
-    const resource = `${code(c.address)}${c.label ? ` (${escape(c.label)})` : ""}`;
+    const resource = `${code(c.address)}${c.label ? ` (${code(c.label)})` : ""}`;
     if (c.kind === "deleted") return [[resource, "—", "exists", "**deleted**"]];
     return c.changes.map((a) => [resource, code(a.path), value(a.before, detail), value(a.after, detail)]);
   });

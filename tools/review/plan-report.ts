@@ -18,20 +18,9 @@ import {
   sensitiveVariableValues,
 } from "../lib/terraform-plan";
 import { bindingGraph } from "./binding-graph";
-import { ACTIONS, type Instance } from "./offline-plan";
+import { ACTIONS, type Instance, type ResourceChange } from "./offline-plan";
 import { STATEFUL_TYPES } from "./replacement";
 import type { SavedPlan } from "./saved-plans";
-
-export interface PlannedChange {
-  readonly address: string;
-  readonly type: string;
-  readonly label: string;
-  readonly action: Action;
-  /** Terraform's reason for a replacement or destroy. */
-  readonly reason?: string;
-  /** Attributes the configuration sets that change. */
-  readonly changes: readonly AttributeChange[];
-}
 
 export interface OutOfBandChange {
   readonly address: string;
@@ -49,14 +38,15 @@ export interface StepWork {
   readonly reasons: readonly string[];
 }
 
+/** An environment's plan: its changes as the offline review shows them (their attribute changes limited to what the configuration sets), and more. */
 export interface PlanEnvironmentReport {
   readonly environment: string;
   /** The saved plan it was read from. */
   readonly file: string;
   readonly counts: Readonly<Record<Action, number>>;
   /** Stateful resources (data, credentials, the app) destroyed or replaced: the banner. */
-  readonly stateful: readonly PlannedChange[];
-  readonly changes: readonly PlannedChange[];
+  readonly stateful: readonly ResourceChange[];
+  readonly changes: readonly ResourceChange[];
   readonly outOfBand: readonly OutOfBandChange[];
   /** The post-apply step and the release: whether the deploy runs them, and why. */
   readonly steps: readonly StepWork[];
@@ -87,7 +77,7 @@ export function planSecretValues(plans: readonly SavedPlan[]): string[] {
 function environmentReport({ environment, file, plan }: SavedPlan): PlanEnvironmentReport {
   const configured = configuredAttributes(plan);
   const all = plan.resource_changes ?? [];
-  const changes = all.flatMap((c): PlannedChange[] => {
+  const changes = all.flatMap((c): ResourceChange[] => {
     const action = actionOf(c.change.actions);
     if (!action) return [];
     const reason = action === "replace" ? replacementReason(c, all) : action === "destroy" ? destroyReason(c) : undefined;
