@@ -158,7 +158,7 @@ test("replacement: the instance renamed and a secret's value rotated, counted ap
     const section = md.slice(md.indexOf(`### <code>${dev.name}</code>`));
     const banner = section.indexOf("> [!CAUTION]");
     assert.ok(banner > 0 && banner < section.indexOf("| create | update | replace | destroy |"), "the banner comes before the counts");
-    assert.match(md, /> - \*\*replace\*\* <code>databricks_database_instance\.lakebase_instance_\w+<\/code> \(notes-dev-v2\): replace_triggered_by terraform_data\.lakebase_instance-name_/);
+    assert.match(md, /> - \*\*replace\*\* <code>databricks_database_instance\.lakebase_instance_\w+<\/code> \(<code>notes-dev-v2<\/code>\): replace_triggered_by terraform_data\.lakebase_instance-name_/);
     assert.match(md, /the app is \*\*redeployed\*\*: what the app runs changed/);
     renderGfm(md);
     await parseMermaidBlocks(t, md);
