@@ -2,15 +2,19 @@
  * Loads `environments/*.yaml`: each environment file deep-merged over `common.yaml`, validated strictly,
  * then checked across files. Every problem of every file is collected into one ConfigError.
  */
-import { readdirSync, readFileSync } from "node:fs";
-import { basename, join, relative, resolve, sep } from "node:path";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { basename, dirname, join, relative, resolve, sep } from "node:path";
 import { type Document, isMap, isScalar, LineCounter, parseDocument } from "yaml";
 import { type core, z } from "zod";
 import { ConfigError, type ConfigProblem, describe, formatPath, formatProblem } from "./config-error";
 import { type EnvironmentConfig, environmentSchema } from "./schema";
 import { crossEnvironmentProblems, type LoadedEnvironment } from "./cross-checks";
 
-export const REPO_ROOT = resolve(__dirname, "..", "..");
+/**
+ * The repository: the nearest directory above this module with a cdktf.json. Searched rather than fixed at two
+ * levels up, because this module also runs bundled from .build/ (tools/build/run.cjs).
+ */
+export const REPO_ROOT = findRepoRoot(__dirname);
 export const COMMON_FILE = "common.yaml";
 
 /** `STACK_ENVIRONMENTS_DIR` when set (monorepos keep configs elsewhere), else `environments/` of this repo. */
@@ -216,4 +220,11 @@ function schemaAt(path: readonly PropertyKey[], merged: unknown, options: { keep
 
 function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
   return path.reduce<unknown>((v, k) => (v !== null && typeof v === "object" ? (v as Record<PropertyKey, unknown>)[k] : undefined), data);
+}
+
+function findRepoRoot(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, "cdktf.json"))) return dir;
+    if (dirname(dir) === dir) throw new Error(`no cdktf.json in ${from} or any directory above it`);
+  }
 }
