@@ -5,7 +5,7 @@ import { Construct } from "constructs";
 import { Directory } from "@cdktf/provider-databricks/lib/directory";
 import { WorkspaceFile } from "@cdktf/provider-databricks/lib/workspace-file";
 import { compareStrings, contentHash, type FileContent } from "../content-hash";
-import { TerraformIterator } from "../cdktf";
+import { App, TerraformIterator } from "../cdktf";
 import { relativeToStackDirectory } from "../stack-paths";
 import { APP_SOURCE_DIR } from "../repo-paths";
 
@@ -40,6 +40,28 @@ export function appSourceFiles(dir: string): string[] {
   return walk("").sort(compareStrings);
 }
 
+/** An app source directory as read: each file's path and md5, and the set's `contentHash`. */
+interface SourceSnapshot {
+  readonly files: readonly { readonly path: string; readonly md5: string }[];
+  readonly contentHash: string;
+}
+
+/** Every environment uploads the same code: one synth (one App) reads and hashes a source directory once. */
+const SNAPSHOTS = new WeakMap<App, Map<string, SourceSnapshot>>();
+
+function snapshot(scope: Construct, sourceDir: string): SourceSnapshot {
+  const app = App.of(scope);
+  const snapshots = SNAPSHOTS.get(app) ?? SNAPSHOTS.set(app, new Map()).get(app)!;
+  let taken = snapshots.get(sourceDir);
+  if (!taken) {
+    const files: FileContent[] = appSourceFiles(sourceDir).map((path) => ({ path, content: readFileSync(join(sourceDir, path)) }));
+    if (files.length === 0) throw new Error(`app source directory ${sourceDir}: expected files to upload, found none`);
+    taken = { files: files.map(({ path, content }) => ({ path, md5: createHash("md5").update(content).digest("hex") })), contentHash: contentHash(files) };
+    snapshots.set(sourceDir, taken);
+  }
+  return taken;
+}
+
 export interface AppSourceProps {
   /** The workspace directory, without the `/Workspace` prefix. */
   readonly workspacePath: string;
@@ -67,8 +89,7 @@ export class AppSource extends Construct {
   constructor(scope: Construct, id: string, props: AppSourceProps) {
     super(scope, id);
     const sourceDir = props.sourceDir ?? APP_SOURCE_DIR;
-    const files: FileContent[] = appSourceFiles(sourceDir).map((path) => ({ path, content: readFileSync(join(sourceDir, path)) }));
-    if (files.length === 0) throw new Error(`app source directory ${sourceDir}: expected files to upload, found none`);
+    const { files, contentHash: hash } = snapshot(this, sourceDir);
 
     // delete_recursive: removing the environment removes its uploaded code instead of failing on a non-empty directory.
     this.directory = new Directory(this, "directory", { path: props.workspacePath, deleteRecursive: true });
@@ -76,7 +97,7 @@ export class AppSource extends Construct {
       Object.fromEntries(
         files.map((file) => [
           file.path,
-          { source: relativeToStackDirectory(this, join(sourceDir, file.path)), md5: createHash("md5").update(file.content).digest("hex") },
+          { source: relativeToStackDirectory(this, join(sourceDir, file.path)), md5: file.md5 },
         ]),
       ),
     );
@@ -88,6 +109,6 @@ export class AppSource extends Construct {
       dependsOn: [this.directory],
     });
     this.sourceCodePath = `/Workspace${props.workspacePath}`;
-    this.contentHash = contentHash(files);
+    this.contentHash = hash;
   }
 }
