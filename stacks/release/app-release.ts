@@ -7,8 +7,8 @@ import type { EnvironmentConfig } from "../config/schema";
 import { relativeToStackDirectory } from "../stack-paths";
 import { TerraformData } from "../terraform-data";
 
-/** The runner's release entry point, run from the repository root (`tools/post-apply/`). */
-export const RELEASE_COMMAND = "node --import tsx tools/post-apply/main.ts release";
+/** The runner's release entry point, run from the repository root (`tools/post-apply/`), precompiled (tools/build/run.cjs). */
+export const RELEASE_COMMAND = "node tools/build/run.cjs tools/post-apply/main.ts release";
 
 export interface AppReleaseProps {
   readonly app: AppResource;

@@ -5,7 +5,7 @@
  *   connect     the baseline: open and close the deployer's session, as the runner does
  *   no-op       a whole run (REST calls, connect, lock, history, access check) with nothing to do
  *   100 new     a run applying 100 small generated migrations to a fresh database
- *   process     the no-op run as Terraform starts it: `node --import tsx tools/post-apply/main.ts apply`
+ *   process     the no-op run as Terraform starts it: `node tools/build/run.cjs tools/post-apply/main.ts apply`
  *
  * Runs in-process unless noted, alternating connect and no-op, `--runs` times each (default 20; 3 for the
  * slower cases), and reports medians, the no-op's SQL round trips and REST calls (counted by wrapping
@@ -101,7 +101,7 @@ async function main(): Promise<number> {
       ["no-op run", ms(noopMs), String(noopMs.length), `${roundTrips} SQL round trips, ${restCalls} REST calls`],
       ["no-op overhead", `${overhead.toFixed(1)} ms`, "", `no-op / connect = ${(noopMedian / connectMedian).toFixed(1)}x; target < ${TARGET_OVERHEAD_MS} ms: ${ok ? "met" : "MISSED"}`],
       ["100 migrations, fresh db", ms(fromScratchMs), String(fromScratchMs.length), `${(median(fromScratchMs) / 100).toFixed(1)} ms per migration (SQL parser already loaded)`],
-      ["no-op, whole process", ms(processMs), String(processMs.length), "node --import tsx tools/post-apply/main.ts apply"],
+      ["no-op, whole process", ms(processMs), String(processMs.length), "node tools/build/run.cjs tools/post-apply/main.ts apply"],
     ]);
     return ok ? 0 : 2;
   } finally {
