@@ -175,6 +175,13 @@ func TestWorkspaceFilesAndDeployments(t *testing.T) {
 	if st := must(w.Workspace.GetStatusByPath(ctx, dir+"/app.yaml")); st.ObjectType != workspace.ObjectTypeFile {
 		t.Fatalf("imported file: %+v", st)
 	}
+	// Exact as a float64 (the provider's SDKv2 code), like a workspace's 16-digit ids, and stable between reads.
+	for _, p := range []string{dir, dir + "/app.yaml"} {
+		first, again := must(w.Workspace.GetStatusByPath(ctx, p)), must(w.Workspace.GetStatusByPath(ctx, p))
+		if first.ObjectId <= 0 || first.ObjectId >= 1<<53 || first.ObjectId != again.ObjectId {
+			t.Fatalf("%s: object ids %d, %d: want the same id, positive and below 2^53", p, first.ObjectId, again.ObjectId)
+		}
+	}
 	if err := w.Workspace.Delete(ctx, workspace.Delete{Path: dir}); err == nil || !strings.Contains(err.Error(), "not empty") {
 		t.Fatalf("non-recursive delete of a non-empty folder: want DIRECTORY_NOT_EMPTY, got %v", err)
 	}
