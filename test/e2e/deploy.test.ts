@@ -15,33 +15,25 @@ import { join } from "node:path";
 import { parseDocument } from "yaml";
 import { environmentNames, environmentsDir, loadEnvironments } from "../../stacks/config/load-environments";
 import type { EnvironmentConfig } from "../../stacks/config/schema";
-import { secretVariableName } from "../../stacks/config/secret-variable";
-import { startEmulator, type Emulator } from "../support/emulator";
-import { copyProject, outputOf, type ProjectCopy } from "../support/project";
-import { startPostgres, type TestPostgres } from "../support/postgres";
+import { startDeployWorld, type DeployWorld } from "../support/deploy-world";
+import type { Emulator } from "../support/emulator";
+import type { TestPostgres } from "../support/postgres";
+import { outputOf, type ProjectCopy } from "../support/project";
 
 const environments = loadEnvironments({ only: environmentNames(environmentsDir()) });
 
+let world: DeployWorld;
 let postgres: TestPostgres;
 let emulator: Emulator;
 let project: ProjectCopy;
 
 before(async () => {
-  postgres = await startPostgres();
-  emulator = await startEmulator(postgres, { servingEndpoints: [...new Set(environments.flatMap((e) => e.servingEndpoints.map((s) => s.name)))] });
-  project = copyProject({
-    DATABRICKS_HOST: emulator.url,
-    DATABRICKS_TOKEN: emulator.workspaceToken,
-    POST_APPLY_INSECURE_NO_TLS: "1",
-    POST_APPLY_PG_PORT: String(postgres.port),
-    ...Object.fromEntries(environments.flatMap((e) => e.secrets?.keys ?? []).map((key) => [`TF_VAR_${secretVariableName(key)}`, `e2e-secret-${key}`])),
-  });
+  world = await startDeployWorld(environments);
+  ({ postgres, emulator, project } = world);
 });
 
 after(async () => {
-  project?.remove();
-  await emulator?.stop();
-  await postgres?.stop();
+  await world?.stop();
 });
 
 interface App {
