@@ -5,12 +5,13 @@
 import { ConfigError } from "./stacks/config/config-error";
 import { GuardrailError } from "./stacks/guardrails/nag-pack";
 import { synthesize } from "./stacks/synthesize";
+import { MigrationFolderError } from "./tools/lib/migration-folder";
 
 try {
   synthesize({ only: process.argv.slice(2) });
 } catch (e) {
   // The user's mistakes get their message alone; anything else is a bug and keeps its stack trace.
-  if (!(e instanceof ConfigError || e instanceof GuardrailError)) throw e;
+  if (!(e instanceof ConfigError || e instanceof GuardrailError || e instanceof MigrationFolderError)) throw e;
   console.error(e.message);
   process.exitCode = 1;
 }

@@ -1,32 +1,28 @@
 import { join } from "node:path";
 import type { Construct } from "constructs";
 import { DatabricksProvider } from "@cdktf/provider-databricks/lib/provider";
-import {
-  Aspects,
-  AzurermBackend,
-  GcsBackend,
-  LocalBackend,
-  NamedRemoteWorkspace,
-  RemoteBackend,
-  S3Backend,
-  TerraformOutput,
-  TerraformStack,
-} from "./cdktf";
+import { Aspects, TerraformOutput, TerraformStack } from "./cdktf";
+import { sourcePath } from "./config/cross-checks";
 import { environmentFile } from "./config/load-environments";
-import type { BackendConfig, EnvironmentConfig } from "./config/schema";
+import type { EnvironmentConfig } from "./config/schema";
+import { terraformLiterals } from "./config/terraform-literal";
 import { DatabricksApp } from "./app/databricks-app";
-import { DatabricksNagPack } from "./guardrails/nag-pack";
+import { addNagSuppression, DatabricksNagPack } from "./guardrails/nag-pack";
+import { ServingEndpointLeastPrivilege } from "./guardrails/rules/serving-endpoint-least-privilege";
 import { LakebaseDatabase } from "./lakebase/lakebase-database";
 import { ObjectPermissions } from "./permissions/object-permissions";
 import { PostApply } from "./post-apply/post-apply";
 import { AppRelease } from "./release/app-release";
 import { AppSecrets } from "./secrets/app-secrets";
 import { AppSource } from "./source/app-source";
+import { addStateBackend, type StateLocation } from "./state/state-backend";
 
 export interface AppStackProps {
   readonly config: EnvironmentConfig;
   /** The app's source, with its migrations in `migrations/`. @default - `app-src/` of this repository */
   readonly sourceDir?: string;
+  /** Where local state goes on this machine. @default - `terraform-state/` of this repository, configured backends as they are */
+  readonly state?: StateLocation;
 }
 
 /**
@@ -37,10 +33,13 @@ export interface AppStackProps {
 export class AppStack extends TerraformStack {
   constructor(scope: Construct, id: string, props: AppStackProps) {
     super(scope, id);
-    const { config, sourceDir } = props;
+    // The one entry of configuration into the constructs: every value as text Terraform will not evaluate.
+    const config = terraformLiterals(props.config);
+    const { sourceDir } = props;
 
     new DatabricksProvider(this, "databricks", { host: config.workspace.host, profile: config.workspace.profile });
-    backend(this, config.backend, config.name);
+    // The exception: Terraform reads the backend block literally (no templates there), so it gets the values as written.
+    addStateBackend(this, { environment: props.config.name, production: props.config.production, config: props.config.backend, location: props.state });
 
     const lakebase = new LakebaseDatabase(this, "lakebase", {
       instance: config.lakebase,
@@ -52,14 +51,25 @@ export class AppStack extends TerraformStack {
     const secrets = config.secrets && new AppSecrets(this, "secrets", config.secrets);
 
     const app = new DatabricksApp(this, "app", {
-      // The props are named after the app section: name, description, size, scopes, secret/warehouse/job bindings.
-      ...config.app,
+      name: config.app.name,
+      description: config.app.description,
+      computeSize: config.app.computeSize,
+      userApiScopes: config.app.userApiScopes,
+      secrets: config.app.secrets,
+      sqlWarehouses: config.app.sqlWarehouses,
+      jobs: config.app.jobs,
       database: { resourceName: config.app.databaseResourceName, instanceName: lakebase.instance.name, databaseName: lakebase.catalog.databaseName },
       secretScope: secrets?.scope.name,
       servingEndpoints: config.servingEndpoints,
       // The binding needs the database to exist, which the catalog creates; secrets must exist to be bound.
       dependsOn: [lakebase.catalog, ...(secrets?.secrets ?? [])],
     });
+    // A CAN_MANAGE endpoint binding with a written reason is an accepted finding, decided here with the config.
+    for (const endpoint of config.servingEndpoints) {
+      if (endpoint.permission === "CAN_MANAGE" && endpoint.reason !== undefined) {
+        addNagSuppression(app.resource, { id: ServingEndpointLeastPrivilege.id, appliesTo: endpoint.resourceName, reason: endpoint.reason });
+      }
+    }
 
     if (config.permissions.app.length) {
       new ObjectPermissions(this, "app-permissions", { object: { appName: app.resource.name }, grants: config.permissions.app });
@@ -68,7 +78,8 @@ export class AppStack extends TerraformStack {
       new ObjectPermissions(this, "instance-permissions", { object: { databaseInstanceName: lakebase.instance.name }, grants: config.permissions.instance });
     }
 
-    const source = new AppSource(this, "source", { workspacePath: config.app.sourcePath ?? `/Shared/apps/${config.app.name}`, sourceDir });
+    // The settings as written: they become app.yaml's content (hashed, uploaded), not Terraform text.
+    const source = new AppSource(this, "source", { workspacePath: sourcePath(config), sourceDir, env: props.config.app.env });
 
     const postApply = new PostApply(this, "post-apply", {
       app: app.resource,
@@ -83,15 +94,15 @@ export class AppStack extends TerraformStack {
 
     new AppRelease(this, "release", {
       app: app.resource,
-      sourceCodePath: source.sourceCodePath,
+      source,
+      env: config.app.env,
       runs: {
-        source: source.contentHash,
         migrations: postApply.migrationsSha256,
         // The app's settings and bindings as configured (the description is not something the app runs).
         app: { ...config.app, description: undefined, database: [config.lakebase.instanceName, config.database.name], servingEndpoints: config.servingEndpoints },
       },
       timeoutSeconds: config.postApply.releaseTimeoutSeconds,
-      after: [source.files, postApply.resource],
+      after: [postApply.resource],
       workspace: config.workspace,
     });
 
@@ -104,7 +115,7 @@ export class AppStack extends TerraformStack {
     new TerraformOutput(this, "database_name", { value: lakebase.catalog.databaseName, description: "The app's Postgres database" });
     new TerraformOutput(this, "source_code_path", { value: source.sourceCodePath, description: "Workspace path app deployments take the code from" });
 
-    Aspects.of(this).add(new DatabricksNagPack({ name: config.name, production: config.production }));
+    Aspects.of(this).add(new DatabricksNagPack({ name: config.name, production: config.production, file: config.file }));
   }
 
   /**
@@ -114,34 +125,5 @@ export class AppStack extends TerraformStack {
    */
   override prepareStack(): void {
     this.ensureBackendExists();
-  }
-}
-
-/** Where Terraform keeps this environment's state. */
-function backend(stack: TerraformStack, config: BackendConfig, environment: string): void {
-  switch (config.type) {
-    case "local":
-      new LocalBackend(stack, { path: config.path ?? `terraform.${environment}.tfstate` });
-      return;
-    case "s3": {
-      const { bucket, key, region, dynamodbTable } = config;
-      const s3 = new S3Backend(stack, { bucket, key, region, dynamodbTable });
-      // S3-native locking (Terraform >= 1.10); cdktf 0.21's S3Backend has no property for it yet.
-      if (!dynamodbTable) s3.addOverride("use_lockfile", true);
-      return;
-    }
-    case "azurerm": {
-      const { type: _, ...props } = config;
-      new AzurermBackend(stack, props);
-      return;
-    }
-    case "gcs": {
-      const { type: _, ...props } = config;
-      new GcsBackend(stack, props);
-      return;
-    }
-    case "remote":
-      new RemoteBackend(stack, { hostname: config.hostname, organization: config.organization, workspaces: new NamedRemoteWorkspace(config.workspace) });
-      return;
   }
 }

@@ -22,6 +22,7 @@ export {
   RemoteBackend,
   S3Backend,
   StringConcat,
+  TerraformBackend,
   TerraformElement,
   TerraformIterator,
   TerraformOutput,

@@ -7,6 +7,7 @@ import { App } from "./cdktf";
 import { AppStack } from "./app-stack";
 import { loadEnvironments } from "./config/load-environments";
 import { errorAnnotations, GuardrailError } from "./guardrails/nag-pack";
+import { stateLocation } from "./state/state-backend";
 
 export interface SynthesizeOptions {
   /** @default - every environment */
@@ -16,8 +17,11 @@ export interface SynthesizeOptions {
 }
 
 /**
- * @throws ConfigError for a mistake in the configuration, GuardrailError listing every guardrail violation of
- * every stack (each is synthesized first); anything else is a bug.
+ * State goes where STACK_STATE_DIR / STACK_TEST_STATE_DIR say (stacks/state/state-backend.ts); the test-only
+ * override is announced on stderr.
+ * @throws ConfigError for a mistake in the configuration, MigrationFolderError for one in the migrations
+ * folder, GuardrailError listing every guardrail violation of every stack (each is synthesized first);
+ * anything else is a bug.
  */
 export function synthesize(options: SynthesizeOptions = {}): void {
   // Synthesize every stack even when one breaks a guardrail, then report all violations at once (the cdktf
@@ -36,8 +40,16 @@ export function synthesize(options: SynthesizeOptions = {}): void {
   Error.captureStackTrace = () => {};
   try {
     const environments = loadEnvironments({ only: options.only });
+    const state = stateLocation();
+    if (state.testStateDir) {
+      const replaced = environments.filter((e) => e.backend.type !== "local").map((e) => `${e.name} (${e.backend.type})`);
+      console.error(
+        `WARNING: STACK_TEST_STATE_DIR is set: every environment keeps its Terraform state in ${state.testStateDir}/<env>.tfstate` +
+          `${replaced.length ? `, replacing the configured backends of ${replaced.join(", ")}` : ""}. For tests only: never deploy a real workspace this way.`,
+      );
+    }
     const app = new App({ outdir: options.outdir });
-    for (const config of environments) new AppStack(app, config.name, { config });
+    for (const config of environments) new AppStack(app, config.name, { config, state });
     app.synth();
     const violations = errorAnnotations(app);
     if (violations.length) throw new GuardrailError(violations);

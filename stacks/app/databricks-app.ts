@@ -2,8 +2,6 @@ import { Construct } from "constructs";
 import { type AppResources, App as AppResource } from "@cdktf/provider-databricks/lib/app";
 import type { ITerraformDependable } from "../cdktf";
 import type { EnvironmentConfig } from "../config/schema";
-import { addNagSuppression } from "../guardrails/nag-pack";
-import { ServingEndpointLeastPrivilege } from "../guardrails/rules/serving-endpoint-least-privilege";
 
 type AppConfig = EnvironmentConfig["app"];
 
@@ -30,11 +28,7 @@ export interface DatabricksAppProps {
   readonly secrets?: AppConfig["secrets"];
   /** The scope the `secrets` belong to. @default - none; required when `secrets` is not empty */
   readonly secretScope?: string;
-  /**
-   * Existing serving endpoints. A CAN_MANAGE binding with a `reason` is recorded as a suppression of the
-   * least-privilege guardrail; without one the guardrail stops synthesis.
-   * @default - none
-   */
+  /** Existing serving endpoints (the guardrails decide whether CAN_MANAGE is acceptable). @default - none */
   readonly servingEndpoints?: EnvironmentConfig["servingEndpoints"];
   /** @default - none */
   readonly sqlWarehouses?: AppConfig["sqlWarehouses"];
@@ -79,10 +73,5 @@ export class DatabricksApp extends Construct {
       dependsOn: props.dependsOn && [...props.dependsOn],
     });
 
-    for (const e of servingEndpoints) {
-      if (e.permission === "CAN_MANAGE" && e.reason !== undefined) {
-        addNagSuppression(this.resource, { id: ServingEndpointLeastPrivilege.id, appliesTo: e.resourceName, reason: e.reason });
-      }
-    }
   }
 }

@@ -12,13 +12,15 @@ export interface ConfigProblem {
 }
 
 /**
- * A user mistake in the environment configuration. Entry points print `message` and exit 1 without a stack
- * trace; every problem found is listed, not just the first.
+ * A user mistake in the environment configuration (or in other input synth reads, such as the app source's
+ * file names). Entry points print `message` and exit 1 without a stack trace; every problem found is listed,
+ * not just the first.
  */
 export class ConfigError extends Error {
-  constructor(readonly problems: readonly ConfigProblem[]) {
+  /** @param what - what is invalid, for the first line of the message */
+  constructor(readonly problems: readonly ConfigProblem[], what = "environment configuration") {
     super(
-      `invalid environment configuration (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n` +
+      `invalid ${what} (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n` +
         problems.map((p) => `  ${formatProblem(p)}`).join("\n"),
     );
     this.name = "ConfigError";

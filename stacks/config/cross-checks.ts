@@ -5,6 +5,8 @@
 import { type ConfigProblem, describe, formatPath } from "./config-error";
 import type { EnvironmentConfig } from "./schema";
 import { secretVariableName } from "./secret-variable";
+import { APP_SOURCE_DIR } from "../repo-paths";
+import { appYamlEnvNames } from "../source/app-source-files";
 
 /** A validated environment and a way to report a problem at one of its fields (in the file that sets it). */
 export interface LoadedEnvironment {
@@ -18,9 +20,25 @@ const UNIQUE_ACROSS_ENVIRONMENTS: { path: readonly string[]; what: string; get: 
   { path: ["database", "catalog"], what: "catalog name", get: (c) => c.database.catalog },
 ];
 
+/** Where the app's source is uploaded; the default is also AppStack's. */
+export function sourcePath(config: EnvironmentConfig): string {
+  return config.app.sourcePath ?? `/Shared/apps/${config.app.name}`;
+}
+
 export function crossEnvironmentProblems(loaded: readonly LoadedEnvironment[]): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
+  const setByAppYaml = new Set(appYamlEnvNames(APP_SOURCE_DIR));
   const problem = (l: LoadedEnvironment, path: readonly PropertyKey[], message: string) => problems.push(l.locate(path, message));
+
+  // A source directory inside another environment's would upload into (and be deployed with) that one's.
+  // Reported once per pair: at the inner directory, or at the later of two equal ones.
+  const sourcePaths = loaded.map((l) => ({ l, path: sourcePath(l.config) }));
+  sourcePaths.forEach(({ l, path }, i) => {
+    const other = sourcePaths.find((o, j) => (o.path === path && j < i) || path.startsWith(`${o.path}/`));
+    if (other) {
+      problem(l, ["app", "sourcePath"], `expected a source directory apart from every other environment's, found ${describe(path)}, which overlaps ${describe(other.path)} of environment ${other.l.config.name}`);
+    }
+  });
 
   for (const rule of UNIQUE_ACROSS_ENVIRONMENTS) {
     const firstOwner = new Map<string, LoadedEnvironment>();
@@ -35,11 +53,16 @@ export function crossEnvironmentProblems(loaded: readonly LoadedEnvironment[]): 
   for (const l of loaded) {
     const { app, secrets, servingEndpoints } = l.config;
     const keys = secrets?.keys ?? [];
+    const keySet = new Set(keys);
     app.secrets.forEach((s, i) => {
-      if (!keys.includes(s.key)) {
+      if (!keySet.has(s.key)) {
         problem(l, ["app", "secrets", i, "key"], `expected a key of secret scope ${secrets ? `"${secrets.scope}" (${keys.join(", ")})` : "(none: add a secrets section)"}, found ${describe(s.key)}`);
       }
     });
+
+    for (const name of Object.keys(app.env)) {
+      if (setByAppYaml.has(name)) problem(l, ["app", "env", name], `expected a variable app-src/app.yaml does not set itself, found ${describe(name)}, which its env list sets already`);
+    }
 
     const variables = new Map<string, number>();
     keys.forEach((key, i) => {

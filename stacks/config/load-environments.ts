@@ -2,19 +2,16 @@
  * Loads `environments/*.yaml`: each environment file deep-merged over `common.yaml`, validated strictly,
  * then checked across files. Every problem of every file is collected into one ConfigError.
  */
-import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { basename, dirname, join, relative, resolve, sep } from "node:path";
-import { type Document, isMap, isScalar, LineCounter, parseDocument } from "yaml";
+import { lstatSync, readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
+import { join, relative, resolve, sep } from "node:path";
+import { type Alias, Document, isMap, isScalar, isSeq, LineCounter, type Pair, parseDocument, visit, type YAMLError, type YAMLMap } from "yaml";
 import { type core, z } from "zod";
 import { ConfigError, type ConfigProblem, describe, formatPath, formatProblem } from "./config-error";
 import { type EnvironmentConfig, environmentSchema } from "./schema";
 import { crossEnvironmentProblems, type LoadedEnvironment } from "./cross-checks";
+import { cdktfTokenIn } from "./terraform-literal";
+import { REPO_ROOT } from "../repo-paths";
 
-/**
- * The repository: the nearest directory above this module with a cdktf.json. Searched rather than fixed at two
- * levels up, because this module also runs bundled from .build/ (tools/build/run.cjs).
- */
-export const REPO_ROOT = findRepoRoot(__dirname);
 export const COMMON_FILE = "common.yaml";
 
 /** `STACK_ENVIRONMENTS_DIR` when set (monorepos keep configs elsewhere), else `environments/` of this repo. */
@@ -27,47 +24,157 @@ export function environmentFile(name: string): string {
   return relative(REPO_ROOT, join(environmentsDir(), `${name}.yaml`)).split(sep).join("/");
 }
 
-/** A parsed YAML file that can answer "where is field X?". */
+/**
+ * A parsed YAML file that can answer "where is field X?". A file that cannot be read, is not UTF-8 or is not
+ * valid YAML is a problem, and its content is never quoted in one (it may not be YAML at all: a symbolic
+ * link to a .env file must not print its token).
+ */
 export class YamlSource {
   readonly display: string;
   readonly data: unknown;
   readonly problems: ConfigProblem[] = [];
   private readonly doc: Document;
   private readonly lines = new LineCounter();
+  /** Each mapping's entries by key, so that locating N problems costs O(N). */
+  private readonly entries = new WeakMap<YAMLMap, Map<string, Pair>>();
 
   constructor(readonly path: string) {
     this.display = relative(process.cwd(), path) || path;
-    this.doc = parseDocument(readFileSync(path, "utf8"), { lineCounter: this.lines });
-    for (const e of this.doc.errors) {
-      const [pos] = e.linePos ?? [];
-      this.problems.push({ file: this.display, line: pos?.line, column: pos?.col, field: "", message: `YAML syntax error: ${e.message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "")}` });
-    }
-    const data = this.problems.length ? undefined : this.doc.toJS();
+    const text = this.read();
+    // logLevel "error": yaml's warnings would otherwise go to stderr, quoting the file; they are problems here.
+    // uniqueKeys false: yaml checks each key against all before it (quadratic); indexKeys does it in one pass.
+    this.doc = text === undefined ? new Document() : parseDocument(text, { lineCounter: this.lines, logLevel: "error", uniqueKeys: false });
+    for (const e of [...this.doc.errors, ...this.doc.warnings]) this.problems.push(this.yamlProblem(e.linePos?.[0], yamlMessage(e)));
+    this.indexKeys();
+    const data = this.problems.length ? undefined : this.toJS();
     if (data !== undefined && data !== null && (typeof data !== "object" || Array.isArray(data))) {
-      this.problems.push({ file: this.display, line: 1, column: 1, field: "", message: `expected a mapping of settings, found ${describe(data)}` });
+      this.problems.push({ file: this.display, line: 1, column: 1, field: "", message: `expected a mapping of settings, found ${shape(data)}` });
     }
     this.data = this.problems.length ? undefined : (data ?? {});
   }
 
+  /** The file's text, or undefined after recording why there is none. */
+  private read(): string | undefined {
+    const found = (what: string) => {
+      this.problems.push({ file: this.display, field: "", message: `expected a readable YAML file, found ${what}` });
+      return undefined;
+    };
+    try {
+      if (lstatSync(this.path).isSymbolicLink()) {
+        let target: string;
+        try {
+          target = realpathSync(this.path);
+        } catch (e) {
+          return found((e as NodeJS.ErrnoException).code === "ELOOP" ? "a loop of symbolic links" : "a symbolic link to nothing");
+        }
+        if (!/\.ya?ml$/.test(target)) return found(`a symbolic link to a file not named *.yaml (${relative(process.cwd(), target) || target})`);
+      }
+      const stat = statSync(this.path);
+      if (stat.isDirectory()) return found("a directory");
+      if (!stat.isFile()) return found("something that is not a regular file");
+      return new TextDecoder("utf-8", { fatal: true }).decode(readFileSync(this.path));
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (e instanceof TypeError) return found("bytes that are not UTF-8 text");
+      return found(code === "EACCES" || code === "EPERM" ? "a file this user may not read" : `a file that cannot be read (${code ?? String(e)})`);
+    }
+  }
+
+  /** The document as plain data; aliases that do not resolve or expand beyond bounds are problems. */
+  private toJS(): unknown {
+    try {
+      return this.doc.toJS({ maxAliasCount: 100 });
+    } catch (e) {
+      if (!(e instanceof ReferenceError)) throw e;
+      if (e.message.startsWith("Excessive alias count")) {
+        this.problems.push({ file: this.display, field: "", message: "expected YAML whose aliases expand to a bounded size, found more than 100 alias expansions (an alias bomb?)" });
+      } else {
+        let unresolved: Alias | undefined;
+        visit(this.doc, { Alias: (_, node) => (node.resolve(this.doc) ? undefined : ((unresolved = node), visit.BREAK)) });
+        this.problems.push(this.yamlProblem(this.position(unresolved), yamlMessage(e)));
+      }
+      return undefined;
+    }
+  }
+
+  /** Indexes every mapping's keys; a key that repeats one before it is a problem (its value would be lost). */
+  private indexKeys(): void {
+    visit(this.doc, {
+      Map: (_, map) => {
+        const entries = new Map<string, Pair>();
+        for (const pair of map.items) {
+          if (!isScalar(pair.key)) continue;
+          const key = String(pair.key.value);
+          if (!entries.has(key)) entries.set(key, pair);
+          else this.problems.push(this.yamlProblem(this.position(pair.key), "Map keys must be unique"));
+        }
+        this.entries.set(map, entries);
+      },
+    });
+  }
+
+  private position(node: unknown): { line: number; col: number } | undefined {
+    const start = rangeStart(node);
+    return start === undefined ? undefined : this.lines.linePos(start);
+  }
+
+  private yamlProblem(pos: { line: number; col: number } | undefined, message: string): ConfigProblem {
+    return { file: this.display, line: pos?.line, column: pos?.col, field: "", message: `YAML syntax error: ${message}` };
+  }
+
   /** Position of the deepest existing node on `path` (a missing key points at its parent). */
   locate(path: readonly PropertyKey[]): { line: number; column: number } | undefined {
-    for (let depth = path.length; depth >= 0; depth--) {
-      // Point at the key of a mapping entry (where the user typed the name), else at the node itself.
-      const parent = depth > 0 ? this.doc.getIn(path.slice(0, depth - 1), true) : undefined;
-      const pair = isMap(parent) ? parent.items.find((p) => isScalar(p.key) && p.key.value === path[depth - 1]) : undefined;
-      const node = (pair?.key ?? this.doc.getIn(path.slice(0, depth), true)) as { range?: [number, number, number] } | undefined;
-      if (node?.range) {
-        const { line, col } = this.lines.linePos(node.range[0]);
-        return { line, column: col };
-      }
-    }
-    return undefined;
+    const { start } = this.walk(path);
+    if (start === undefined) return undefined;
+    const { line, col } = this.lines.linePos(start);
+    return { line, column: col };
   }
 
   /** True when this file itself sets the value at `path` (not just a parent). */
   has(path: readonly PropertyKey[]): boolean {
-    return path.length > 0 && this.doc.hasIn(path);
+    return path.length > 0 && this.walk(path).complete;
   }
+
+  /** Follows `path` as far as the document goes; `start` is where the last node reached begins (a key, for a mapping entry). */
+  private walk(path: readonly PropertyKey[]): { start?: number; complete: boolean } {
+    let node: unknown = this.doc.contents;
+    let start = rangeStart(node);
+    for (const key of path) {
+      if (isMap(node)) {
+        const pair = this.entries.get(node)?.get(String(key));
+        if (!pair) return { start, complete: false };
+        // Point at the key, where the user typed the name.
+        start = rangeStart(pair.key) ?? rangeStart(pair.value) ?? start;
+        node = pair.value;
+      } else if (isSeq(node) && typeof key === "number" && key < node.items.length) {
+        node = node.items[key];
+        start = rangeStart(node) ?? start;
+      } else {
+        return { start, complete: false };
+      }
+    }
+    return { start, complete: true };
+  }
+}
+
+function rangeStart(node: unknown): number | undefined {
+  return (node as { range?: [number, number, number] } | null | undefined)?.range?.[0];
+}
+
+/**
+ * yaml's message for an error, without the parts that can quote the file: everything after ": " or "; "
+ * (an unresolved alias or tag, an unexpected token) and words that are not plain words (a directive, a
+ * tag, an escape sequence, a reserved character).
+ */
+function yamlMessage(e: YAMLError | ReferenceError): string {
+  const first = e.message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "").split(/: |; /)[0];
+  const words = first.split(" ").filter((w) => /^[A-Za-z][A-Za-z'-]*[,.()]?$|^\(?[A-Za-z]+$|^['"]quote$/.test(w));
+  return words.join(" ") || ("code" in e ? e.code : "invalid YAML");
+}
+
+/** What a top-level value is, never what it says: the file may not be a configuration at all. */
+function shape(data: unknown): string {
+  return Array.isArray(data) ? `a list of ${data.length}` : `a ${typeof data}`;
 }
 
 /**
@@ -78,16 +185,13 @@ export function loadEnvironments(options: { dir?: string; only?: readonly string
   const dir = options.dir ?? environmentsDir();
   const names = environmentNames(dir);
   const selected = options.only?.length ? options.only : names;
-  const unknown = selected.filter((n) => !names.includes(n));
-  if (unknown.length) {
-    throw new ConfigError(
-      unknown.map((n) => ({
-        file: relative(process.cwd(), dir) || dir,
-        field: "",
-        message: `unknown environment "${n}"; known environments: ${names.join(", ") || "(none)"}`,
-      })),
-    );
-  }
+  const file = relative(process.cwd(), dir) || dir;
+  const selectionProblems = selected.flatMap((n, i): ConfigProblem[] => {
+    if (!names.includes(n)) return [{ file, field: "", message: `unknown environment "${n}"; known environments: ${names.join(", ")}` }];
+    // Twice would be two stacks of one name; say so rather than let synthesis fail on it.
+    return selected.indexOf(n) < i ? [{ file, field: "", message: `expected each environment once, found "${n}" named again` }] : [];
+  });
+  if (selectionProblems.length) throw new ConfigError([...new Map(selectionProblems.map((p) => [p.message, p])).values()]);
 
   const commonPath = join(dir, COMMON_FILE);
   const common = readdirSync(dir).includes(COMMON_FILE) ? new YamlSource(commonPath) : undefined;
@@ -97,24 +201,30 @@ export function loadEnvironments(options: { dir?: string; only?: readonly string
   // Cross-file checks need every environment, so validate all of them even when only some are selected.
   for (const name of names) {
     const source = new YamlSource(join(dir, `${name}.yaml`));
-    problems.push(...source.problems);
+    append(problems, source.problems);
     if (source.problems.length || (common && common.data === undefined)) continue;
     const merged = deepMerge(common?.data ?? {}, source.data);
+    const textProblems = unsafeTextProblems(merged, source, common);
+    append(problems, textProblems);
     const result = environmentSchema.safeParse(merged);
     if (!result.success) {
-      problems.push(...result.error.issues.flatMap((issue) => describeIssue(issue, merged, source, common)));
+      for (const issue of result.error.issues) append(problems, describeIssue(issue, merged, source, common));
       continue;
     }
-    loaded.push({ config: { ...result.data, name }, locate: (path, message) => at(path, source, common, message) });
+    if (textProblems.length) continue;
+    loaded.push({ config: { ...result.data, name, file: source.display }, locate: (path, message) => at(path, source, common, message) });
   }
-  problems.push(...crossEnvironmentProblems(loaded));
+  append(problems, crossEnvironmentProblems(loaded));
   // A mistake in common.yaml surfaces once per environment; report it once.
   if (problems.length) throw new ConfigError([...new Map(problems.map((p) => [formatProblem(p), p])).values()]);
 
   return selected.map((n) => loaded.find((l) => l.config.name === n)!.config);
 }
 
-/** Environment names: every `*.yaml` in `dir` except `common.yaml`, sorted. */
+/**
+ * Environment names: every `*.yaml` in `dir` except `common.yaml`, sorted. At least one; a file that looks
+ * meant as one but would not be read (`*.yml`, `*.YAML`) is an error, not silently skipped.
+ */
 export function environmentNames(dir: string): string[] {
   let files: string[];
   try {
@@ -122,22 +232,67 @@ export function environmentNames(dir: string): string[] {
   } catch {
     throw new ConfigError([{ file: dir, field: "", message: "expected a directory of environment YAML files, found nothing there" }]);
   }
-  const names = files.filter((f) => f.endsWith(".yaml") && f !== COMMON_FILE).map((f) => basename(f, ".yaml")).sort();
-  const bad = names.filter((n) => !/^[a-z][a-z0-9-]*$/.test(n));
-  if (bad.length) {
-    throw new ConfigError(
-      bad.map((n) => ({ file: join(relative(process.cwd(), dir), `${n}.yaml`), field: "", message: "expected a file name of lowercase letters, digits and hyphens (it becomes the stack name)" })),
-    );
+  const problems: ConfigProblem[] = [];
+  const names: string[] = [];
+  for (const f of files) {
+    const file = join(relative(process.cwd(), dir), f);
+    if (!f.endsWith(".yaml")) {
+      if (/\.ya?ml$/i.test(f)) problems.push({ file, field: "", message: "expected the extension .yaml (only *.yaml files are read), found another spelling" });
+    } else if (f !== COMMON_FILE) {
+      const name = f.slice(0, -".yaml".length);
+      if (/^[a-z][a-z0-9-]*$/.test(name)) names.push(name);
+      else problems.push({ file, field: "", message: "expected a file name of lowercase letters, digits and hyphens (it becomes the stack name)" });
+    }
   }
-  return names;
+  if (!names.length && !problems.length) {
+    problems.push({ file: relative(process.cwd(), dir) || dir, field: "", message: `expected at least one environment file (<environment>.yaml besides ${COMMON_FILE}), found none` });
+  }
+  if (problems.length) throw new ConfigError(problems);
+  return names.sort();
 }
 
-/** Objects merge key by key; arrays and scalars in the environment file replace those of common.yaml. */
+/**
+ * Objects merge key by key; arrays and scalars in the environment file replace those of common.yaml. Only
+ * own keys count, and each is set as data: a `__proto__` key stays a key (reported as unknown), never a prototype.
+ */
 export function deepMerge(base: unknown, override: unknown): unknown {
   if (!isPlainObject(base) || !isPlainObject(override)) return override === undefined ? base : override;
-  const out: Record<string, unknown> = { ...base };
-  for (const [k, v] of Object.entries(override)) out[k] = deepMerge(base[k], v);
-  return out;
+  const merged = new Map(Object.entries(base));
+  for (const [k, v] of Object.entries(override)) merged.set(k, deepMerge(Object.hasOwn(base, k) ? base[k] : undefined, v));
+  return Object.fromEntries(merged);
+}
+
+/** Appends without spreading: a file can have more problems than a call can take arguments. */
+function append(problems: ConfigProblem[], more: readonly ConfigProblem[]): void {
+  for (const p of more) problems.push(p);
+}
+
+/**
+ * Keys and text that must not reach the stack: `__proto__` (JavaScript would take it for the object's
+ * prototype) and cdktf's token encodings, which synthesis would replace by whatever they name.
+ */
+function unsafeTextProblems(merged: unknown, env: YamlSource, common: YamlSource | undefined): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const token = (text: string) => {
+    const found = cdktfTokenIn(text);
+    return found === undefined ? undefined : `without cdktf's token encoding, found ${JSON.stringify(found)} in ${describe(text)}`;
+  };
+  const walk = (value: unknown, path: PropertyKey[]) => {
+    if (typeof value === "string") {
+      const unsafe = token(value);
+      if (unsafe) problems.push(at(path, env, common, `expected text ${unsafe}`));
+    } else if (Array.isArray(value)) {
+      value.forEach((item, i) => walk(item, [...path, i]));
+    } else if (isPlainObject(value)) {
+      for (const [k, v] of Object.entries(value)) {
+        const unsafe = k === "__proto__" ? "unknown key; __proto__ is never a setting or a name" : token(k) && `expected a key ${token(k)}`;
+        if (unsafe) problems.push(at([...path, k], env, common, unsafe));
+        else walk(v, [...path, k]);
+      }
+    }
+  };
+  walk(merged, []);
+  return problems;
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -147,10 +302,14 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 /** Turns one zod issue into problems located in whichever file set (or should set) the field. */
 function describeIssue(issue: core.$ZodIssue, merged: unknown, env: YamlSource, common: YamlSource | undefined): ConfigProblem[] {
   if (issue.code === "unrecognized_keys") {
-    return issue.keys.map((key) => {
-      const path = [...issue.path, key];
-      return at(path, env, common, `unknown key; expected one of: ${allowedKeys(issue.path, merged).join(", ")}`);
-    });
+    const allowed = allowedKeys(issue.path, merged).join(", ");
+    // __proto__ is reported with the unsafe text, once.
+    return issue.keys.filter((key) => key !== "__proto__").map((key) => at([...issue.path, key], env, common, `unknown key; expected one of: ${allowed}`));
+  }
+  if (issue.code === "invalid_key") {
+    // A record's key broke its rule: say what the key should be, and show the key (not its value).
+    const [inner] = issue.issues;
+    return [at(issue.path, env, common, `${inner ? expectation(inner) : "expected a valid key"}, found ${describe(issue.path.at(-1))}`)];
   }
   const found = valueAt(merged, issue.path);
   return [at(issue.path, env, common, `${expectation(issue)}, found ${describe(found)}`)];
@@ -220,11 +379,4 @@ function schemaAt(path: readonly PropertyKey[], merged: unknown, options: { keep
 
 function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
   return path.reduce<unknown>((v, k) => (v !== null && typeof v === "object" ? (v as Record<PropertyKey, unknown>)[k] : undefined), data);
-}
-
-function findRepoRoot(from: string): string {
-  for (let dir = from; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, "cdktf.json"))) return dir;
-    if (dirname(dir) === dir) throw new Error(`no cdktf.json in ${from} or any directory above it`);
-  }
 }

@@ -5,17 +5,28 @@ import {
   DefaultTokenResolver,
   type IAspect,
   StringConcat,
+  TerraformBackend,
+  type TerraformElement,
   TerraformResource,
   TerraformStack,
   Tokenization,
 } from "../cdktf";
-import { type NagEnvironment, type NagRule, NagRuleCompliance, type NagRuleResult, type SynthesizedResource } from "./nag-rule";
+import {
+  BACKEND,
+  type NagEnvironment,
+  type NagRule,
+  NagRuleCompliance,
+  type RecordedSuppression,
+  SUPPRESSIONS_KEY,
+  type SynthesizedResource,
+} from "./nag-rule";
 import { EnvironmentInName } from "./rules/environment-in-name";
 import { NoInlineSecretValue } from "./rules/no-inline-secret-value";
 import { ProductionPreventDestroy } from "./rules/production-prevent-destroy";
+import { ProductionRemoteState } from "./rules/production-remote-state";
 import { ServingEndpointLeastPrivilege } from "./rules/serving-endpoint-least-privilege";
 
-export const RULES: readonly NagRule[] = [ProductionPreventDestroy, NoInlineSecretValue, ServingEndpointLeastPrivilege, EnvironmentInName];
+export const RULES: readonly NagRule[] = [ProductionPreventDestroy, ProductionRemoteState, NoInlineSecretValue, ServingEndpointLeastPrivilege, EnvironmentInName];
 
 /** An accepted finding of a granular rule, with the reason it is accepted (reviewers read it). */
 export interface NagSuppression {
@@ -28,10 +39,10 @@ export interface NagSuppression {
 
 const SUPPRESSION_METADATA = "databricks-nag:suppression";
 
-/** Records a suppression on the resource construct the rule evaluates. */
-export function addNagSuppression(resource: TerraformResource, suppression: NagSuppression): void {
+/** Records a suppression on the resource (or backend) construct the rule evaluates. */
+export function addNagSuppression(element: TerraformElement, suppression: NagSuppression): void {
   if (!suppression.reason.trim()) throw new Error(`suppression of ${suppression.id} for ${suppression.appliesTo}: expected a reason, found ${JSON.stringify(suppression.reason)}`);
-  resource.node.addMetadata(SUPPRESSION_METADATA, suppression);
+  element.node.addMetadata(SUPPRESSION_METADATA, suppression);
 }
 
 export function nagSuppressions(resource: IConstruct): NagSuppression[] {
@@ -39,29 +50,40 @@ export function nagSuppressions(resource: IConstruct): NagSuppression[] {
 }
 
 /**
- * The guardrails, as an Aspect (add it to a stack): every rule is checked against every resource, and each
- * violation becomes an error annotation `<rule id>: <construct path>: <message>`, which stops synthesis.
+ * The guardrails, as an Aspect (add it to a stack): every rule is checked against every resource and the
+ * backend, and each violation becomes an error annotation `<rule id>: <construct path>: <message>`, which
+ * stops synthesis. Findings a suppression accepts are recorded in the stack's top-level comment for reviewers.
  */
 export class DatabricksNagPack implements IAspect {
+  private readonly accepted = new Map<string, RecordedSuppression>();
+
   constructor(private readonly environment: NagEnvironment) {}
 
   visit(node: IConstruct): void {
-    if (!TerraformResource.isTerraformResource(node)) return;
-    const resource = synthesized(node);
+    const element = TerraformResource.isTerraformResource(node) ? synthesized(node) : TerraformBackend.isBackend(node) ? synthesizedBackend(node) : undefined;
+    if (!element) return;
     const suppressions = nagSuppressions(node);
     for (const rule of RULES) {
-      for (const problem of problems(rule, rule.check(resource, this.environment), suppressions)) {
-        Annotations.of(node).addError(`${rule.id}: ${node.node.path}: ${problem}`);
+      const result = rule.check(element, this.environment);
+      const message = typeof rule.message === "string" ? rule.message : rule.message(this.environment);
+      if (result === NagRuleCompliance.NON_COMPLIANT) {
+        Annotations.of(node).addError(`${rule.id}: ${node.node.path}: ${message}`);
+      } else if (Array.isArray(result)) {
+        const open = result.filter((finding) => !this.accept(node, rule, finding, suppressions));
+        if (open.length) Annotations.of(node).addError(`${rule.id}: ${node.node.path}: ${message} (found: ${open.join(", ")})`);
       }
     }
   }
-}
 
-function problems(rule: NagRule, result: NagRuleResult, suppressions: readonly NagSuppression[]): string[] {
-  if (result === NagRuleCompliance.COMPLIANT || result === NagRuleCompliance.NOT_APPLICABLE) return [];
-  if (result === NagRuleCompliance.NON_COMPLIANT) return [rule.message];
-  const open = result.filter((finding) => !suppressions.some((s) => s.id === rule.id && s.appliesTo === finding));
-  return open.length ? [`${rule.message} (found: ${open.join(", ")})`] : [];
+  /** Whether a suppression accepts `finding`; if so it is recorded in the synthesized stack. */
+  private accept(node: IConstruct, rule: NagRule, finding: string, suppressions: readonly NagSuppression[]): boolean {
+    const suppression = suppressions.find((s) => s.id === rule.id && s.appliesTo === finding);
+    if (!suppression) return false;
+    const record: RecordedSuppression = { rule: rule.id, path: node.node.path, appliesTo: finding, reason: suppression.reason };
+    this.accepted.set(JSON.stringify(record), record);
+    TerraformStack.of(node).addOverride(`//.${SUPPRESSIONS_KEY}`, [...this.accepted.values()]);
+    return true;
+  }
 }
 
 const RESOLVER = new DefaultTokenResolver(new StringConcat());
@@ -92,6 +114,13 @@ function lazy<T extends object>(make: () => T): T {
     ownKeys: () => Reflect.ownKeys(target()),
     getOwnPropertyDescriptor: (_, key) => Reflect.getOwnPropertyDescriptor(target(), key),
   });
+}
+
+/** The backend block as rules see it: type BACKEND, its `terraform.backend` block as attributes, comments left out. */
+function synthesizedBackend(backend: TerraformBackend): SynthesizedResource {
+  const json = Tokenization.resolve(backend.toTerraform(), { scope: TerraformStack.of(backend), preparing: false, resolver: RESOLVER }) as { terraform: { backend: Record<string, Record<string, unknown>> } };
+  const attributes = Object.fromEntries(Object.entries(json.terraform.backend).map(([kind, { "//": _comment, ...settings }]) => [kind, settings]));
+  return { type: BACKEND, attributes };
 }
 
 /** Every error annotation under `scope` (the guardrail violations, when synthesis stopped on them). */

@@ -17,27 +17,45 @@ export type NagRuleFindings = readonly string[];
 
 export type NagRuleResult = NagRuleCompliance | NagRuleFindings;
 
-/** A resource as Terraform receives it: its type and its resolved attributes (snake_case, with `lifecycle`). */
+/**
+ * A resource as Terraform receives it: its type and its resolved attributes (snake_case, with `lifecycle`).
+ * The stack's backend is presented the same way, as type BACKEND with the `terraform.backend` block as its
+ * attributes (`{ s3: { bucket, ... } }`).
+ */
 export interface SynthesizedResource {
   readonly type: string;
   readonly attributes: Readonly<Record<string, unknown>>;
 }
 
+/** The type rules see the stack's backend block as. */
+export const BACKEND = "terraform.backend";
+
 /** What rules know about the stack a resource is in. */
 export interface NagEnvironment {
   readonly name: string;
   readonly production: boolean;
+  /** The environment's YAML file, where a fix goes. */
+  readonly file: string;
 }
 
 export interface NagRule {
   /** Stable: error messages and suppressions refer to it. */
   readonly id: string;
-  /** What a violation breaks and how to fix it, in one line. */
-  readonly message: string;
+  /** What a violation breaks and how to fix it, in one line; a function when the fix names the environment's file. */
+  readonly message: string | ((environment: NagEnvironment) => string);
   readonly check: (resource: SynthesizedResource, environment: NagEnvironment) => NagRuleResult;
 }
 
-/** True for a Terraform reference or expression (`${...}`) rather than a literal. */
-export function isExpression(value: unknown): boolean {
-  return typeof value === "string" && value.includes("${");
+/**
+ * An accepted finding as the synthesized stack records it, in its top-level comment (`"//"`) under
+ * SUPPRESSIONS_KEY, for reviewers: the review tool reads it from `cdk.tf.json`.
+ */
+export interface RecordedSuppression {
+  readonly rule: string;
+  /** The construct path of the resource (or backend) the finding is on. */
+  readonly path: string;
+  readonly appliesTo: string;
+  readonly reason: string;
 }
+
+export const SUPPRESSIONS_KEY = "guardrailSuppressions";

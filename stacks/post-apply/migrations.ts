@@ -1,21 +1,18 @@
-import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
-import { compareStrings, contentHash } from "../content-hash";
+import { existsSync } from "node:fs";
+import { contentHash } from "../content-hash";
 import { MIGRATIONS_DIR } from "../repo-paths";
+import { type MigrationFile, readMigrationFolder } from "../../tools/lib/migration-folder";
 
 /**
- * The migration files of `dir`: the `*.sql` files directly in it, by name in code-unit order (the order they
- * apply in). A missing directory has none.
+ * The migrations of `dir`, in the order they apply, checked by the same rules the post-apply runner applies
+ * them by (tools/lib/migration-folder.ts), so a directory the runner would refuse fails synth instead of a
+ * deploy halfway. A missing directory has none. @throws MigrationFolderError
  */
-export function migrationFiles(dir: string = MIGRATIONS_DIR): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir, { withFileTypes: true })
-    .filter((entry) => entry.isFile() && entry.name.endsWith(".sql"))
-    .map((entry) => entry.name)
-    .sort(compareStrings);
+export function migrationFiles(dir: string = MIGRATIONS_DIR): MigrationFile[] {
+  return existsSync(dir) ? readMigrationFolder(dir) : [];
 }
 
 /** sha256 of the migration files, names and contents (`contentHash`); the hash of nothing when there are none. */
 export function migrationsSha256(dir: string = MIGRATIONS_DIR): string {
-  return contentHash(migrationFiles(dir).map((name) => ({ path: name, content: readFileSync(join(dir, name)) })));
+  return contentHash(migrationFiles(dir).map((file) => ({ path: file.name, content: file.bytes })));
 }

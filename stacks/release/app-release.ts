@@ -1,10 +1,12 @@
 import { createHash } from "node:crypto";
+import { relative, sep } from "node:path";
 import { Construct } from "constructs";
 import type { App as AppResource } from "@cdktf/provider-databricks/lib/app";
 import type { ITerraformDependable } from "../cdktf";
-import { REPO_ROOT } from "../config/load-environments";
+import { REPO_ROOT } from "../repo-paths";
 import type { EnvironmentConfig } from "../config/schema";
 import { relativeToStackDirectory } from "../stack-paths";
+import type { AppSource } from "../source/app-source";
 import { TerraformData } from "../terraform-data";
 
 /** The runner's release entry point, run from the repository root (`tools/post-apply/`), precompiled (tools/build/run.cjs). */
@@ -12,24 +14,26 @@ export const RELEASE_COMMAND = "node tools/build/run.cjs tools/post-apply/main.t
 
 export interface AppReleaseProps {
   readonly app: AppResource;
-  /** Where the uploaded source is (`/Workspace/…`). */
-  readonly sourceCodePath: string;
+  /** The source to sync into the app's workspace directory and deploy. */
+  readonly source: AppSource;
+  /** Plain settings added to app.yaml's `env` (already part of `source`'s hash; listed so a review shows them). @default - none */
+  readonly env?: Readonly<Record<string, string>>;
   /**
-   * What the app runs, hashed: a change to any of these deploys the app again (source content, the app's
+   * What the app runs besides its source, hashed: a change to any of these deploys the app again (the app's
    * bindings and settings, the migrations its code expects); nothing else does.
    */
   readonly runs: Record<string, unknown>;
   /** Bound on the whole release (compute start, other deployments, this one). */
   readonly timeoutSeconds: number;
-  /** The steps that must be done first: the uploaded source, and migrations and grants. */
+  /** The steps that must be done first: migrations and grants. */
   readonly after: readonly ITerraformDependable[];
   /** @default - the runner resolves the workspace from the inherited environment, as the provider does */
   readonly workspace?: EnvironmentConfig["workspace"];
 }
 
 /**
- * The release phase: deploys the uploaded source to the app (Apps deployments API, SNAPSHOT) and waits until
- * the app is RUNNING it. Terraform's app resource never deploys code, so without this a first deploy leaves
+ * The release phase: syncs the app's source into its workspace directory, deploys it to the app (Apps
+ * deployments API, SNAPSHOT) and waits until the app is RUNNING it. Terraform's app resource never deploys code, so without this a first deploy leaves
  * the app "not deployed yet" and a later one leaves it running old code. A failed release leaves this
  * resource tainted, so the next deploy tries again; everything before it stays applied.
  */
@@ -38,14 +42,16 @@ export class AppRelease extends Construct {
 
   constructor(scope: Construct, id: string, props: AppReleaseProps) {
     super(scope, id);
-    const { app, sourceCodePath, runs, timeoutSeconds, after, workspace = {} } = props;
+    const { app, source, env = {}, runs, timeoutSeconds, after, workspace = {} } = props;
     this.resource = new TerraformData(this, "Resource", {
       triggersReplace: {
-        runs_sha256: createHash("sha256").update(JSON.stringify(runs)).digest("hex"),
+        runs_sha256: createHash("sha256").update(JSON.stringify({ ...runs, source: source.contentHash })).digest("hex"),
+        source_sha256: source.contentHash,
+        app_env: env,
         // A re-created app (new service principal) has no deployment yet.
         app_sp_client_id: app.servicePrincipalClientId,
       },
-      dependsOn: [app, ...after],
+      dependsOn: [app, source.directory, ...after],
       provisioners: [
         {
           type: "local-exec",
@@ -53,7 +59,10 @@ export class AppRelease extends Construct {
           workingDir: relativeToStackDirectory(this, REPO_ROOT),
           environment: {
             POST_APPLY_APP_NAME: app.name,
-            POST_APPLY_SOURCE_CODE_PATH: sourceCodePath,
+            POST_APPLY_SOURCE_DIR: relative(REPO_ROOT, source.sourceDir).split(sep).join("/"),
+            POST_APPLY_WORKSPACE_PATH: source.workspacePath,
+            POST_APPLY_SOURCE_SHA256: source.contentHash,
+            POST_APPLY_APP_ENV: JSON.stringify(env),
             POST_APPLY_RELEASE_TIMEOUT_SECONDS: String(timeoutSeconds),
             ...(workspace.host && { DATABRICKS_HOST: workspace.host }),
             ...(workspace.profile && { DATABRICKS_CONFIG_PROFILE: workspace.profile }),

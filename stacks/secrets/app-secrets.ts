@@ -2,7 +2,7 @@ import { Construct } from "constructs";
 import { Secret } from "@cdktf/provider-databricks/lib/secret";
 import { SecretScope } from "@cdktf/provider-databricks/lib/secret-scope";
 import { TerraformVariable } from "../cdktf";
-import { secretVariableName } from "../config/secret-variable";
+import { RESERVED_SECRET_KEYS, secretVariableName } from "../config/secret-variable";
 
 export interface AppSecretsProps {
   /** The secret scope: one per app, because app secret bindings grant access to the whole scope. */
@@ -23,11 +23,14 @@ export class AppSecrets extends Construct {
   constructor(scope: Construct, id: string, props: AppSecretsProps) {
     super(scope, id);
     if (props.keys.length === 0) throw new Error(`secret scope "${props.scope}": expected at least one key, found none`);
+    const reserved = props.keys.filter((key) => RESERVED_SECRET_KEYS.has(key));
+    if (reserved.length) throw new Error(`secret scope "${props.scope}": expected keys other than ${[...RESERVED_SECRET_KEYS].join(", ")}, found ${reserved.join(", ")}`);
 
     this.scope = new SecretScope(this, "scope", { name: props.scope });
     this.secrets = props.keys.map((key) => {
       const name = secretVariableName(key);
-      const value = new TerraformVariable(this, `${key}-value`, {
+      // ":" cannot occur in a key, so this id never meets a secret's (`a-value` is a key of its own).
+      const value = new TerraformVariable(this, `${key}:value`, {
         type: "string",
         sensitive: true,
         nullable: false,

@@ -1,8 +1,8 @@
 /**
- * `npm run drift` end to end against the workspace emulator and a real PostgreSQL: two environments are
- * deployed as Terraform would (instance, catalog, app through the emulator's REST API) and migrated by the
- * post-apply runner; then drift is injected out of band, one kind at a time, and each must be named.
- * Every run must leave the database exactly as it found it.
+ * `npm run drift` end to end against the workspace emulator, whose instances are real PostgreSQL servers:
+ * two environments are deployed as Terraform would (instance, catalog, app through the emulator's REST API)
+ * and migrated by the post-apply runner; then drift is injected out of band, one kind at a time, and each
+ * must be named. Every run must leave the databases exactly as it found them.
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
@@ -11,36 +11,36 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import YAML from "yaml";
-import { loadEnvironments, REPO_ROOT } from "../../stacks/config/load-environments";
+import { loadEnvironments } from "../../stacks/config/load-environments";
 import type { EnvironmentConfig } from "../../stacks/config/schema";
-import { MIGRATIONS_DIR } from "../../stacks/repo-paths";
+import { MIGRATIONS_DIR, REPO_ROOT } from "../../stacks/repo-paths";
 import { migrationLockKey } from "../../tools/post-apply/migration-lock";
 import type { DriftReport } from "../../tools/drift/report";
 import { deployThroughEmulator, runToolAgainst, startEmulator, type Emulator } from "../support/emulator";
 import { freePort } from "../support/free-port";
-import { startPostgres, type TestPostgres } from "../support/postgres";
+import type { PostgresAccess } from "../support/postgres";
 
-let postgres: TestPostgres;
 let emulator: Emulator;
 let home: string;
-/** The repository's environments, with staging on a database of its own (one PostgreSQL serves both) and prod unreachable. */
+/** The repository's environments, with prod unreachable. */
 let environmentsDir: string;
 let dev: EnvironmentConfig;
 let staging: EnvironmentConfig;
 const appRoles: Record<string, string> = {};
+/** Each environment's instance's PostgreSQL, as its superuser. */
+const postgres: Record<string, PostgresAccess> = {};
 
 before(async () => {
-  postgres = await startPostgres();
-  emulator = await startEmulator(postgres);
+  emulator = await startEmulator();
   home = mkdtempSync(join(tmpdir(), "drift-e2e-"));
   environmentsDir = join(home, "environments");
   cpSync(join(REPO_ROOT, "environments"), environmentsDir, { recursive: true });
-  editYaml("staging", (doc) => doc.setIn(["database", "name"], "notes_staging"));
   const unreachable = await freePort();
   editYaml("prod", (doc) => doc.setIn(["workspace", "host"], `http://127.0.0.1:${unreachable}`));
   [dev, staging] = loadEnvironments({ dir: environmentsDir, only: ["dev", "staging"] });
   for (const config of [dev, staging]) {
     appRoles[config.name] = await deployThroughEmulator(emulator, config);
+    postgres[config.name] = await emulator.instancePostgres(config.lakebase.instanceName);
     const migrated = runTool("tools/post-apply/main.ts", [config.name]);
     assert.equal(migrated.status, 0, migrated.output);
   }
@@ -48,7 +48,6 @@ before(async () => {
 
 after(async () => {
   await emulator?.stop();
-  await postgres?.stop();
   if (home) rmSync(home, { recursive: true, force: true });
 });
 
@@ -61,24 +60,27 @@ function editYaml(name: string, edit: (doc: YAML.Document) => void): void {
 
 /** A tool run against the emulator with this test's environments directory and an empty home (no ~/.databrickscfg). */
 function runTool(script: string, args: string[], env: NodeJS.ProcessEnv = {}) {
-  return runToolAgainst(emulator, postgres, script, args, { HOME: home, STACK_ENVIRONMENTS_DIR: environmentsDir, ...env });
+  return runToolAgainst(emulator, script, args, { HOME: home, STACK_ENVIRONMENTS_DIR: environmentsDir, ...env });
 }
 
-/** `npm run drift -- <args> --format json`, its report parsed; checks that the databases are unchanged by it. */
-async function drift(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ status: number | null; report: DriftReport; output: string }> {
-  const before = await snapshots();
-  const { status, stdout, output } = await whileLocked(() => runTool("tools/drift/main.ts", [...args, "--format", "json"], env));
-  assert.deepEqual(await snapshots(), before, "the drift run changed the database");
+/**
+ * `npm run drift -- <args> --format json`, its report parsed; checks that the databases of `running` (the
+ * environments whose instance runs) are unchanged by it.
+ */
+async function drift(args: string[], env: NodeJS.ProcessEnv = {}, running = [dev, staging]): Promise<{ status: number | null; report: DriftReport; output: string }> {
+  const before = await snapshots(running);
+  const { status, stdout, output } = await whileLocked(running, () => runTool("tools/drift/main.ts", [...args, "--format", "json"], env));
+  assert.deepEqual(await snapshots(running), before, "the drift run changed the database");
   return { status, report: JSON.parse(stdout) as DriftReport, output };
 }
 
 /**
- * Runs `work` while a session holds every environment's migration advisory lock: a drift run that took
+ * Runs `work` while a session holds each environment's migration advisory lock: a drift run that took
  * it would hang until killed instead of finishing.
  */
-async function whileLocked<T>(work: () => T): Promise<T> {
-  const clients = await Promise.all([dev, staging].map(async (config) => {
-    const client = new pg.Client(postgres.clientConfig({ database: config.database.name }));
+async function whileLocked<T>(environments: EnvironmentConfig[], work: () => T): Promise<T> {
+  const clients = await Promise.all(environments.map(async (config) => {
+    const client = new pg.Client(postgres[config.name].clientConfig({ database: config.database.name }));
     await client.connect();
     await client.query("SELECT pg_advisory_lock($1, $2)", [...migrationLockKey(config.database.schema)]);
     return client;
@@ -91,8 +93,8 @@ async function whileLocked<T>(work: () => T): Promise<T> {
 }
 
 /** Owners and ACLs of the app and history schemas and everything in them, default privileges, and the history rows. */
-async function snapshots(): Promise<unknown[]> {
-  return Promise.all([dev, staging].map(async (config) => (await postgres.query(`
+async function snapshots(environments: EnvironmentConfig[]): Promise<unknown[]> {
+  return Promise.all(environments.map(async (config) => (await postgres[config.name].query(`
     SELECT format('%s owner=%s acl=%s', c.oid::regclass, pg_get_userbyid(c.relowner), c.relacl) AS line
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname IN ($1, 'post_apply')
     UNION ALL SELECT format('schema %s owner=%s acl=%s', nspname, pg_get_userbyid(nspowner), nspacl) FROM pg_namespace
@@ -138,7 +140,7 @@ test("an instance field changed out of band (PATCH with update_mask) is named, m
 });
 
 test("a grant revoked from the app role is named, high: exit 2", async () => {
-  await postgres.query(`REVOKE INSERT ON app.notes FROM ${pg.escapeIdentifier(appRoles.dev)}`, [], dev.database.name);
+  await postgres.dev.query(`REVOKE INSERT ON app.notes FROM ${pg.escapeIdentifier(appRoles.dev)}`, [], dev.database.name);
   const { status, report, output } = await drift(["dev"]);
   assert.equal(status, 2, output);
   const access = findingsOf(report, "dev").findings.filter((f) => f.check === "access");
@@ -169,12 +171,12 @@ test("an applied migration file edited since is named, high: exit 2", async () =
 });
 
 test("an object in the app schema not owned by the deployer is named, high: exit 2", async () => {
-  await postgres.query("CREATE TABLE app.scratch (id int)", [], staging.database.name);
+  await postgres.staging.query("CREATE TABLE app.scratch (id int)", [], staging.database.name);
   const { status, report, output } = await drift(["staging"]);
-  await postgres.query("DROP TABLE app.scratch", [], staging.database.name);
+  await postgres.staging.query("DROP TABLE app.scratch", [], staging.database.name);
   assert.equal(status, 2, output);
   const owned = findingsOf(report, "staging").findings.filter((f) => f.check === "ownership");
-  assert.deepEqual(owned.map(({ object, expected, found }) => ({ object, expected, found })), [{ object: "table app.scratch", expected: `owned by "${emulator.userName}"`, found: `owned by "${postgres.superuser}"` }]);
+  assert.deepEqual(owned.map(({ object, expected, found }) => ({ object, expected, found })), [{ object: "table app.scratch", expected: `owned by "${emulator.userName}"`, found: `owned by "${postgres.staging.superuser}"` }]);
 });
 
 test("two environments, one drifted and one clean, give one combined report with exit 2, also written to --out-dir", async () => {
@@ -206,7 +208,8 @@ test("an unreachable environment is an error (exit 1) and the other's findings a
 test("changed tags, a stopped instance and a deleted instance are named, and their databases are not probed: exit 2", async () => {
   await emulator.api("PATCH", `/api/2.0/database/instances/${staging.lakebase.instanceName}?update_mask=custom_tags,stopped`, { custom_tags: [{ key: "project", value: "notes" }], stopped: true });
   await emulator.api("DELETE", `/api/2.0/database/instances/${dev.lakebase.instanceName}`);
-  const { status, report, output } = await drift(["dev", "staging"]);
+  // Neither instance runs any more: there is no database to compare or lock.
+  const { status, report, output } = await drift(["dev", "staging"], {}, []);
   assert.equal(status, 2, output);
   const stagingResult = findingsOf(report, "staging");
   assert.deepEqual(stagingResult.findings.map(({ object, expected, found }) => ({ object, expected, found })), [

@@ -91,7 +91,7 @@ for (const config of environments) {
     const app = await world.emulator.api<{ app_status?: { state?: string }; active_deployment?: { deployment_id?: string } }>("GET", `/api/2.0/apps/${config.app.name}`);
     assert.equal(app.app_status?.state, "RUNNING", JSON.stringify(app));
     assert.ok(app.active_deployment?.deployment_id, JSON.stringify(app));
-    const applied = await world.postgres.query("SELECT count(*)::int AS n FROM post_apply.applied_migrations", [], config.database.name);
+    const applied = await (await world.emulator.instancePostgres(config.lakebase.instanceName)).query("SELECT count(*)::int AS n FROM post_apply.applied_migrations", [], config.database.name);
     assert.ok(applied.rows[0].n > 0);
 
     const diff = world.project.cdktf(["diff", env, "--skip-provider-lock"]);

@@ -1,8 +1,8 @@
 /**
  * The post-apply runner end to end, as a deploy runs it, against the maintained Databricks API emulator
- * (not a hand-written fake) and a real PostgreSQL: the emulator creates the instance, the database (via the
- * catalog) and the app's service-principal role the way the platform does; the runner then authenticates
- * with the usual Databricks environment variables, mints a database credential, migrates and grants.
+ * (not a hand-written fake): the emulator creates the instance (a real PostgreSQL of its own), the database
+ * (via the catalog) and the app's service-principal role the way the platform does; the runner then
+ * authenticates with the usual Databricks environment variables, mints a database credential, migrates and grants.
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
@@ -10,26 +10,26 @@ import pg from "pg";
 import { loadEnvironments } from "../../stacks/config/load-environments";
 import { migrationFiles } from "../../stacks/post-apply/migrations";
 import { deployThroughEmulator, runToolAgainst, startEmulator, type Emulator } from "../support/emulator";
-import { startPostgres, type TestPostgres } from "../support/postgres";
+import type { PostgresAccess } from "../support/postgres";
 
 const [dev] = loadEnvironments({ only: ["dev"] });
-let postgres: TestPostgres;
 let emulator: Emulator;
+/** The dev instance's PostgreSQL, as its superuser. */
+let postgres: PostgresAccess;
 let appRole: string;
 
 before(async () => {
-  postgres = await startPostgres();
-  emulator = await startEmulator(postgres);
+  emulator = await startEmulator();
   appRole = await deployThroughEmulator(emulator, dev);
+  postgres = await emulator.instancePostgres(dev.lakebase.instanceName);
 });
 
 after(async () => {
   await emulator?.stop();
-  await postgres?.stop();
 });
 
 function runner(args: string[], env: NodeJS.ProcessEnv = {}) {
-  return runToolAgainst(emulator, postgres, "tools/post-apply/main.ts", args, env);
+  return runToolAgainst(emulator, "tools/post-apply/main.ts", args, env);
 }
 
 /** Runs SQL as the app's service principal (the emulator creates its role without a password; give it one). */
@@ -49,7 +49,7 @@ test("npm run migrate -- dev applies every migration and grants the app role, th
   assert.equal(status, 0, output);
   const files = migrationFiles();
   assert.ok(files.length > 0);
-  for (const file of files) assert.ok(output.includes(file), `${file} not reported:\n${output}`);
+  for (const { name } of files) assert.ok(output.includes(name), `${name} not reported:\n${output}`);
 });
 
 test("the app's service principal can use the tables the deployer created", async () => {
@@ -73,6 +73,8 @@ test("Terraform's entry point (apply, POST_APPLY_* inputs) finds nothing left to
     POST_APPLY_READ_ONLY_ROLES: "",
     POST_APPLY_INSTANCE_TIMEOUT_SECONDS: "30",
     POST_APPLY_LOCK_TIMEOUT_SECONDS: "30",
+    POST_APPLY_STATEMENT_LOCK_TIMEOUT_SECONDS: "10",
+    POST_APPLY_STATEMENT_TIMEOUT_SECONDS: "60",
   });
   assert.equal(status, 0, output);
   const afterRun = await postgres.query("SELECT count(*)::int AS n FROM post_apply.applied_migrations", [], dev.database.name);

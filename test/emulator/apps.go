@@ -19,16 +19,23 @@ import (
 )
 
 // Apps. The test server gives a new app a random service principal on every create and on any update
-// whose body lacks one, wipes platform fields (deployments, status) on update, and has no platform
-// side effects for database, secret or serving-endpoint resources. These handlers keep the platform
-// fields, derive the service principal from the app name, and grant what the resources ask for.
+// whose body lacks one, wipes platform fields (deployments, status) on update, has no platform side
+// effects for database, secret or serving-endpoint resources, and starts, stops and deploys at once.
+// These handlers keep the platform fields, derive the service principal from the app name, grant what
+// the resources ask for, and go through the platform's states: compute STARTING → ACTIVE and
+// STOPPING → STOPPED, deployments IN_PROGRESS → SUCCEEDED (or FAILED, on request), each transition
+// taking the configured app delay.
 func (e *emulator) registerApps() {
 	s := e.server
 	s.Handle("POST", "/api/2.0/apps", func(req testserver.Request) any { return e.appUpsert(req, "") })
 	s.Handle("PATCH", "/api/2.0/apps/{name}", func(req testserver.Request) any { return e.appUpsert(req, req.Vars["name"]) })
+	s.Handle("DELETE", "/api/2.0/apps/{name}", e.appDelete)
+	s.Handle("POST", "/api/2.0/apps/{name}/start", e.appStart)
+	s.Handle("POST", "/api/2.0/apps/{name}/stop", e.appStop)
 	s.Handle("POST", "/api/2.0/apps/{name}/deployments", e.deploymentCreate)
 	s.Handle("GET", "/api/2.0/apps/{name}/deployments", e.deploymentList)
 	s.Handle("GET", "/api/2.0/apps/{name}/deployments/{deployment_id}", e.deploymentGet)
+	s.Handle("POST", "/_emulator/apps/{name}/fail-next-deployment", e.failNextDeployment)
 }
 
 var appName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*[a-z0-9]$`)
@@ -75,11 +82,11 @@ func (e *emulator) appUpsert(req testserver.Request, name string) any {
 		app.ServicePrincipalName = "app-" + name
 		app.Url = "https://" + name + "-900800700600.aws.databricksapps.com"
 		app.CreateTime, app.Creator = now, e.cfg.userName
-		app.ComputeStatus = &apps.ComputeStatus{State: apps.ComputeStateActive, Message: "App compute is active."}
+		app.ComputeStatus = computeStarting
 		if req.URL.Query().Get("no_compute") == "true" {
-			app.ComputeStatus = &apps.ComputeStatus{State: apps.ComputeStateStopped, Message: "App compute is stopped."}
+			app.ComputeStatus = computeStopped
 		}
-		app.AppStatus = &apps.ApplicationStatus{State: apps.ApplicationStateUnavailable, Message: "App has not been deployed yet."}
+		app.AppStatus = notDeployed
 		app.ActiveDeployment, app.PendingDeployment, app.DefaultSourceCodePath = nil, nil, ""
 	} else {
 		// The body is the whole desired app; what the platform owns stays as it is.
@@ -99,6 +106,10 @@ func (e *emulator) appUpsert(req testserver.Request, name string) any {
 	if app.ComputeSize == "" {
 		app.ComputeSize = apps.ComputeSizeMedium
 	}
+	// The API checks the value; provider 1.99's validate does not.
+	if !slices.Contains(validComputeSizes, app.ComputeSize) {
+		return badRequest("INVALID_PARAMETER_VALUE", fmt.Sprintf("app %s: compute_size %q is not valid; expected one of %v.", name, app.ComputeSize, validComputeSizes))
+	}
 	app.UpdateTime, app.Updater = now, e.cfg.userName
 	app.EffectiveUserApiScopes = slices.Clone(app.UserApiScopes)
 	app.EffectiveBudgetPolicyId = app.BudgetPolicyId
@@ -113,9 +124,9 @@ func (e *emulator) appUpsert(req testserver.Request, name string) any {
 		return errorResponse(http.StatusConflict, "RESOURCE_ALREADY_EXISTS", "An app with the same name already exists: "+name)
 	}
 	w.Apps[name] = app
-	if creating {
+	if creating && app.ComputeStatus == computeStarting {
 		e.mu.Lock()
-		delete(e.extrasFor(w).deployments, name) // a re-created app starts without deployments
+		e.computeTransition(w, name, e.extrasFor(w), func(app *apps.App, _ *extras) { app.ComputeStatus = computeActive })
 		e.mu.Unlock()
 	}
 	return app
@@ -164,15 +175,19 @@ func (e *emulator) bindResources(w *testserver.FakeWorkspace, app apps.App) *tes
 
 	// Postgres first: if it fails, nothing about the app has changed yet.
 	for _, r := range app.Resources {
-		if r.Database == nil || !e.pg.enabled() {
+		if r.Database == nil {
 			continue
 		}
-		exists, err := e.pg.databaseExists(r.Database.DatabaseName)
+		c, unavailable := e.readyCluster(w, r.Database.InstanceName)
+		if unavailable != nil {
+			return unavailable
+		}
+		exists, err := c.databaseExists(r.Database.DatabaseName)
 		if err == nil && !exists {
 			return fail("RESOURCE_DOES_NOT_EXIST", "resource %s: database '%s' does not exist in instance '%s'", r.Name, r.Database.DatabaseName, r.Database.InstanceName)
 		}
 		if err == nil {
-			err = e.pg.grantAppRole(sp, r.Database.DatabaseName)
+			err = c.grantAppRole(sp, r.Database.DatabaseName)
 		}
 		if err != nil {
 			logf("EMULATOR ERROR: app %s: postgres: %v", app.Name, err)
@@ -209,13 +224,123 @@ func (e *emulator) bindResources(w *testserver.FakeWorkspace, app apps.App) *tes
 	return nil
 }
 
-// deploymentCreate deploys at once: SUCCEEDED, app RUNNING. As on the platform, the compute must be
-// running and the source code path must exist.
+var (
+	computeStarting = &apps.ComputeStatus{State: apps.ComputeStateStarting, Message: "App compute is starting."}
+	computeActive   = &apps.ComputeStatus{State: apps.ComputeStateActive, Message: "App compute is active."}
+	computeStopping = &apps.ComputeStatus{State: apps.ComputeStateStopping, Message: "App compute is stopping."}
+	computeStopped  = &apps.ComputeStatus{State: apps.ComputeStateStopped, Message: "App compute is stopped."}
+	notDeployed     = &apps.ApplicationStatus{State: apps.ApplicationStateUnavailable, Message: "App has not been deployed yet."}
+	appDeploying    = &apps.ApplicationStatus{State: apps.ApplicationStateDeploying, Message: "App is being deployed."}
+	appRunning      = &apps.ApplicationStatus{State: apps.ApplicationStateRunning, Message: "App has status: App is running"}
+	appStopped      = &apps.ApplicationStatus{State: apps.ApplicationStateUnavailable, Message: "App is stopped."}
+)
+
+var validComputeSizes = new(apps.ComputeSize).Values()
+
+// withApp runs f on the stored app under the workspace lock and e.mu (in that order, everywhere) and
+// stores what f leaves in it; f's result is the response.
+func (e *emulator) withApp(w *testserver.FakeWorkspace, name string, f func(app *apps.App, x *extras) any) any {
+	defer w.LockUnlock()()
+	app, ok := w.Apps[name]
+	if !ok {
+		return notFound("App with name " + name + " does not exist or is deleted.")
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	result := f(&app, e.extrasFor(w))
+	w.Apps[name] = app
+	return result
+}
+
+// computeTransition applies f to the app after the app delay, unless its compute was started, stopped
+// or the app deleted meanwhile. Callers hold e.mu.
+func (e *emulator) computeTransition(w *testserver.FakeWorkspace, name string, x *extras, f func(app *apps.App, x *extras)) {
+	x.computeGeneration[name]++
+	generation := x.computeGeneration[name]
+	time.AfterFunc(e.cfg.appDelay, func() {
+		e.withApp(w, name, func(app *apps.App, x *extras) any {
+			if x.computeGeneration[name] == generation {
+				f(app, x)
+			}
+			return nil
+		})
+	})
+}
+
+func (e *emulator) appDelete(req testserver.Request) any {
+	name := req.Vars["name"]
+	w := req.Workspace
+	defer w.LockUnlock()()
+	app, ok := w.Apps[name]
+	if !ok {
+		return notFound("App with name " + name + " does not exist or is deleted.")
+	}
+	delete(w.Apps, name)
+	delete(w.Permissions, "/apps/"+name) // an ACL goes with its object
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	x := e.extrasFor(w)
+	x.computeGeneration[name]++ // pending transitions die with the app
+	delete(x.deployments, name)
+	delete(x.failNext, name)
+	return app
+}
+
+// appStart starts a stopped compute: STARTING, then ACTIVE. As on the platform, an app that had an active
+// deployment then re-deploys it, so a deployment is IN_PROGRESS right after the compute is ACTIVE
+// (callers that deploy next must expect "deployment in progress"). Starting a compute that is starting
+// or active changes nothing.
+func (e *emulator) appStart(req testserver.Request) any {
+	name := req.Vars["name"]
+	w := req.Workspace
+	return e.withApp(w, name, func(app *apps.App, x *extras) any {
+		switch app.ComputeStatus.State {
+		case apps.ComputeStateActive, apps.ComputeStateStarting:
+			return *app
+		}
+		app.ComputeStatus = computeStarting
+		e.computeTransition(w, name, x, func(app *apps.App, x *extras) {
+			app.ComputeStatus = computeActive
+			if app.ActiveDeployment != nil {
+				redeploy := apps.AppDeployment{SourceCodePath: app.ActiveDeployment.SourceCodePath, Mode: app.ActiveDeployment.Mode}
+				e.startDeployment(w, app, x, redeploy)
+			}
+		})
+		return *app
+	})
+}
+
+// appStop stops the compute: STOPPING, then STOPPED; the app is unavailable at once and a deployment in
+// progress is cancelled.
+func (e *emulator) appStop(req testserver.Request) any {
+	name := req.Vars["name"]
+	w := req.Workspace
+	return e.withApp(w, name, func(app *apps.App, x *extras) any {
+		if app.ComputeStatus.State == apps.ComputeStateStopped {
+			return *app
+		}
+		if p := app.PendingDeployment; p != nil && p.Status.State == apps.AppDeploymentStateInProgress {
+			e.finishDeployment(app, x, *p, &apps.AppDeploymentStatus{State: apps.AppDeploymentStateCancelled, Message: "The deployment was cancelled because the app was stopped."})
+		}
+		app.ComputeStatus, app.AppStatus = computeStopping, appStopped
+		e.computeTransition(w, name, x, func(app *apps.App, _ *extras) { app.ComputeStatus = computeStopped })
+		return *app
+	})
+}
+
+// deploymentCreate starts a deployment: IN_PROGRESS (the app DEPLOYING, the deployment pending), then
+// after the app delay SUCCEEDED (the app RUNNING it as its active deployment) or, when a test asked for
+// it, FAILED with the test's message (the previous active deployment stays active). As on the platform,
+// the compute must be active, the source code path must be a folder (with or without the /Workspace
+// prefix) and no other deployment may be in progress.
 func (e *emulator) deploymentCreate(req testserver.Request) any {
 	name := req.Vars["name"]
 	var d apps.AppDeployment
 	if err := json.Unmarshal(req.Body, &d); err != nil {
 		return badRequest("MALFORMED_REQUEST", err.Error())
+	}
+	if d.Mode == "" {
+		d.Mode = apps.AppDeploymentModeSnapshot
 	}
 	w := req.Workspace
 	unlock := w.LockUnlock()
@@ -224,67 +349,112 @@ func (e *emulator) deploymentCreate(req testserver.Request) any {
 	if !ok {
 		return notFound("App with name " + name + " does not exist or is deleted.")
 	}
-	if app.ComputeStatus == nil || app.ComputeStatus.State != apps.ComputeStateActive {
-		return badRequest("INVALID_PARAMETER_VALUE", "Cannot deploy app "+name+" as its compute is not active; start the app first.")
-	}
 	if d.SourceCodePath == "" {
 		d.SourceCodePath = app.DefaultSourceCodePath
 	}
 	if d.SourceCodePath == "" {
 		return badRequest("INVALID_PARAMETER_VALUE", "source_code_path is required for the first deployment")
 	}
-	wsPath := strings.TrimPrefix(d.SourceCodePath, "/Workspace")
-	if !w.DirectoryExists(wsPath) {
+	if !w.DirectoryExists(canonicalPath(d.SourceCodePath)) {
 		return badRequest("RESOURCE_DOES_NOT_EXIST", "Source code path "+d.SourceCodePath+" does not exist or is not a folder.")
 	}
-	if d.Mode == "" {
-		d.Mode = apps.AppDeploymentModeSnapshot
-	}
-	now := time.Now().UTC().Format(time.RFC3339)
+	return e.withApp(w, name, func(app *apps.App, x *extras) any {
+		if app.ComputeStatus.State != apps.ComputeStateActive {
+			return badRequest("INVALID_PARAMETER_VALUE", "Cannot deploy app "+name+" as its compute is not active; start the app first.")
+		}
+		if p := app.PendingDeployment; p != nil && p.Status.State == apps.AppDeploymentStateInProgress {
+			return errorResponse(http.StatusConflict, "RESOURCE_CONFLICT", "Cannot deploy app "+name+" as there is an active deployment in progress.")
+		}
+		return e.startDeployment(w, app, x, d)
+	})
+}
 
-	e.mu.Lock()
-	x := e.extrasFor(w)
+// startDeployment records d as the app's pending deployment and completes it after the app delay.
+// Callers hold the workspace lock and e.mu.
+func (e *emulator) startDeployment(w *testserver.FakeWorkspace, app *apps.App, x *extras, d apps.AppDeployment) apps.AppDeployment {
+	now := time.Now().UTC().Format(time.RFC3339)
 	d.DeploymentId = strings.ReplaceAll(uuid.NewString(), "-", "")
 	d.CreateTime, d.UpdateTime, d.Creator = now, now, e.cfg.userName
-	d.DeploymentArtifacts = &apps.AppDeploymentArtifacts{SourceCodePath: "/Workspace/Users/" + e.cfg.userName + "/.apps/" + name + "/" + d.DeploymentId}
-	d.Status = &apps.AppDeploymentStatus{State: apps.AppDeploymentStateSucceeded, Message: "App started successfully"}
-	x.deployments[name] = append(x.deployments[name], d)
-	e.mu.Unlock()
-
-	defer w.LockUnlock()()
-	app = w.Apps[name]
-	app.ActiveDeployment = &d
-	app.PendingDeployment = nil
+	d.DeploymentArtifacts = &apps.AppDeploymentArtifacts{SourceCodePath: "/Workspace/Users/" + e.cfg.userName + "/.apps/" + app.Name + "/" + d.DeploymentId}
+	d.Status = &apps.AppDeploymentStatus{State: apps.AppDeploymentStateInProgress, Message: "Deployment is in progress."}
+	x.deployments[app.Name] = append(x.deployments[app.Name], d)
+	app.PendingDeployment = &d
 	app.DefaultSourceCodePath = d.SourceCodePath
-	app.AppStatus = &apps.ApplicationStatus{State: apps.ApplicationStateRunning, Message: "App has status: App is running"}
-	w.Apps[name] = app
+	app.AppStatus = appDeploying
+
+	name := app.Name
+	time.AfterFunc(e.cfg.appDelay, func() {
+		e.withApp(w, name, func(app *apps.App, x *extras) any {
+			if p := app.PendingDeployment; p == nil || p.DeploymentId != d.DeploymentId || p.Status.State != apps.AppDeploymentStateInProgress {
+				return nil // cancelled, or the app was re-created
+			}
+			status := &apps.AppDeploymentStatus{State: apps.AppDeploymentStateSucceeded, Message: "App started successfully"}
+			if message, fail := x.failNext[name]; fail {
+				delete(x.failNext, name)
+				status = &apps.AppDeploymentStatus{State: apps.AppDeploymentStateFailed, Message: message}
+			}
+			e.finishDeployment(app, x, *app.PendingDeployment, status)
+			return nil
+		})
+	})
 	return d
 }
 
-func (e *emulator) deploymentList(req testserver.Request) any {
-	name := req.Vars["name"]
-	w := req.Workspace
-	unlock := w.LockUnlock()
-	_, ok := w.Apps[name]
-	unlock()
-	if !ok {
-		return notFound("App with name " + name + " does not exist or is deleted.")
+// finishDeployment ends the pending deployment d with status. A success becomes the active deployment
+// and the app runs it; otherwise d stays visible as the pending deployment and the app keeps running
+// its previous active deployment, if it had one.
+func (e *emulator) finishDeployment(app *apps.App, x *extras, d apps.AppDeployment, status *apps.AppDeploymentStatus) {
+	d.Status, d.UpdateTime = status, time.Now().UTC().Format(time.RFC3339)
+	list := x.deployments[app.Name]
+	for i := range list {
+		if list[i].DeploymentId == d.DeploymentId {
+			list[i] = d
+		}
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	list := slices.Clone(e.extrasFor(w).deployments[name])
-	slices.Reverse(list) // newest first
-	return apps.ListAppDeploymentsResponse{AppDeployments: list}
+	switch {
+	case status.State == apps.AppDeploymentStateSucceeded:
+		app.ActiveDeployment, app.PendingDeployment, app.AppStatus = &d, nil, appRunning
+	case app.ActiveDeployment != nil:
+		app.PendingDeployment, app.AppStatus = &d, appRunning
+	default:
+		app.PendingDeployment = &d
+		app.AppStatus = &apps.ApplicationStatus{State: apps.ApplicationStateUnavailable, Message: status.Message}
+	}
+	if app.ComputeStatus.State != apps.ComputeStateActive {
+		app.AppStatus = appStopped
+	}
+}
+
+// failNextDeployment (emulator only) makes the app's next deployment end FAILED with the given message.
+func (e *emulator) failNextDeployment(req testserver.Request) any {
+	var body struct {
+		Message string `json:"message"`
+	}
+	if err := json.Unmarshal(req.Body, &body); err != nil || body.Message == "" {
+		return badRequest("INVALID_PARAMETER_VALUE", `body must be {"message": "<why the deployment fails>"}`)
+	}
+	return e.withApp(req.Workspace, req.Vars["name"], func(_ *apps.App, x *extras) any {
+		x.failNext[req.Vars["name"]] = body.Message
+		return map[string]any{}
+	})
+}
+
+func (e *emulator) deploymentList(req testserver.Request) any {
+	return e.withApp(req.Workspace, req.Vars["name"], func(app *apps.App, x *extras) any {
+		list := slices.Clone(x.deployments[app.Name])
+		slices.Reverse(list) // newest first
+		return apps.ListAppDeploymentsResponse{AppDeployments: list}
+	})
 }
 
 func (e *emulator) deploymentGet(req testserver.Request) any {
 	name, id := req.Vars["name"], req.Vars["deployment_id"]
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	for _, d := range e.extrasFor(req.Workspace).deployments[name] {
-		if d.DeploymentId == id {
-			return d
+	return e.withApp(req.Workspace, name, func(_ *apps.App, x *extras) any {
+		for _, d := range x.deployments[name] {
+			if d.DeploymentId == id {
+				return d
+			}
 		}
-	}
-	return notFound("Deployment " + id + " of app " + name + " does not exist.")
+		return notFound("Deployment " + id + " of app " + name + " does not exist.")
+	})
 }

@@ -18,11 +18,12 @@ import (
 	"github.com/databricks/databricks-sdk-go/service/workspace"
 )
 
-// emulator holds what the test server's FakeWorkspace does not: per-workspace extras (secret
-// timestamps, deployments, workspace paths we created) and the unhandled-route log.
+// emulator holds what the test server's FakeWorkspace does not: the instances' PostgreSQL clusters,
+// per-workspace extras (secret timestamps, deployments, workspace paths we created) and the
+// unhandled-route log. (Only one token is accepted, so in practice there is one workspace.)
 type emulator struct {
 	cfg    config
-	pg     *postgres
+	pg     *postgresServers
 	server *testserver.Server
 
 	mu        sync.Mutex
@@ -31,12 +32,14 @@ type emulator struct {
 }
 
 type extras struct {
-	secretUpdated map[string]int64 // "scope\x00key" -> ms since epoch
-	deployments   map[string][]apps.AppDeployment
-	paths         map[string]bool // workspace paths created through import or mkdirs
+	secretUpdated     map[string]int64                // "scope\x00key" -> ms since epoch
+	deployments       map[string][]apps.AppDeployment // by app, oldest first
+	failNext          map[string]string               // app -> message its next deployment fails with
+	computeGeneration map[string]int                  // app -> count of compute transitions started
+	paths             map[string]bool                 // workspace paths created through import or mkdirs
 }
 
-func newEmulator(cfg config, pg *postgres, server *testserver.Server) *emulator {
+func newEmulator(cfg config, pg *postgresServers, server *testserver.Server) *emulator {
 	return &emulator{cfg: cfg, pg: pg, server: server, extras: map[*testserver.FakeWorkspace]*extras{}}
 }
 
@@ -44,7 +47,8 @@ func newEmulator(cfg config, pg *postgres, server *testserver.Server) *emulator 
 func (e *emulator) extrasFor(w *testserver.FakeWorkspace) *extras {
 	x, ok := e.extras[w]
 	if !ok {
-		x = &extras{secretUpdated: map[string]int64{}, deployments: map[string][]apps.AppDeployment{}, paths: map[string]bool{}}
+		x = &extras{secretUpdated: map[string]int64{}, deployments: map[string][]apps.AppDeployment{},
+			failNext: map[string]string{}, computeGeneration: map[string]int{}, paths: map[string]bool{}}
 		e.extras[w] = x
 	}
 	return x
@@ -53,11 +57,9 @@ func (e *emulator) extrasFor(w *testserver.FakeWorkspace) *extras {
 func (e *emulator) register() {
 	s := e.server
 	s.Handle("GET", "/_emulator/info", func(testserver.Request) any {
-		return map[string]any{
-			"url": s.URL, "user_name": e.cfg.userName, "pg_host": e.cfg.pgHost, "pg_port": e.cfg.pgPort,
-			"postgres_side_effects": e.pg.enabled(),
-		}
+		return map[string]any{"url": s.URL, "user_name": e.cfg.userName, "pg_port": e.pg.port}
 	})
+	s.Handle("GET", "/_emulator/database-instances/{name}/postgres", e.superuserConnection)
 	s.Handle("GET", "/_emulator/unhandled", func(testserver.Request) any {
 		e.mu.Lock()
 		defer e.mu.Unlock()
@@ -66,6 +68,7 @@ func (e *emulator) register() {
 	s.Handle("POST", "/_emulator/serving-endpoints", e.seedServingEndpoint)
 
 	s.Handle("GET", "/api/2.0/preview/scim/v2/Me", e.me)
+	s.Handle("PUT", "/api/2.0/permissions/{object_type}/{object_id}", e.setPermissions)
 
 	e.registerLakebase()
 	e.registerApps()
@@ -79,6 +82,7 @@ func (e *emulator) register() {
 func (e *emulator) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		open := r.URL.Path == "/_emulator/info" || r.URL.Path == "/_emulator/unhandled" ||
+			strings.HasPrefix(r.URL.Path, "/_emulator/database-instances/") ||
 			strings.HasPrefix(r.URL.Path, "/.well-known/") || strings.HasPrefix(r.URL.Path, "/oidc/")
 		if !open && r.Header.Get("Authorization") != "Bearer "+e.cfg.workspaceToken {
 			logf("401 %s %s: bearer token is not the workspace token", r.Method, r.URL.Path)
@@ -160,6 +164,35 @@ func (e *emulator) seedServingEndpoint(req testserver.Request) any {
 		CreationTimestamp: time.Now().UnixMilli(),
 	}
 	return w.ServingEndpoints[body.Name]
+}
+
+// superuserConnection (emulator only, no auth) gives a test the superuser login of an instance's
+// cluster, which the platform never hands out: to look at or tamper with the database directly.
+func (e *emulator) superuserConnection(req testserver.Request) any {
+	name := req.Vars["name"]
+	c := e.pg.get(name)
+	if c == nil {
+		return notFound("Database instance '" + name + "' does not exist.")
+	}
+	if state, _ := c.status(); state != clusterReady {
+		return errorResponse(http.StatusConflict, "RESOURCE_CONFLICT", "the PostgreSQL of database instance '"+name+"' is not accepting connections (the instance is not AVAILABLE)")
+	}
+	return map[string]any{"host": c.host, "port": e.pg.port, "user": superuser, "password": e.pg.password, "database": "postgres"}
+}
+
+// setPermissions refuses an ACL naming a principal the workspace does not know, then lets the test
+// server store it.
+func (e *emulator) setPermissions(req testserver.Request) any {
+	var update iam.SetObjectPermissions
+	if err := json.Unmarshal(req.Body, &update); err != nil {
+		return badRequest("MALFORMED_REQUEST", err.Error())
+	}
+	for _, acl := range update.AccessControlList {
+		if err := e.knownPrincipal(req.Workspace, acl.UserName, acl.GroupName, acl.ServicePrincipalName); err != nil {
+			return badRequest("INVALID_PARAMETER_VALUE", err.Error())
+		}
+	}
+	return req.Workspace.SetPermissions(req)
 }
 
 func (e *emulator) me(req testserver.Request) any {

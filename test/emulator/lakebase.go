@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -13,11 +12,13 @@ import (
 	"github.com/databricks/databricks-sdk-go/service/database"
 )
 
-// Lakebase (database instances, catalogs, credentials). The test server's instance PATCH decodes the
-// body as {"database_instance": {...}} while the SDK sends the bare instance, so an update wiped the
-// stored instance; its DELETE demands purge=true, which provider 1.99 never sends unless
-// purge_on_delete is set; and its effective_* fields are fixed at create. These handlers keep the
-// submitted spec and derive state and effective_* from it on every write.
+// Lakebase (database instances, catalogs, credentials, roles). Each instance is backed by a PostgreSQL
+// cluster of its own (postgresServers): STARTING while it boots, AVAILABLE once it accepts connections,
+// gone with its data when the instance is deleted. The test server's instance PATCH decodes the body as
+// {"database_instance": {...}} while the SDK sends the bare instance, so an update wiped the stored
+// instance; its DELETE demands purge=true, which provider 1.99 never sends unless purge_on_delete is set;
+// and its effective_* fields are fixed at create. These handlers keep the submitted spec and derive state
+// and effective_* from it on every read.
 func (e *emulator) registerLakebase() {
 	s := e.server
 	s.Handle("POST", "/api/2.0/database/instances", e.instanceCreate)
@@ -28,6 +29,7 @@ func (e *emulator) registerLakebase() {
 	s.Handle("DELETE", "/api/2.0/database/instances/{name}", e.instanceDelete)
 	s.Handle("POST", "/api/2.0/database/catalogs", e.catalogCreate)
 	s.Handle("POST", "/api/2.0/database/credentials", e.credentials)
+	e.registerRoles()
 }
 
 // The spec fields PATCH may change (all of them when update_mask is absent or "*").
@@ -36,18 +38,10 @@ var instanceSpecFields = []string{
 	"retention_window_in_days", "stopped", "usage_policy_id",
 }
 
-// withDerivedFields fills in what the platform computes from the spec: where to connect, the state and
-// the effective_* values a drift check compares with the configuration.
-func (e *emulator) withDerivedFields(inst database.DatabaseInstance) database.DatabaseInstance {
-	inst.ReadWriteDns = e.cfg.pgHost
+// withDerivedFields fills in what the platform computes from the spec: the effective_* values a drift
+// check compares with the configuration. Where to connect and the state come from the cluster (view).
+func withDerivedFields(inst database.DatabaseInstance) database.DatabaseInstance {
 	inst.ReadOnlyDns = ""
-	if inst.EnableReadableSecondaries {
-		inst.ReadOnlyDns = e.cfg.pgHost
-	}
-	inst.State = database.DatabaseInstanceStateAvailable
-	if inst.Stopped {
-		inst.State = database.DatabaseInstanceStateStopped
-	}
 	if inst.PgVersion == "" {
 		inst.PgVersion = "PG_VERSION_16"
 	}
@@ -74,6 +68,63 @@ func (e *emulator) withDerivedFields(inst database.DatabaseInstance) database.Da
 	return inst
 }
 
+// view is the instance as GET shows it now: its host and its state, which follows its cluster
+// (STARTING while it boots, AVAILABLE when it accepts connections, STOPPED when stopped). A cluster that
+// failed to boot is an emulator error, answered as one rather than left STARTING for the provider's
+// 20-minute wait.
+func (e *emulator) view(inst database.DatabaseInstance) (database.DatabaseInstance, *testserver.Response) {
+	c := e.pg.get(inst.Name)
+	if c == nil {
+		r := errorResponse(http.StatusInternalServerError, "INTERNAL_ERROR", "emulator: database instance '"+inst.Name+"' has no PostgreSQL")
+		return inst, &r
+	}
+	inst.ReadWriteDns = c.host
+	if inst.EnableReadableSecondaries {
+		inst.ReadOnlyDns = c.host
+	}
+	state, err := c.status()
+	switch {
+	case inst.Stopped:
+		inst.State = database.DatabaseInstanceStateStopped
+	case state == clusterReady:
+		inst.State = database.DatabaseInstanceStateAvailable
+	case state == clusterFailed:
+		r := errorResponse(http.StatusInternalServerError, "INTERNAL_ERROR", "emulator: the PostgreSQL of database instance '"+inst.Name+"' failed to start: "+err.Error())
+		return inst, &r
+	default:
+		inst.State = database.DatabaseInstanceStateStarting
+	}
+	return inst, nil
+}
+
+func (e *emulator) respond(inst database.DatabaseInstance) any {
+	inst, fail := e.view(inst)
+	if fail != nil {
+		return *fail
+	}
+	return inst
+}
+
+// readyCluster is the cluster of an instance that accepts connections, or the error the API gives.
+func (e *emulator) readyCluster(w *testserver.FakeWorkspace, name string) (*cluster, *testserver.Response) {
+	unlock := w.LockUnlock()
+	inst, ok := w.DatabaseInstances[name]
+	unlock()
+	if !ok {
+		r := notFound("Database instance '" + name + "' does not exist.")
+		return nil, &r
+	}
+	inst, fail := e.view(inst)
+	if fail != nil {
+		return nil, fail
+	}
+	if inst.State != database.DatabaseInstanceStateAvailable {
+		r := badRequest("INVALID_PARAMETER_VALUE", fmt.Sprintf("Database instance '%s' is not available (state %s).", name, inst.State))
+		return nil, &r
+	}
+	return e.pg.get(name), nil
+}
+
 func (e *emulator) instanceCreate(req testserver.Request) any {
 	var inst database.DatabaseInstance
 	if err := json.Unmarshal(req.Body, &inst); err != nil {
@@ -91,52 +142,55 @@ func (e *emulator) instanceCreate(req testserver.Request) any {
 		return badRequest("INVALID_PARAMETER_VALUE", "retention_window_in_days must be between 2 and 35")
 	}
 	w := req.Workspace
-	unlock := w.LockUnlock()
+	defer w.LockUnlock()()
 	if _, exists := w.DatabaseInstances[inst.Name]; exists {
-		unlock()
 		return errorResponse(http.StatusConflict, "RESOURCE_ALREADY_EXISTS", "Database instance '"+inst.Name+"' already exists.")
+	}
+	if err := e.pg.create(inst.Name, setupInstance(e.cfg.userName, e.cfg.dbToken)); err != nil {
+		logf("EMULATOR ERROR: database instance %s: %v", inst.Name, err)
+		return errorResponse(http.StatusInternalServerError, "INTERNAL_ERROR", "emulator could not create the instance's PostgreSQL: "+err.Error())
 	}
 	inst.Uid = uuidFor("database-instance", inst.Name+"@"+time.Now().Format(time.RFC3339Nano))
 	inst.Creator = e.cfg.userName
 	inst.CreationTime = time.Now().UTC().Format(time.RFC3339)
-	inst = e.withDerivedFields(inst)
+	inst = withDerivedFields(inst)
 	w.DatabaseInstances[inst.Name] = inst
-	unlock()
-
-	if err := e.pg.ensureDeployer(e.cfg.userName, e.cfg.dbToken); err != nil {
-		logf("EMULATOR ERROR: database instance %s: postgres: %v", inst.Name, err)
-		return errorResponse(http.StatusInternalServerError, "INTERNAL_ERROR", "emulator could not prepare PostgreSQL: "+err.Error())
-	}
-	return inst
+	return e.respond(inst)
 }
 
 func (e *emulator) instanceGet(req testserver.Request) any {
 	w := req.Workspace
-	defer w.LockUnlock()()
+	unlock := w.LockUnlock()
 	inst, ok := w.DatabaseInstances[req.Vars["name"]]
+	unlock()
 	if !ok {
 		return notFound("Database instance '" + req.Vars["name"] + "' does not exist.")
 	}
-	return inst
+	return e.respond(inst)
 }
 
 func (e *emulator) instanceList(req testserver.Request) any {
 	w := req.Workspace
-	defer w.LockUnlock()()
-	names := make([]string, 0, len(w.DatabaseInstances))
-	for name := range w.DatabaseInstances {
-		names = append(names, name)
+	unlock := w.LockUnlock()
+	list := make([]database.DatabaseInstance, 0, len(w.DatabaseInstances))
+	for _, inst := range w.DatabaseInstances {
+		list = append(list, inst)
 	}
-	sort.Strings(names)
-	list := make([]database.DatabaseInstance, 0, len(names))
-	for _, name := range names {
-		list = append(list, w.DatabaseInstances[name])
+	unlock()
+	slices.SortFunc(list, func(a, b database.DatabaseInstance) int { return strings.Compare(a.Name, b.Name) })
+	for i := range list {
+		inst, fail := e.view(list[i])
+		if fail != nil {
+			return *fail
+		}
+		list[i] = inst
 	}
 	return database.ListDatabaseInstancesResponse{DatabaseInstances: list}
 }
 
 // instanceUpdate applies the fields named in update_mask (all spec fields without one). This is also
-// how a test changes an instance "out of band" to provoke drift.
+// how a test changes an instance "out of band" to provoke drift. Stopping an instance stops its
+// cluster (the data stays); un-stopping starts it again (STARTING, then AVAILABLE).
 func (e *emulator) instanceUpdate(req testserver.Request) any {
 	name := req.Vars["name"]
 	var patch map[string]json.RawMessage
@@ -160,9 +214,10 @@ func (e *emulator) instanceUpdate(req testserver.Request) any {
 	}
 
 	w := req.Workspace
-	defer w.LockUnlock()()
+	unlock := w.LockUnlock()
 	existing, ok := w.DatabaseInstances[name]
 	if !ok {
+		unlock()
 		return notFound("Database instance '" + name + "' does not exist.")
 	}
 	current, _ := json.Marshal(existing)
@@ -178,35 +233,51 @@ func (e *emulator) instanceUpdate(req testserver.Request) any {
 	data, _ := json.Marshal(merged)
 	var updated database.DatabaseInstance
 	if err := json.Unmarshal(data, &updated); err != nil {
+		unlock()
 		return badRequest("INVALID_PARAMETER_VALUE", err.Error())
 	}
 	if updated.RetentionWindowInDays != 0 && (updated.RetentionWindowInDays < 2 || updated.RetentionWindowInDays > 35) {
+		unlock()
 		return badRequest("INVALID_PARAMETER_VALUE", "retention_window_in_days must be between 2 and 35")
 	}
 	updated.Name, updated.Uid, updated.Creator, updated.CreationTime = existing.Name, existing.Uid, existing.Creator, existing.CreationTime
-	updated = e.withDerivedFields(updated)
+	updated = withDerivedFields(updated)
 	w.DatabaseInstances[name] = updated
-	return updated
+	unlock()
+
+	if c := e.pg.get(name); c != nil && updated.Stopped != existing.Stopped {
+		if updated.Stopped {
+			c.stop()
+		} else {
+			c.start()
+		}
+	}
+	return e.respond(updated)
 }
 
 // instanceDelete is a hard delete; purge=false is rejected as by the API ("omitting or true means hard
-// delete"). The PostgreSQL behind it is shared and left alone.
+// delete"). The instance's cluster is stopped and its data removed.
 func (e *emulator) instanceDelete(req testserver.Request) any {
 	if req.URL.Query().Get("purge") == "false" {
 		return badRequest("INVALID_PARAMETER_VALUE", "purge=false is not supported")
 	}
 	name := req.Vars["name"]
 	w := req.Workspace
-	defer w.LockUnlock()()
-	if _, ok := w.DatabaseInstances[name]; !ok {
+	unlock := w.LockUnlock()
+	_, ok := w.DatabaseInstances[name]
+	delete(w.DatabaseInstances, name)
+	delete(w.Permissions, "/database-instances/"+name) // an ACL goes with its object
+	unlock()
+	if !ok {
 		return notFound("Database instance '" + name + "' does not exist.")
 	}
-	delete(w.DatabaseInstances, name)
+	e.pg.remove(name)
 	return map[string]any{}
 }
 
 // catalogCreate registers a database as a catalog; with create_database_if_not_exists it creates the
-// database (owned by the deployer, the identity that asked), otherwise the database must exist.
+// database in the instance's cluster (owned by the deployer, the identity that asked), otherwise the
+// database must exist there.
 func (e *emulator) catalogCreate(req testserver.Request) any {
 	var cat database.DatabaseCatalog
 	if err := json.Unmarshal(req.Body, &cat); err != nil {
@@ -217,26 +288,24 @@ func (e *emulator) catalogCreate(req testserver.Request) any {
 	}
 	w := req.Workspace
 	unlock := w.LockUnlock()
-	_, instanceExists := w.DatabaseInstances[cat.DatabaseInstanceName]
 	_, catalogExists := w.DatabaseCatalogs[cat.Name]
 	unlock()
-	if !instanceExists {
-		return notFound("Database instance '" + cat.DatabaseInstanceName + "' does not exist.")
-	}
 	if catalogExists {
 		return errorResponse(http.StatusConflict, "RESOURCE_ALREADY_EXISTS", "Catalog '"+cat.Name+"' already exists.")
 	}
-	if e.pg.enabled() {
-		if cat.CreateDatabaseIfNotExists {
-			if err := e.pg.ensureDatabase(cat.DatabaseName, e.cfg.userName); err != nil {
-				logf("EMULATOR ERROR: database catalog %s: postgres: %v", cat.Name, err)
-				return errorResponse(http.StatusInternalServerError, "INTERNAL_ERROR", "emulator could not create the database: "+err.Error())
-			}
-		} else if exists, err := e.pg.databaseExists(cat.DatabaseName); err != nil {
-			return errorResponse(http.StatusInternalServerError, "INTERNAL_ERROR", err.Error())
-		} else if !exists {
-			return badRequest("INVALID_PARAMETER_VALUE", fmt.Sprintf("Database '%s' does not exist in instance '%s'; set create_database_if_not_exists to create it.", cat.DatabaseName, cat.DatabaseInstanceName))
+	c, fail := e.readyCluster(w, cat.DatabaseInstanceName)
+	if fail != nil {
+		return *fail
+	}
+	if cat.CreateDatabaseIfNotExists {
+		if err := c.ensureDatabase(cat.DatabaseName, e.cfg.userName); err != nil {
+			logf("EMULATOR ERROR: database catalog %s: postgres: %v", cat.Name, err)
+			return errorResponse(http.StatusInternalServerError, "INTERNAL_ERROR", "emulator could not create the database: "+err.Error())
 		}
+	} else if exists, err := c.databaseExists(cat.DatabaseName); err != nil {
+		return errorResponse(http.StatusInternalServerError, "INTERNAL_ERROR", err.Error())
+	} else if !exists {
+		return badRequest("INVALID_PARAMETER_VALUE", fmt.Sprintf("Database '%s' does not exist in instance '%s'; set create_database_if_not_exists to create it.", cat.DatabaseName, cat.DatabaseInstanceName))
 	}
 	return req.Workspace.DatabaseCatalogCreate(req)
 }

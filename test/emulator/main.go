@@ -1,16 +1,17 @@
 // Command emulator is a local Databricks workspace for the end-to-end tests: the Databricks CLI's
 // maintained test server (github.com/databricks/cli/libs/testserver, pinned in go.mod) plus the routes
-// and platform side effects our stack needs that it lacks or gets wrong (Lakebase instances backed by a
-// real PostgreSQL, database credentials, app service-principal roles and grants, app deployments,
-// secrets/list and secrets/delete, RAW workspace imports).
+// and platform side effects our stack needs that it lacks or gets wrong (Lakebase instances each backed by
+// a PostgreSQL cluster of its own, database credentials and roles, app service-principal roles and
+// grants, app compute start/stop and deployments, secrets/list and secrets/delete, RAW workspace imports).
 //
 // It prints exactly one line on stdout when it is ready:
 //
 //	EMULATOR_URL=http://127.0.0.1:<port>
 //
-// and serves until SIGTERM or SIGINT, then exits 0. Everything else (request problems, unhandled
-// routes) goes to stderr. A request for a route the emulator does not know is answered 501 and logged
-// as "EMULATOR UNHANDLED ROUTE ..." on stderr: it is a bug in the test (or a gap here), never noise.
+// and serves until SIGTERM or SIGINT (or, with -exit-with-parent, until the process that started it
+// exits), then stops every PostgreSQL cluster and exits 0. Everything else (request problems, unhandled routes) goes to stderr. A request for
+// a route the emulator does not know is answered 501 and logged as "EMULATOR UNHANDLED ROUTE ..." on
+// stderr: it is a bug in the test (or a gap here), never noise.
 //
 // Configuration (a flag wins over its environment variable; defaults in brackets):
 //
@@ -20,28 +21,40 @@
 //	                                             identity and its Postgres role name ["deployer@example.com"]
 //	-db-token        / EMULATOR_DB_TOKEN         the token POST /api/2.0/database/credentials returns, and the
 //	                                             password of the deployer's Postgres role ["emulator-db-token"]
-//	-pg-host         / EMULATOR_PG_HOST          what database instances report as read_write_dns ["127.0.0.1"]
-//	-pg-port         / EMULATOR_PG_PORT          the port of that PostgreSQL (real Lakebase is always 5432);
-//	                                             reported by GET /_emulator/info [5432]
-//	-pg-admin-url    / EMULATOR_PG_ADMIN_URL     superuser connection URL, e.g.
-//	                                             postgres://postgres:pw@127.0.0.1:5432/postgres; empty disables
-//	                                             every Postgres side effect [""]
+//	-pg-bin-dir      / EMULATOR_PG_BIN_DIR       the directory holding PostgreSQL's initdb and postgres, which
+//	                                             every database instance's cluster is made with [required]
 //	-serving-endpoint / EMULATOR_SERVING_ENDPOINTS  serving endpoints that already exist (READY) at start;
 //	                                             repeat the flag, or comma-separate in the variable [none]
+//	-identity        / EMULATOR_IDENTITIES       users, groups and service principals the workspace knows
+//	                                             besides the deployer and the apps' service principals,
+//	                                             as TYPE:name (USER, GROUP or SERVICE_PRINCIPAL), e.g.
+//	                                             GROUP:notes-analysts; repeat, or comma-separate [none]
+//	-app-delay       / EMULATOR_APP_DELAY        how long an app's compute takes to start or stop and a
+//	                                             deployment takes to finish [300ms]
+//	-exit-with-parent                            shut down when the process that started the emulator exits,
+//	                                             so a test runner that crashes leaves no servers behind [false]
 //
 // Platform behaviour emulated on top of the test server (details at each handler):
-//   - database instance create: creates (if missing) the NOLOGIN role databricks_superuser and the
-//     deployer's LOGIN role (password = db token, member of databricks_superuser) and the default
-//     database databricks_postgres.
-//   - database catalog create with create_database_if_not_exists: creates the database, owned by the
-//     deployer's role; without it the database must already exist.
+//   - database instance create: start a PostgreSQL cluster of its own (a copy of one initdb'ed template, in
+//     /dev/shm where there is one) on 127.0.0.N (its read_write_dns) at the port all instances of this
+//     emulator share (GET /_emulator/info); STARTING until it accepts connections, then AVAILABLE. It has the NOLOGIN role databricks_superuser, the
+//     deployer's LOGIN role (password = db token, member of databricks_superuser) and the database
+//     databricks_postgres. Stopping the instance stops the cluster; deleting it removes the cluster's data.
+//   - database catalog create with create_database_if_not_exists: creates the database in the instance's
+//     cluster, owned by the deployer's role; without it the database must already exist.
+//   - instance roles (POST/GET/DELETE /api/2.0/database/instances/{instance}/roles[/{name}]): LOGIN roles
+//     for identities the workspace knows; an unknown identity is refused.
 //   - app create/update with a database resource: creates the LOGIN role named after the app's
 //     service_principal_client_id (a UUID derived from the app name, stable across updates, recreation
 //     and emulator restarts) and grants it CONNECT, CREATE on the database.
+//   - permissions: an ACL naming a principal the workspace does not know is refused.
 //
-// Emulator-only routes (no auth): GET /_emulator/info, GET /_emulator/unhandled (the unhandled requests
-// seen so far, so a test can assert there were none), POST /_emulator/serving-endpoints {"name": ...}
-// (authenticated: seeds a READY serving endpoint in the caller's workspace).
+// Emulator-only routes: GET /_emulator/info {url, user_name, pg_port}, GET /_emulator/unhandled (the
+// unhandled requests seen so far, so a test can assert there were none), GET
+// /_emulator/database-instances/{name}/postgres (the superuser login of the instance's cluster: host,
+// port, user, password, database) — these three need no auth; POST /_emulator/serving-endpoints
+// {"name": ...} (seeds a READY serving endpoint) and POST /_emulator/apps/{name}/fail-next-deployment
+// {"message": ...} (the app's next deployment ends FAILED with that message) take the workspace token.
 package main
 
 import (
@@ -52,10 +65,10 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/databricks/cli/libs/testserver"
 )
@@ -64,10 +77,11 @@ type config struct {
 	workspaceToken   string
 	userName         string
 	dbToken          string
-	pgHost           string
-	pgPort           int
-	pgAdminURL       string
+	pgBinDir         string
 	servingEndpoints []string
+	identities       []identity
+	appDelay         time.Duration
+	exitWithParent   bool
 }
 
 func main() {
@@ -89,11 +103,14 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	logf("serving on %s (user %s, postgres side effects %s)", emu.server.URL, cfg.userName, emu.pg.describe())
+	logf("serving on %s (user %s, database instances on 127.0.0.N:%d)", emu.server.URL, cfg.userName, emu.pg.port)
 	fmt.Printf("EMULATOR_URL=%s\n", emu.server.URL)
 
 	signals := make(chan os.Signal, 1)
 	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT)
+	if cfg.exitWithParent {
+		go watchParent(signals)
+	}
 	sig := <-signals
 	logf("received %s, shutting down", sig)
 	if n := emu.unhandledCount(); n > 0 {
@@ -102,13 +119,28 @@ func run() error {
 	return nil
 }
 
-// start serves the emulated workspace on a random 127.0.0.1 port until t's cleanups run.
+// watchParent reports the death of the process that started the emulator (a test runner that crashed or
+// was killed) as a signal, so its PostgreSQL clusters do not outlive it.
+func watchParent(signals chan<- os.Signal) {
+	parent := os.Getppid()
+	for range time.Tick(time.Second) {
+		if os.Getppid() != parent {
+			logf("parent process %d exited", parent)
+			signals <- syscall.SIGTERM
+			return
+		}
+	}
+}
+
+// start serves the emulated workspace on a random 127.0.0.1 port until t's cleanups run; then every
+// PostgreSQL cluster it started is stopped and removed.
 func start(cfg config, t testserverT) (*emulator, error) {
-	pg, err := newPostgres(cfg.pgAdminURL)
+	pg, err := newPostgresServers(cfg.pgBinDir)
 	if err != nil {
 		return nil, err
 	}
 	server := testserver.New(t)
+	t.Cleanup(pg.shutdown)
 	emu := newEmulator(cfg, pg, server)
 	// gorilla/mux matches routes in registration order, so our handlers go in before the defaults and
 	// win wherever both define a route.
@@ -152,15 +184,20 @@ func parseConfig(args []string) (config, error) {
 		return fallback
 	}
 	var cfg config
-	var port string
+	var delay string
 	fs.StringVar(&cfg.workspaceToken, "workspace-token", env("EMULATOR_WORKSPACE_TOKEN", "emulator-workspace-token"), "the only bearer token the API accepts")
 	fs.StringVar(&cfg.userName, "user-name", env("EMULATOR_USER_NAME", "deployer@example.com"), "userName of /api/2.0/preview/scim/v2/Me")
 	fs.StringVar(&cfg.dbToken, "db-token", env("EMULATOR_DB_TOKEN", "emulator-db-token"), "token returned by /api/2.0/database/credentials")
-	fs.StringVar(&cfg.pgHost, "pg-host", env("EMULATOR_PG_HOST", "127.0.0.1"), "read_write_dns of database instances")
-	fs.StringVar(&port, "pg-port", env("EMULATOR_PG_PORT", "5432"), "port of the PostgreSQL behind the instances")
-	fs.StringVar(&cfg.pgAdminURL, "pg-admin-url", env("EMULATOR_PG_ADMIN_URL", ""), "superuser connection URL; empty disables Postgres side effects")
+	fs.StringVar(&cfg.pgBinDir, "pg-bin-dir", env("EMULATOR_PG_BIN_DIR", ""), "directory of the PostgreSQL server binaries (initdb, postgres)")
+	fs.StringVar(&delay, "app-delay", env("EMULATOR_APP_DELAY", "300ms"), "how long app compute start/stop and deployments take")
+	fs.BoolVar(&cfg.exitWithParent, "exit-with-parent", false, "shut down when the parent process exits")
 	fs.Func("serving-endpoint", "a serving endpoint that exists at start (repeatable)", func(v string) error {
 		cfg.servingEndpoints = append(cfg.servingEndpoints, v)
+		return nil
+	})
+	var identities []string
+	fs.Func("identity", "a workspace identity, TYPE:name (repeatable)", func(v string) error {
+		identities = append(identities, v)
 		return nil
 	})
 	if err := fs.Parse(args); err != nil {
@@ -170,23 +207,39 @@ func parseConfig(args []string) (config, error) {
 		return cfg, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
 	if len(cfg.servingEndpoints) == 0 {
-		for _, name := range strings.Split(os.Getenv("EMULATOR_SERVING_ENDPOINTS"), ",") {
-			if name = strings.TrimSpace(name); name != "" {
-				cfg.servingEndpoints = append(cfg.servingEndpoints, name)
-			}
+		cfg.servingEndpoints = listFromEnv("EMULATOR_SERVING_ENDPOINTS")
+	}
+	if len(identities) == 0 {
+		identities = listFromEnv("EMULATOR_IDENTITIES")
+	}
+	for _, v := range identities {
+		id, err := parseIdentity(v)
+		if err != nil {
+			return cfg, err
 		}
+		cfg.identities = append(cfg.identities, id)
 	}
-	p, err := strconv.Atoi(port)
-	if err != nil || p <= 0 || p > 65535 {
-		return cfg, fmt.Errorf("pg-port: %q is not a TCP port", port)
+	d, err := time.ParseDuration(delay)
+	if err != nil || d < 0 {
+		return cfg, fmt.Errorf("app-delay: %q is not a duration such as 300ms", delay)
 	}
-	cfg.pgPort = p
-	for name, v := range map[string]string{"workspace-token": cfg.workspaceToken, "user-name": cfg.userName, "db-token": cfg.dbToken, "pg-host": cfg.pgHost} {
+	cfg.appDelay = d
+	for name, v := range map[string]string{"workspace-token": cfg.workspaceToken, "user-name": cfg.userName, "db-token": cfg.dbToken, "pg-bin-dir": cfg.pgBinDir} {
 		if v == "" {
 			return cfg, errors.New(name + " must not be empty")
 		}
 	}
 	return cfg, nil
+}
+
+func listFromEnv(name string) []string {
+	var out []string
+	for _, v := range strings.Split(os.Getenv(name), ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 func logf(format string, args ...any) {

@@ -14,10 +14,51 @@ import (
 
 // Workspace files and folders as databricks_workspace_file and databricks_directory use them. The
 // test server only accepts AUTO imports (the provider sends RAW), does not create parents on mkdirs,
-// and deletes anything silently; a workspace creates parents, refuses a non-recursive delete of a
-// non-empty folder with DIRECTORY_NOT_EMPTY and answers 404 for a missing path.
+// deletes anything silently, keeps "/Workspace/x" and "/x" apart and hands out object ids above 2^53; a
+// workspace creates parents, refuses a non-recursive delete of a non-empty folder with
+// DIRECTORY_NOT_EMPTY, answers 404 for a missing path, takes both spellings of a path for one object,
+// and its ids survive a float64 (Terraform's SDKv2 providers read numbers through one).
 func (e *emulator) registerWorkspace() {
 	s := e.server
+
+	s.Handle("GET", "/api/2.0/workspace/get-status", func(req testserver.Request) any {
+		resp := req.Workspace.WorkspaceGetStatus(canonicalPath(req.URL.Query().Get("path")))
+		switch info := resp.Body.(type) {
+		case *workspace.ObjectInfo:
+			info.ObjectId = floatSafeID(info.ObjectId)
+		case workspace.ObjectInfo:
+			info.ObjectId = floatSafeID(info.ObjectId)
+			resp.Body = info
+		}
+		return resp
+	})
+	// As the platform: a missing object is 404 RESOURCE_DOES_NOT_EXIST, and the content comes base64 in
+	// JSON unless direct_download asks for the bytes (the test server returns bytes, or nothing, always).
+	s.Handle("GET", "/api/2.0/workspace/export", func(req testserver.Request) any {
+		p := canonicalPath(req.URL.Query().Get("path"))
+		if status := req.Workspace.WorkspaceGetStatus(p); status.StatusCode == http.StatusNotFound {
+			return status
+		}
+		data := req.Workspace.WorkspaceExport(p)
+		if req.URL.Query().Get("direct_download") == "true" {
+			return data
+		}
+		return map[string]string{"content": base64.StdEncoding.EncodeToString(data), "file_type": strings.TrimPrefix(path.Ext(p), ".")}
+	})
+	s.Handle("POST", "/api/2.0/workspace-files/import-file/{path:.*}", func(req testserver.Request) any {
+		p := canonicalPath("/" + strings.TrimPrefix(req.Vars["path"], "/"))
+		resp := req.Workspace.WorkspaceFilesImportFile(p, req.Body, req.URL.Query().Get("overwrite") == "true")
+		if resp.StatusCode == 0 || resp.StatusCode == http.StatusOK {
+			e.rememberPath(req.Workspace, p)
+			for dir := path.Dir(p); dir != "/"; dir = path.Dir(dir) {
+				e.rememberPath(req.Workspace, dir)
+			}
+		}
+		return resp
+	})
+	s.Handle("GET", "/api/2.0/workspace-files/{path:.*}", func(req testserver.Request) any {
+		return req.Workspace.WorkspaceFilesExportFile(canonicalPath("/" + strings.TrimPrefix(req.Vars["path"], "/")))
+	})
 
 	s.Handle("POST", "/api/2.0/workspace/import", func(req testserver.Request) any {
 		var imp workspace.Import
@@ -32,6 +73,7 @@ func (e *emulator) registerWorkspace() {
 		if !strings.HasPrefix(imp.Path, "/") {
 			return badRequest("INVALID_PARAMETER_VALUE", "Path ("+imp.Path+") must be absolute")
 		}
+		imp.Path = canonicalPath(imp.Path)
 		content, err := base64.StdEncoding.DecodeString(imp.Content)
 		if err != nil {
 			return badRequest("INVALID_PARAMETER_VALUE", "content is not base64: "+err.Error())
@@ -51,24 +93,6 @@ func (e *emulator) registerWorkspace() {
 		return resp
 	})
 
-	// A workspace's object ids are 16-digit numbers, below 2^53, so exact in the float64 that the provider's
-	// SDKv2 code passes them through. The test server's are nanosecond clocks plus 7e18: Terraform then reads
-	// back an id that differs in its last digits from the one a saved plan holds, and `terraform apply <plan>`
-	// fails with "Provider produced inconsistent final plan". Ids are taken modulo 2^52: stable, still unique.
-	s.Handle("GET", "/api/2.0/workspace/get-status", func(req testserver.Request) any {
-		resp := req.Workspace.WorkspaceGetStatus(req.URL.Query().Get("path"))
-		switch info := resp.Body.(type) {
-		case workspace.ObjectInfo:
-			info.ObjectId %= 1 << 52
-			resp.Body = info
-		case *workspace.ObjectInfo:
-			copied := *info
-			copied.ObjectId %= 1 << 52
-			resp.Body = &copied
-		}
-		return resp
-	})
-
 	s.Handle("POST", "/api/2.0/workspace/mkdirs", func(req testserver.Request) any {
 		var mk workspace.Mkdirs
 		if err := json.Unmarshal(req.Body, &mk); err != nil {
@@ -77,7 +101,7 @@ func (e *emulator) registerWorkspace() {
 		if !strings.HasPrefix(mk.Path, "/") {
 			return badRequest("INVALID_PARAMETER_VALUE", "Path ("+mk.Path+") must be absolute")
 		}
-		p := path.Clean(mk.Path)
+		p := canonicalPath(path.Clean(mk.Path))
 		var missing []string
 		for dir := p; dir != "/"; dir = path.Dir(dir) {
 			if req.Workspace.FileExists(dir) {
@@ -100,7 +124,7 @@ func (e *emulator) registerWorkspace() {
 			return badRequest("MALFORMED_REQUEST", err.Error())
 		}
 		w := req.Workspace
-		p := path.Clean(del.Path)
+		p := canonicalPath(path.Clean(del.Path))
 		isFile, isDir := w.FileExists(p), w.DirectoryExists(p)
 		if !isFile && !isDir {
 			return notFound("Path (" + del.Path + ") doesn't exist.")
@@ -149,4 +173,21 @@ func (e *emulator) rememberPath(w *testserver.FakeWorkspace, paths ...string) {
 	for _, p := range paths {
 		e.extrasFor(w).paths[p] = true
 	}
+}
+
+// canonicalPath names a workspace object the one way the test server stores it: "/Workspace/Users/x"
+// and "/Users/x" are the same object on the platform.
+func canonicalPath(p string) string {
+	if strings.HasPrefix(p, "/Workspace/") {
+		return strings.TrimPrefix(p, "/Workspace")
+	}
+	return p
+}
+
+// floatSafeID maps the test server's object ids (a nanosecond clock plus 7e18) below 2^53, where a
+// float64 holds them exactly, as real workspace object ids are. Ids less than 10^15 ns (11 days) apart
+// stay distinct.
+func floatSafeID(id int64) int64 {
+	const span = 1_000_000_000_000_000 // 10^15; the result is below 2*10^15 < 2^53
+	return id%span + span
 }

@@ -97,6 +97,7 @@ async function runPostApply(server: TestPostgres, database: string, migrationsDi
     migrationsDir,
     instanceTimeoutSeconds: 5,
     lockTimeoutSeconds: 5,
+    statementBounds: { lockTimeoutSeconds: 5, timeoutSeconds: 60 },
     dryRun: false,
     connection: { port: server.port, tls: false },
   };

@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { parse } from "yaml";
-import { appSourceFiles } from "../../stacks/source/app-source";
+import { appSourceFiles } from "../../stacks/source/app-source-files";
 import { startPostgres, type TestPostgres } from "../support/postgres";
 import { APP_CLIENT_ID, APP_SRC, createAppDatabase, fakeWorkspace, request } from "./app-fixture";
 

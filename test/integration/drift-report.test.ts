@@ -6,9 +6,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { REPO_ROOT } from "../../stacks/config/load-environments";
+import { REPO_ROOT } from "../../stacks/repo-paths";
 import type { EnvironmentResult } from "../../tools/drift/check-environment";
-import { type DriftReport, exitCode, maskSecrets, renderJson, renderMarkdown, TERRAFORM_NOT_CHECKED } from "../../tools/drift/report";
+import { type DriftReport, exitCode, renderJson, renderMarkdown, TERRAFORM_NOT_CHECKED } from "../../tools/drift/report";
 
 const drifted: EnvironmentResult = {
   environment: "dev",
@@ -43,16 +43,22 @@ test("the JSON report is the report itself", () => {
   assert.deepEqual(JSON.parse(renderJson(whole)), whole);
 });
 
-test("credentials from the environment are masked wherever they appear", () => {
-  const env = { DATABRICKS_TOKEN: "dapi-secret-1", DATABRICKS_CLIENT_SECRET: "oauth-secret-2" };
-  assert.equal(maskSecrets("a dapi-secret-1 b oauth-secret-2 dapi-secret-1", env), "a **** b **** ****");
-  assert.equal(maskSecrets("nothing to hide", {}), "nothing to hide");
-});
-
-function drift(args: string[]) {
-  const result = spawnSync(process.execPath, ["--import", "tsx", "tools/drift/main.ts", ...args], { cwd: REPO_ROOT, encoding: "utf8", env: { PATH: process.env.PATH } });
+function drift(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const result = spawnSync(process.execPath, ["--import", "tsx", "tools/drift/main.ts", ...args], { cwd: REPO_ROOT, encoding: "utf8", env: { PATH: process.env.PATH, ...env } });
   return { status: result.status, stderr: result.stderr };
 }
+
+test("a credential in a message is masked by the tools' shared masker, also when it comes back encoded", () => {
+  const env = { DATABRICKS_TOKEN: "dapi-canary-drift-5e0c", DATABRICKS_CLIENT_SECRET: "oauth canary/drift+7a", TF_VAR_secret_api_key: "tf-canary-drift-91" };
+  const echoed = [env.DATABRICKS_TOKEN, Buffer.from(env.DATABRICKS_CLIENT_SECRET).toString("base64url"), encodeURIComponent(env.DATABRICKS_CLIENT_SECRET), Buffer.from(env.TF_VAR_secret_api_key).toString("hex")];
+  // The unknown environment's name is quoted in the error, as a server's echo would be.
+  for (const name of echoed) {
+    const run = drift([name], env);
+    assert.equal(run.status, 1);
+    assert.match(run.stderr, /unknown environment "\(sensitive\)"; known environments/, name);
+    assert.ok(!run.stderr.includes(name), `${name} leaked:\n${run.stderr}`);
+  }
+});
 
 test("a bad --format or an unknown environment is one clear line and exit 1", () => {
   const format = drift(["--format", "html"]);

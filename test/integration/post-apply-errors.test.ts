@@ -153,7 +153,7 @@ test("authentication: OAuth M2M client credentials, a ~/.databrickscfg profile, 
 
 test("bad migration files are reported with file, line and column, and leave nothing behind", async () => {
   const cases: [string, Record<string, string>, RegExp][] = [
-    ["names", { "1_first.sql": "SELECT 1;", "0001_a.sql": "SELECT 1;", "0001_b.sql": "SELECT 1;", "0002_x.down.sql": "SELECT 1;" }, /^post-apply failed at migrations: 3 problems:\n(  \S+(1_first|0002_x\.down)\.sql: expected a name like 0001_create_notes\.sql \(4 digits, .*\n){2}  \S+0001_b\.sql: number 0001 is already used by 0001_a\.sql\n$/],
+    ["names", { "1_first.sql": "SELECT 1;", "0001_a.sql": "SELECT 1;", "0001_b.sql": "SELECT 1;", "0002_x.down.sql": "SELECT 1;" }, /^post-apply failed at migrations: 3 problems:\n(  \S+(1_first|0002_x\.down)\.sql: an unexpected file name; expected a regular file named like 0001_create_notes\.sql \(4 digits, .*\n){2}  \S+0001_b\.sql: number 0001 is already used by 0001_a\.sql\n$/],
     ["gap", { "0001_a.sql": "SELECT 1;", "0003_c.sql": "SELECT 1;" }, /^post-apply failed at migrations: \S+0003_c\.sql: expected number 0002 \(migrations are numbered consecutively from 0001\)\n$/],
     ["syntax", { "0001_a.sql": "CREATE TABLE ok (id int);\n\n-- the next statement is broken 💥\nCREATE TABLE broken (id int,);\n" }, /^post-apply failed at migrations: \S+0001_a\.sql:4:29: syntax error at or near "\)"; nothing was applied\n$/],
     ["transaction control", { "0001_a.sql": "CREATE TABLE ok (id int);\nCOMMIT;\nCREATE TABLE later (id int);\n" }, /^post-apply failed at migrations: \S+0001_a\.sql:2:1: "COMMIT" is not allowed: each migration already runs in its own transaction; nothing was applied\n$/],
@@ -189,6 +189,17 @@ test("bad inputs and arguments", async () => {
   const help = await run(env(), ["--help"]);
   assert.equal(help.code, 0);
   assert.match(help.stdout, /^usage: /);
+});
+
+test("the statement bounds are required whole seconds that PostgreSQL accepts", async () => {
+  assertFails(
+    await run(env({ POST_APPLY_STATEMENT_LOCK_TIMEOUT_SECONDS: undefined, POST_APPLY_STATEMENT_TIMEOUT_SECONDS: "2147484" })),
+    /^post-apply failed at inputs: POST_APPLY_STATEMENT_LOCK_TIMEOUT_SECONDS is not set; POST_APPLY_STATEMENT_TIMEOUT_SECONDS: Too big: expected number to be <=2147483, found "2147484"$/,
+  );
+  assertFails(
+    await run(env({ POST_APPLY_STATEMENT_LOCK_TIMEOUT_SECONDS: "0", POST_APPLY_STATEMENT_TIMEOUT_SECONDS: "1.5" })),
+    /^post-apply failed at inputs: POST_APPLY_STATEMENT_LOCK_TIMEOUT_SECONDS: Too small: expected number to be >0, found "0"; POST_APPLY_STATEMENT_TIMEOUT_SECONDS: expected int, received number, found "1\.5"$/,
+  );
 });
 
 function closedPort(): Promise<number> {

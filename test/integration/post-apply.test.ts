@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { appendFileSync, cpSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import type pg from "pg";
-import { REPO_ROOT } from "../../stacks/config/load-environments";
+import { REPO_ROOT } from "../../stacks/repo-paths";
 import { APP_ROLE, FIXTURES, type PostApplyWorld, READER_ROLE, startPostApplyWorld } from "../support/post-apply-world";
 
 let world: PostApplyWorld;
@@ -16,11 +16,8 @@ before(async () => {
 });
 after(() => world.stop());
 
-let databases = 0;
-async function freshDatabase(): Promise<string> {
-  const name = `notes_${++databases}`;
-  await world.createDatabase(name);
-  return name;
+function freshDatabase(): Promise<string> {
+  return world.freshDatabase();
 }
 
 /** A new database the runner has migrated with the base fixtures, and the directory it took them from. */

@@ -11,9 +11,10 @@ import { join } from "node:path";
 import { JSDOM } from "jsdom";
 import { micromark } from "micromark";
 import { gfm, gfmHtml } from "micromark-extension-gfm";
-import { REPO_ROOT } from "../../stacks/config/load-environments";
+import { REPO_ROOT } from "../../stacks/repo-paths";
 import { markdown, REVIEW_MARKER } from "../../tools/review/markdown";
 import type { Report } from "../../tools/review/report";
+import { mermaidParser } from "../support/mermaid";
 
 const CANARY = "canary-3c1f9a7e-never-print-me";
 
@@ -99,7 +100,7 @@ test("renaming the Lakebase instance: a banner first names the replaced instance
   const devSection = section(md, "dev");
   const banner = devSection.indexOf("> [!CAUTION]");
   assert.ok(banner > 0 && banner < devSection.indexOf("| create | update | replace | destroy |"), "the banner comes before the counts");
-  assert.match(devSection, /> - \*\*replace\*\* <code>databricks_database_instance\.lakebase_instance_\w+<\/code> \(notes-dev-v2\): name changes force replacement/);
+  assert.match(devSection, /> - \*\*replace\*\* <code>databricks_database_instance\.lakebase_instance_\w+<\/code> \(<code>notes-dev-v2<\/code>\): name changes force replacement/);
   assert.doesNotMatch(section(md, "prod"), /CAUTION/);
   assert.match(section(md, "prod"), /No changes\./);
 });
@@ -134,6 +135,14 @@ test("a new migration file is listed under post-apply work, and the step runs", 
     assert.match(section(md, name), /- New migrations: <code>0002_add_tags\.sql<\/code>/);
   }
   assert.doesNotMatch(md, /CAUTION/);
+});
+
+test("a migration the post-apply runner would refuse fails the review in one line naming it, as it fails synth", (t) => {
+  const { dir, base } = branch(t, (d) => writeFileSync(join(d, "app-src", "migrations", "0002_add_tags.SQL"), "CREATE TABLE app.tags (id bigint PRIMARY KEY);\n"));
+  const run = review(dir, ["--base", base]);
+  assert.equal(run.status, 1);
+  assert.match(run.stderr, /^review: synthesizing \S+ failed: app-src\/migrations\/0002_add_tags\.SQL: an unexpected file name; expected a regular file named like 0001_create_notes\.sql [^\n]+\n$/);
+  assert.equal(git(dir, "worktree", "list").split("\n").length, 1, "no worktree left behind");
 });
 
 function describeStaging(dir: string): void {
@@ -223,6 +232,19 @@ test("a secret's value from TF_VAR_secret_* never appears, even where the config
   assert.ok(!broken.stderr.includes(CANARY), "the canary leaked in the error");
 });
 
+test("an accepted guardrail finding is shown with its reason, as literal text, even without changes", (t) => {
+  const reason = "lab *workspace* | <b>nightly</b> [backups](https://example.com) & `restores`";
+  const { dir, base } = branch(t, (d) => edit(d, "environments/prod.yaml", /^backend:\n(?: .*\n)*/m, `backend:\n  type: local\n  reason: ${JSON.stringify(reason)}\n`));
+  const { md, json } = reviewBoth(dir, base, 0);
+  assert.deepEqual(environment(json, "prod").suppressions, [{ rule: "DBX-ProductionRemoteState", path: "prod/backend", appliesTo: "local", reason }]);
+  assert.deepEqual(environment(json, "dev").suppressions, []);
+  const html = micromark(section(md, "prod"), { allowDangerousHtml: true, extensions: [gfm()], htmlExtensions: [gfmHtml()] });
+  const item = new JSDOM(html).window.document.querySelector("li");
+  assert.equal(item?.textContent, `DBX-ProductionRemoteState on prod/backend (local): ${reason}`);
+  assert.equal(item?.querySelectorAll("b, em, a").length, 0, "the reason became markup");
+  assert.match(section(md, "prod"), /No changes\./);
+});
+
 test("the Markdown parses as GitHub-flavoured Markdown: tables and <details> as intended", (t) => {
   const { dir, base } = branch(t, (d) => {
     renameInstance(d);
@@ -248,18 +270,11 @@ test("the Markdown parses as GitHub-flavoured Markdown: tables and <details> as 
 test("each environment's graph parses with Mermaid's own parser", async (t) => {
   const { dir, base } = branch(t, renameInstance);
   const { md, json } = reviewBoth(dir, base, 2);
-  // Mermaid's parser needs a DOM (DOMPurify); jsdom provides one under Node.
-  const dom = new JSDOM("<!doctype html><html><body></body></html>");
-  Object.assign(globalThis, { window: dom.window, document: dom.window.document });
-  t.after(() => {
-    Reflect.deleteProperty(globalThis, "window");
-    Reflect.deleteProperty(globalThis, "document");
-  });
-  const { default: mermaid } = await import("mermaid");
+  const parse = await mermaidParser(t);
   const shown = [...md.matchAll(/```mermaid\n([\s\S]*?)\n```/g)].map((m) => m[1]);
   assert.deepEqual(shown, [environment(json, "dev").graph], "sections without changes show no graph");
-  for (const { graph } of json.environments) assert.equal((await mermaid.parse(graph)).diagramType, "flowchart-v2");
-  await assert.rejects(mermaid.parse("graph LR\n  n0[\"unterminated -->"), "the parser does reject a broken graph");
+  for (const { graph } of json.environments) assert.equal((await parse(graph)).diagramType, "flowchart-v2");
+  await assert.rejects(parse("graph LR\n  n0[\"unterminated -->"), "the parser does reject a broken graph");
   const dev = environment(json, "dev").graph;
   for (const bound of ["Lakebase instance notes-dev-v2 (replace)", "secret scope notes-dev", "serving endpoint databricks-meta-llama-3-3-70b-instruct", "app notes-dev (update)"]) {
     assert.ok(dev.includes(bound), `${bound} in the dev graph`);

@@ -1,52 +1,39 @@
 /**
- * Everything a real deploy needs, locally: a PostgreSQL server, the workspace emulator in front of it, and a
- * copy of this working tree whose commands (cdktf, npm, terraform) run with the emulator's credentials and a
- * value for every secret variable. The one place the e2e tier and `npm run bench:deploy` start them.
+ * Everything a real deploy needs, locally: the workspace emulator (each Lakebase instance with a PostgreSQL of
+ * its own) holding what the environments expect to find, and a copy of this working tree whose commands
+ * (cdktf, npm, terraform) run with the emulator's credentials, a value for every secret variable, and every
+ * environment's state in one test directory (STACK_TEST_STATE_DIR, production's remote backend included).
+ * The one place the e2e tier and `npm run bench:deploy` start them.
  */
-import { secretVariableName } from "../../stacks/config/secret-variable";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { EnvironmentConfig } from "../../stacks/config/schema";
 import { type Emulator, startEmulator } from "./emulator";
-import { startPostgres, type TestPostgres } from "./postgres";
-import { copyProject, type ProjectCopy } from "./project";
+import { copyProject, type ProjectCopy, secretValues, workspaceFor } from "./project";
 
 export interface DeployWorld {
-  readonly postgres: TestPostgres;
   readonly emulator: Emulator;
   readonly project: ProjectCopy;
-  /** Removes the copy and stops the emulator and PostgreSQL (whatever was started). */
+  /** Where every environment's state is. */
+  readonly stateDir: string;
+  /** Removes the copy and the state, and stops the emulator. */
   stop(): Promise<void>;
 }
 
-/** Starts the world for deploying `environments` (the serving endpoints they bind exist in the emulator). */
+/** Starts the world for deploying `environments`. */
 export async function startDeployWorld(environments: readonly EnvironmentConfig[]): Promise<DeployWorld> {
-  const postgres = await startPostgres();
-  let emulator: Emulator | undefined;
-  try {
-    emulator = await startEmulator(postgres, { servingEndpoints: [...new Set(environments.flatMap((e) => e.servingEndpoints.map((s) => s.name)))] });
-    const project = copyProject({
-      DATABRICKS_HOST: emulator.url,
-      DATABRICKS_TOKEN: emulator.workspaceToken,
-      POST_APPLY_INSECURE_NO_TLS: "1",
-      POST_APPLY_PG_PORT: String(postgres.port),
-      ...Object.fromEntries(environments.flatMap((e) => e.secrets?.keys ?? []).map((key) => [`TF_VAR_${secretVariableName(key)}`, `e2e-secret-${key}`])),
-    });
-    const started = emulator;
-    return {
-      postgres,
-      emulator,
-      project,
-      async stop() {
-        project.remove();
-        try {
-          await started.stop();
-        } finally {
-          await postgres.stop();
-        }
-      },
-    };
-  } catch (error) {
-    await emulator?.stop().catch(() => {});
-    await postgres.stop();
-    throw error;
-  }
+  const emulator = await startEmulator(workspaceFor(environments));
+  const stateDir = mkdtempSync(join(tmpdir(), "e2e-state-"));
+  const project = copyProject({ ...emulator.env, ...secretValues(environments), STACK_TEST_STATE_DIR: stateDir });
+  return {
+    emulator,
+    project,
+    stateDir,
+    async stop() {
+      project.remove();
+      rmSync(stateDir, { recursive: true, force: true });
+      await emulator.stop();
+    },
+  };
 }

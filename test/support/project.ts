@@ -7,7 +7,11 @@ import { execFileSync, spawnSync, type SpawnSyncReturns } from "node:child_proce
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { REPO_ROOT } from "../../stacks/config/load-environments";
+import type { EnvironmentConfig } from "../../stacks/config/schema";
+import { secretVariableName } from "../../stacks/config/secret-variable";
+import { REPO_ROOT } from "../../stacks/repo-paths";
+import { identityTypeOf } from "../../tools/post-apply/roles";
+import type { EmulatorOptions } from "./emulator";
 import { terraformBinary } from "./terraform";
 
 export interface ProjectCopy {
@@ -70,6 +74,23 @@ export function copyProject(env: NodeJS.ProcessEnv): ProjectCopy {
     terraform: (stack, args, extra = {}) => run(terraformBinary(), args, join(dir, "cdktf.out", "stacks", stack), { TF_IN_AUTOMATION: "1", ...extra }),
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
+}
+
+/**
+ * What the emulated workspace must hold before the environments deploy: the serving endpoints they bind
+ * (they exist outside Terraform) and the groups, users and service principals they name.
+ */
+export function workspaceFor(environments: readonly EnvironmentConfig[]): EmulatorOptions {
+  const identities = environments.flatMap((e) => [
+    ...[...e.permissions.app, ...e.permissions.instance].map((g) => (g.user ? `USER:${g.user}` : g.group ? `GROUP:${g.group}` : `SERVICE_PRINCIPAL:${g.servicePrincipal}`)),
+    ...e.database.readOnlyRoles.map((name) => `${identityTypeOf(name)}:${name}`),
+  ]);
+  return { servingEndpoints: [...new Set(environments.flatMap((e) => e.servingEndpoints.map((s) => s.name)))], identities: [...new Set(identities)] };
+}
+
+/** A made-up value for every secret the environments declare, as CI would set them (TF_VAR_secret_*). */
+export function secretValues(environments: readonly EnvironmentConfig[]): Record<string, string> {
+  return Object.fromEntries(environments.flatMap((e) => e.secrets?.keys ?? []).map((key) => [`TF_VAR_${secretVariableName(key)}`, `e2e-secret-${key}`]));
 }
 
 /** A command's output for an assertion message: without terminal control codes and spinner frames, its last lines. */

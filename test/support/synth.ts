@@ -5,11 +5,18 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { Construct } from "constructs";
-import { AppStack } from "../../stacks/app-stack";
+import { AppStack, type AppStackProps } from "../../stacks/app-stack";
 import { Testing } from "../../stacks/cdktf";
-import { deepMerge, REPO_ROOT } from "../../stacks/config/load-environments";
+import { deepMerge } from "../../stacks/config/load-environments";
+import { REPO_ROOT } from "../../stacks/repo-paths";
 import { type EnvironmentConfig, environmentSchema } from "../../stacks/config/schema";
 import { errorAnnotations } from "../../stacks/guardrails/nag-pack";
+
+/**
+ * Text Terraform would evaluate, or fail on, if it reached the JSON unescaped: a file read, a directive, a
+ * broken directive and a secret variable's value.
+ */
+export const TEMPLATE_PAYLOADS = ['${file("/etc/passwd")}', "%{if true}x%{endif}", "100%{", "${var.secret_session_signing_key}"] as const;
 
 /** A small app source tree with migrations; tests never depend on what app-src/ holds today. */
 export const FIXTURE_SOURCE_DIR = join(REPO_ROOT, "test", "fixtures", "app-src");
@@ -35,7 +42,7 @@ export const baseFixture = {
  * over common.yaml (mappings by key, lists replace); a `null` removes the key.
  */
 export function environment(overrides: object = {}, name = "test"): EnvironmentConfig {
-  return { ...environmentSchema.parse(withoutNulls(deepMerge(baseFixture, overrides))), name };
+  return { ...environmentSchema.parse(withoutNulls(deepMerge(baseFixture, overrides))), name, file: `environments/${name}.yaml` };
 }
 
 function withoutNulls(value: unknown): unknown {
@@ -48,6 +55,8 @@ function withoutNulls(value: unknown): unknown {
 export type Attributes = Record<string, any>;
 
 export interface TerraformJson {
+  /** cdktf's metadata, and what the guardrails recorded (accepted findings). */
+  "//"?: Attributes;
   resource?: Record<string, Record<string, Attributes>>;
   output?: Record<string, Attributes>;
   variable?: Record<string, Attributes>;
@@ -65,11 +74,12 @@ export interface SynthesizedStack {
 /**
  * Synthesizes an AppStack for `config` (default: the base fixture) with the fixture app source, in an app
  * whose output directory is this repository's `cdktf.out`, so relative paths are the real ones.
- * `extend` may add to the stack before synthesis (e.g. a raw resource a guardrail must catch).
+ * `extend` may add to the stack before synthesis (e.g. a raw resource a guardrail must catch); `props` are
+ * the stack's other properties.
  */
-export function synthStack(config: EnvironmentConfig = environment(), extend?: (stack: AppStack) => void): SynthesizedStack {
+export function synthStack(config: EnvironmentConfig = environment(), extend?: (stack: AppStack) => void, props: Pick<AppStackProps, "state"> = {}): SynthesizedStack {
   const app = Testing.app({ outdir: join(REPO_ROOT, "cdktf.out") });
-  const stack = new AppStack(app, config.name, { config, sourceDir: FIXTURE_SOURCE_DIR });
+  const stack = new AppStack(app, config.name, { config, sourceDir: FIXTURE_SOURCE_DIR, ...props });
   extend?.(stack);
   const json = JSON.parse(Testing.synth(stack)) as TerraformJson;
   return { stack, json, violations: errorAnnotations(stack) };

@@ -4,6 +4,8 @@
  * `.tools/env`, which exports TERRAFORM_BINARY_NAME and TF_CLI_CONFIG_FILE.
  */
 import { spawnSync, type SpawnSyncReturns } from "node:child_process";
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
 
 export function terraformBinary(): string {
   const binary = process.env.TERRAFORM_BINARY_NAME;
@@ -11,6 +13,17 @@ export function terraformBinary(): string {
     throw new Error("TERRAFORM_BINARY_NAME / TF_CLI_CONFIG_FILE are not set: run `npm run tools:bootstrap`, then this tier through its npm script (it sources .tools/env)");
   }
   return binary;
+}
+
+/**
+ * Why the Databricks provider cannot be used here, or undefined when the bootstrap put it in its mirror. The
+ * bootstrap exits 3 but still prepares everything else when it cannot get the provider, and CI then runs the
+ * e2e tier anyway; tests that apply with the provider skip with this reason.
+ */
+export function providerUnavailable(): string | undefined {
+  const version = join(process.env.DATABRICKS_PROVIDER_MIRROR ?? "", "registry.terraform.io", "databricks", "databricks", "1.99.0");
+  const found = existsSync(version) && readdirSync(version).some((platform) => existsSync(join(version, platform, "terraform-provider-databricks_v1.99.0")));
+  return found ? undefined : "the Databricks provider 1.99.0 is not in the bootstrap's mirror (DATABRICKS_PROVIDER_MIRROR); see npm run tools:bootstrap";
 }
 
 /** Runs terraform in `dir`; throws with its output unless it succeeds (or `allowFailure`). */

@@ -8,15 +8,16 @@ import assert from "node:assert/strict";
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { environmentNames, environmentsDir, REPO_ROOT } from "../../stacks/config/load-environments";
+import { environmentNames, environmentsDir } from "../../stacks/config/load-environments";
+import { REPO_ROOT } from "../../stacks/repo-paths";
 import { synthesize } from "../../tools/review/trees";
 import { terraform } from "../support/terraform";
 
 let outdir: string;
 const stacks = environmentNames(environmentsDir());
 
-before(() => {
-  outdir = synthesize(REPO_ROOT, REPO_ROOT).outDir;
+before(async () => {
+  outdir = (await synthesize(REPO_ROOT, REPO_ROOT)).outDir;
 });
 after(() => rmSync(outdir, { recursive: true, force: true }));
 

@@ -8,6 +8,7 @@ import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AppStack } from "../../stacks/app-stack";
+import { appSourceSha256 } from "../../stacks/source/app-source-files";
 import { Testing } from "../../stacks/cdktf";
 import { addressOf, type Attributes, environment, FIXTURE_SOURCE_DIR, resources, synthStack, type TerraformJson } from "../support/synth";
 
@@ -29,15 +30,18 @@ test("the release runs the runner's release command with the app, the source pat
   assert.equal(exec.working_dir, "../../..");
   assert.deepEqual(exec.environment, {
     POST_APPLY_APP_NAME: `\${${addressOf(json, "databricks_app")}.name}`,
-    POST_APPLY_SOURCE_CODE_PATH: "/Workspace/Shared/apps/notes-test",
+    POST_APPLY_SOURCE_DIR: "test/fixtures/app-src",
+    POST_APPLY_WORKSPACE_PATH: "/Shared/apps/notes-test",
+    POST_APPLY_SOURCE_SHA256: appSourceSha256(FIXTURE_SOURCE_DIR),
+    POST_APPLY_APP_ENV: "{}",
     POST_APPLY_RELEASE_TIMEOUT_SECONDS: "600",
   });
 });
 
-test("the release comes after the uploaded source and after migrations and grants", () => {
+test("the release comes after the source directory exists and after migrations and grants", () => {
   const { json } = synthStack(environment());
   const dependsOn: string[] = release(json).depends_on;
-  assert.ok(dependsOn.includes(addressOf(json, "databricks_workspace_file")), `${dependsOn}`);
+  assert.ok(dependsOn.includes(addressOf(json, "databricks_directory")), `${dependsOn}`);
   assert.ok(dependsOn.some((d) => d.startsWith("terraform_data.post-apply")), `${dependsOn}`);
 });
 
@@ -60,6 +64,13 @@ test("a change the app does not run (description, permissions, tags) does not re
   assert.equal(trigger({ app: { description: "something else" } }).runs_sha256, base);
   assert.equal(trigger({ permissions: { app: [{ group: "others", level: "CAN_USE" }] } }).runs_sha256, base);
   assert.equal(trigger({ lakebase: { tags: { team: "x" } } }).runs_sha256, base);
+});
+
+test("app.env is listed in the triggers (a review shows it) and re-triggers the release", () => {
+  const settings = trigger({ app: { env: { LOG_LEVEL: "debug" } } });
+  assert.deepEqual(settings.app_env, { LOG_LEVEL: "debug" });
+  assert.notEqual(settings.runs_sha256, trigger({}).runs_sha256);
+  assert.notEqual(settings.source_sha256, trigger({}).source_sha256);
 });
 
 test("an edited source file or a new migration re-triggers the release", () => {

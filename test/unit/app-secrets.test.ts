@@ -44,3 +44,15 @@ test("a value set in TF_VAR_secret_... never reaches the synthesized JSON", () =
 test("a scope without keys is refused", () => {
   assert.throws(() => synthSecrets([]), /secret scope "notes-test": expected at least one key, found none/);
 });
+
+test("keys that cannot be construct names next to the scope are refused by name, not by a constructs error", () => {
+  for (const key of ["scope", "constructor", "toString", "__proto__", "hasOwnProperty"]) {
+    assert.throws(() => synthSecrets(["api-key", key]), new RegExp(`secret scope "notes-test": expected keys other than .*, found ${key}$`), key);
+  }
+});
+
+test("a key named like another key's variable construct (x and x-value) is fine: ids never meet", () => {
+  const json = synthSecrets(["x", "x-value"]);
+  assert.deepEqual(Object.values(resources(json, "databricks_secret")).map((s) => s.key).sort(), ["x", "x-value"]);
+  assert.deepEqual(Object.keys(json.variable ?? {}).sort(), ["secret_x", "secret_x_value"]);
+});

@@ -1,15 +1,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { REPO_ROOT } from "../../stacks/config/load-environments";
-import { AppSource, appSourceFiles } from "../../stacks/source/app-source";
+import { dirname, join } from "node:path";
+import { REPO_ROOT } from "../../stacks/repo-paths";
+import { parse } from "yaml";
+import { AppSource } from "../../stacks/source/app-source";
+import { appSource, appSourceFiles } from "../../stacks/source/app-source-files";
 import { contentHash } from "../../stacks/content-hash";
-import { addressOf, environment, FIXTURE_SOURCE_DIR, onlyResource, resources, synthConstruct, synthStack } from "../support/synth";
-
-const FILE = "databricks_workspace_file";
+import { environment, onlyResource, resources, synthConstruct, synthStack } from "../support/synth";
 
 /** A temporary directory holding `files` (relative path → content); removed after `use`. */
 function withTree<T>(files: Record<string, string>, use: (dir: string) => T): T {
@@ -48,29 +47,22 @@ test("a missing or empty source directory is refused, naming it", () => {
   );
 });
 
-test("the files are one for_each workspace file keyed by path, under one per-environment directory that deletes recursively", () => {
+test("Terraform manages one per-environment directory that deletes recursively, and no resource per file", () => {
   const { json } = synthStack(environment());
   const directory = onlyResource(json, "databricks_directory");
   assert.equal(directory.path, "/Shared/apps/notes-test");
   assert.equal(directory.delete_recursive, true);
-
-  const upload = onlyResource(json, FILE);
-  assert.deepEqual(Object.keys(upload.for_each), appSourceFiles(FIXTURE_SOURCE_DIR));
-  assert.equal(upload.path, "/Shared/apps/notes-test/${each.key}");
-  assert.equal(upload.source, "${each.value.source}");
-  assert.equal(upload.md5, "${each.value.md5}");
-  assert.deepEqual(upload.depends_on, [addressOf(json, "databricks_directory")]);
+  assert.deepEqual(resources(json, "databricks_workspace_file"), {});
+  assert.equal(JSON.stringify(json).includes(REPO_ROOT), false, "the synthesized JSON contains this machine's repository path");
 });
 
-test("sources are relative to the stack directory and carry the content's md5; no absolute path reaches the output", () => {
-  const { json } = synthStack(environment());
-  const stackDirectory = join(REPO_ROOT, "cdktf.out", "stacks", "test");
-  for (const [path, file] of Object.entries(onlyResource(json, FILE).for_each as Record<string, { source: string; md5: string }>)) {
-    assert.equal(file.source, `../../../test/fixtures/app-src/${path}`);
-    const onDisk = resolve(stackDirectory, file.source);
-    assert.equal(file.md5, createHash("md5").update(readFileSync(onDisk)).digest("hex"), file.source);
-  }
-  assert.equal(JSON.stringify(json).includes(REPO_ROOT), false, "the synthesized JSON contains this machine's repository path");
+test("file names never reach Terraform: a file named like a template changes the hash, not the stack's text", () => {
+  withTree({ "app.yaml": "command: [x]\n", "${file(\"/etc/passwd\")}.js": "x", "100%{.js": "y" }, (dir) => {
+    let source: AppSource | undefined;
+    const json = synthConstruct((scope) => (source = new AppSource(scope, "source", { workspacePath: "/Shared/apps/x", sourceDir: dir })));
+    assert.equal(source!.fileCount, 3);
+    assert.doesNotMatch(JSON.stringify(json), /passwd|100%/);
+  });
 });
 
 test("app.sourcePath moves the upload; sourceCodePath is it with the /Workspace prefix", () => {
@@ -79,17 +71,32 @@ test("app.sourcePath moves the upload; sourceCodePath is it with the /Workspace 
   assert.equal((stack.node.findChild("source") as AppSource).sourceCodePath, "/Workspace/Users/ada@example.com/notes");
 });
 
-test("file addresses come from the relative path, so adding a file does not move the others", () => {
-  const files = { "app.yaml": "command: []", "src/a.js": "a" };
-  const build = (dir: string) => {
-    const json = synthConstruct((scope) => new AppSource(scope, "source", { workspacePath: "/Shared/apps/x", sourceDir: dir }));
-    const [[address, upload]] = Object.entries(resources(json, FILE));
-    return { address, keys: Object.keys(upload.for_each) };
-  };
-  const before = withTree(files, build);
-  const after = withTree({ ...files, "src/0-first.js": "" }, build);
-  assert.equal(after.address, before.address);
-  assert.deepEqual(after.keys, ["app.yaml", "src/0-first.js", "src/a.js"]);
+test("app.env adds plain settings to app.yaml's env list, and only to the deployed copy", () => {
+  const files = { "app.yaml": "command: [node, main.js]\nenv:\n  - name: KEY\n    valueFrom: key\n" };
+  withTree(files, (dir) => {
+    const deployed = appSource(dir, { LOG_LEVEL: "debug", ENVIRONMENT: "dev" }).find((f) => f.path === "app.yaml")!;
+    assert.deepEqual(parse(deployed.content.toString("utf8")), {
+      command: ["node", "main.js"],
+      env: [{ name: "KEY", valueFrom: "key" }, { name: "LOG_LEVEL", value: "debug" }, { name: "ENVIRONMENT", value: "dev" }],
+    });
+    assert.equal(readFileSync(join(dir, "app.yaml"), "utf8"), files["app.yaml"]);
+    assert.deepEqual(appSource(dir), [{ path: "app.yaml", content: Buffer.from(files["app.yaml"]) }]);
+  });
+  withTree({ "app.yaml": "command: [node, main.js]\n" }, (dir) =>
+    assert.deepEqual(parse(appSource(dir, { A: "1" })[0].content.toString("utf8")).env, [{ name: "A", value: "1" }]),
+  );
+});
+
+test("a new or changed setting changes the deployed hash", () => {
+  withTree({ "app.yaml": "command: [x]\n", "src/a.js": "a" }, (dir) => {
+    const build = (env: Record<string, string>) => {
+      let source: AppSource | undefined;
+      synthConstruct((scope) => (source = new AppSource(scope, "source", { workspacePath: "/Shared/apps/x", sourceDir: dir, env })));
+      return source!.contentHash;
+    };
+    assert.notEqual(build({ LOG_LEVEL: "debug" }), build({}));
+    assert.notEqual(build({ LOG_LEVEL: "debug" }), build({ LOG_LEVEL: "info" }));
+  });
 });
 
 test("contentHash covers paths and contents of exactly the uploaded files", () => {

@@ -5,39 +5,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AppStack } from "../../stacks/app-stack";
 import { App, TerraformStack, Testing } from "../../stacks/cdktf";
-import { loadEnvironments, REPO_ROOT } from "../../stacks/config/load-environments";
+import { environmentNames, environmentsDir, loadEnvironments } from "../../stacks/config/load-environments";
+import { REPO_ROOT } from "../../stacks/repo-paths";
+import type { EnvironmentConfig } from "../../stacks/config/schema";
 import { errorAnnotations } from "../../stacks/guardrails/nag-pack";
 import { addressOf, environment, onlyResource, resources, synthStack, type TerraformJson } from "../support/synth";
-
-const backendOf = (overrides: object) => synthStack(environment(overrides)).json.terraform?.backend;
 
 test("the provider takes host and profile from workspace, and nothing when it is not set", () => {
   const configured = synthStack(environment({ workspace: { host: "https://example.cloud.databricks.com", profile: "notes" } })).json;
   assert.deepEqual(configured.provider?.databricks, [{ host: "https://example.cloud.databricks.com", profile: "notes" }]);
   assert.deepEqual(synthStack(environment()).json.provider?.databricks, [{}]);
-});
-
-test("the local backend keeps state in terraform.<env>.tfstate unless a path is given", () => {
-  assert.deepEqual(backendOf({}), { local: { path: "terraform.test.tfstate" } });
-  assert.deepEqual(backendOf({ backend: { type: "local", path: "/var/state/notes.tfstate" } }), { local: { path: "/var/state/notes.tfstate" } });
-});
-
-test("the s3 backend locks with a lock file, or with DynamoDB when a table is given", () => {
-  const s3 = { type: "s3", bucket: "tf-state", key: "notes/test.tfstate", region: "eu-west-1" };
-  assert.deepEqual(backendOf({ backend: s3 }), { s3: { bucket: "tf-state", key: "notes/test.tfstate", region: "eu-west-1", use_lockfile: true } });
-  assert.deepEqual(backendOf({ backend: { ...s3, dynamodbTable: "tf-locks" } }), {
-    s3: { bucket: "tf-state", key: "notes/test.tfstate", region: "eu-west-1", dynamodb_table: "tf-locks" },
-  });
-});
-
-test("azurerm, gcs and remote backends carry exactly their settings", () => {
-  assert.deepEqual(backendOf({ backend: { type: "azurerm", resourceGroupName: "rg", storageAccountName: "sa", containerName: "tfstate", key: "notes.tfstate" } }), {
-    azurerm: { resource_group_name: "rg", storage_account_name: "sa", container_name: "tfstate", key: "notes.tfstate" },
-  });
-  assert.deepEqual(backendOf({ backend: { type: "gcs", bucket: "tf-state", prefix: "notes/test" } }), { gcs: { bucket: "tf-state", prefix: "notes/test" } });
-  assert.deepEqual(backendOf({ backend: { type: "remote", organization: "acme", workspace: "notes-test" } }), {
-    remote: { hostname: "app.terraform.io", organization: "acme", workspaces: { name: "notes-test" } },
-  });
 });
 
 test("outputs: app URL, service principal client id, instance read/write DNS, database name, source path", () => {
@@ -62,12 +39,12 @@ test("an environment without a secrets section has no scope, secrets or variable
 });
 
 /** The shipped environments, synthesized with the shipped app source. */
-function realStacks(): Map<string, { json: TerraformJson; violations: string[] }> {
+function realStacks(): Map<string, { config: EnvironmentConfig; json: TerraformJson; violations: string[] }> {
   const app = Testing.app({ outdir: join(REPO_ROOT, "cdktf.out") });
   return new Map(
     loadEnvironments().map((config) => {
       const stack = new AppStack(app, config.name, { config });
-      return [config.name, { json: JSON.parse(Testing.synth(stack)) as TerraformJson, violations: errorAnnotations(stack) }];
+      return [config.name, { config, json: JSON.parse(Testing.synth(stack)) as TerraformJson, violations: errorAnnotations(stack) }];
     }),
   );
 }
@@ -93,7 +70,7 @@ test("no environment references another: cdktf's preparing pass, which AppStack 
 
 test("the shipped environments synthesize every expected resource type and pass the guardrails", () => {
   const stacks = realStacks();
-  assert.deepEqual([...stacks.keys()], ["dev", "prod", "staging"]);
+  assert.deepEqual([...stacks.keys()], environmentNames(environmentsDir()));
   const expected = [
     "databricks_app",
     "databricks_database_database_catalog",
@@ -102,13 +79,12 @@ test("the shipped environments synthesize every expected resource type and pass 
     "databricks_permissions",
     "databricks_secret",
     "databricks_secret_scope",
-    "databricks_workspace_file",
     "terraform_data",
   ];
-  for (const [name, { json, violations }] of stacks) {
+  for (const [name, { config, json, violations }] of stacks) {
     assert.deepEqual(Object.keys(json.resource ?? {}).sort(), expected, name);
     assert.deepEqual(violations, [], name);
-    assert.equal(onlyResource(json, "databricks_app").name, `notes-${name}`);
+    assert.equal(onlyResource(json, "databricks_app").name, config.app.name);
     // Both permission objects: the app and the Lakebase instance.
     const permissions = Object.values(json.resource!.databricks_permissions) as Record<string, unknown>[];
     assert.deepEqual(permissions.map((p) => ("app_name" in p ? "app_name" : "database_instance_name" in p ? "database_instance_name" : "?")).sort(), ["app_name", "database_instance_name"], name);
@@ -118,10 +94,10 @@ test("the shipped environments synthesize every expected resource type and pass 
   }
 });
 
-test("prod protects the instance and the catalog from destruction; dev and staging do not", () => {
-  for (const [name, { json }] of realStacks()) {
+test("production environments protect the instance and the catalog from destruction; the others do not", () => {
+  for (const [name, { config, json }] of realStacks()) {
     for (const type of ["databricks_database_instance", "databricks_database_database_catalog"]) {
-      assert.equal(onlyResource(json, type).lifecycle.prevent_destroy === true, name === "prod", `${name} ${type}`);
+      assert.equal(onlyResource(json, type).lifecycle.prevent_destroy === true, config.production, `${name} ${type}`);
     }
   }
 });

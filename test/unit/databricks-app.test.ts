@@ -80,7 +80,7 @@ test("secret bindings without a scope are refused", () => {
   );
 });
 
-test("a CAN_MANAGE serving endpoint with a reason is recorded as a suppression on the app resource; without one it is not", () => {
+test("the stack records a CAN_MANAGE serving endpoint with a reason as a suppression on the app resource; without one it does not", () => {
   const { stack } = synthStack(
     environment({
       servingEndpoints: [

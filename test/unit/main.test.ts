@@ -2,10 +2,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { environmentsDir, REPO_ROOT } from "../../stacks/config/load-environments";
+import { join, relative, resolve } from "node:path";
+import { environmentsDir, loadEnvironments } from "../../stacks/config/load-environments";
+import { REPO_ROOT } from "../../stacks/repo-paths";
 
 interface Run {
   status: number | null;
@@ -106,4 +107,84 @@ test("guardrail violations in several stacks: exit 1, every violation on its own
   assert.match(lines[2], /^ {2}DBX-EnvironmentInName: staging\/secrets\/scope: .*\(found: name=notes\)$/);
   assert.equal(lines.length, 3, run.stderr);
   assertNoStackTrace(run.stderr);
+});
+
+/** The shipped production environments' files with their backend section replaced by `backend`. */
+function productionWithBackend(t: { after: (fn: () => void) => void }, backend: string): { dir: string; production: string[] } {
+  const production = loadEnvironments().filter((e) => e.production).map((e) => e.name);
+  assert.ok(production.length > 0, "no production environment ships");
+  const withBackend = (text: string) => `${text.replace(/^backend:\n(?: .*\n|\n)*/m, "")}${backend}`;
+  return { dir: environments(t, Object.fromEntries(production.map((name) => [`${name}.yaml`, withBackend]))), production };
+}
+
+test("a production environment with local state: exit 1 with the rule id, its file and the fix; a backend.reason lets it through", (t) => {
+  const local = productionWithBackend(t, "backend:\n  type: local\n");
+  const run = synth(t, [], { STACK_ENVIRONMENTS_DIR: local.dir });
+  assert.equal(run.status, 1);
+  const lines = run.stderr.trimEnd().split("\n");
+  assert.equal(lines[0], `guardrail violations (${local.production.length}):`);
+  for (const name of local.production) {
+    const line = lines.find((l) => l.includes(` ${name}/backend: `)) ?? "";
+    assert.match(line, /^ {2}DBX-ProductionRemoteState: /);
+    assert.ok(line.includes(`in ${join(relative(REPO_ROOT, local.dir), `${name}.yaml`)} set backend to s3`), line);
+    assert.match(line, /or give backend\.reason to keep local state \(found: local\)$/);
+  }
+  assertNoStackTrace(run.stderr);
+
+  const accepted = productionWithBackend(t, "backend:\n  type: local\n  reason: a lab workspace; state is backed up nightly\n");
+  const ok = synth(t, [], { STACK_ENVIRONMENTS_DIR: accepted.dir });
+  assert.equal(ok.status, 0, ok.stderr);
+  for (const name of accepted.production) {
+    const stack = JSON.parse(readFileSync(join(ok.outdir, "stacks", name, "cdk.tf.json"), "utf8"));
+    assert.deepEqual(stack["//"].guardrailSuppressions, [
+      { rule: "DBX-ProductionRemoteState", path: `${name}/backend`, appliesTo: "local", reason: "a lab workspace; state is backed up nightly" },
+    ]);
+  }
+});
+
+test("STACK_TEST_STATE_DIR: a warning on stderr naming the replaced backends; every stack's state is local there and marked", (t) => {
+  const stateDir = mkdtempSync(join(tmpdir(), "test-state-"));
+  t.after(() => rmSync(stateDir, { recursive: true, force: true }));
+  const environments = loadEnvironments();
+  const replaced = environments.filter((e) => e.backend.type !== "local");
+  assert.ok(replaced.length > 0, "no shipped environment has a remote backend to replace");
+
+  const run = synth(t, [], { STACK_TEST_STATE_DIR: stateDir });
+  assert.equal(run.status, 0, run.stderr);
+  assert.equal(
+    run.stderr,
+    `WARNING: STACK_TEST_STATE_DIR is set: every environment keeps its Terraform state in ${stateDir}/<env>.tfstate, replacing the configured backends of ` +
+      `${replaced.map((e) => `${e.name} (${e.backend.type})`).join(", ")}. For tests only: never deploy a real workspace this way.\n`,
+  );
+  for (const { name } of environments) {
+    const stackDir = join(run.outdir, "stacks", name);
+    const { local } = JSON.parse(readFileSync(join(stackDir, "cdk.tf.json"), "utf8")).terraform.backend;
+    assert.equal(resolve(stackDir, local.path), join(stateDir, `${name}.tfstate`), name);
+    assert.match(local["//"], /^TEST ONLY: local state from STACK_TEST_STATE_DIR/, name);
+  }
+  assert.equal(synth(t).stderr, "", "the warning without the variable");
+});
+test("input synth cannot use: exit 1 and one line, no stack trace, from synth and from drift alike", (t) => {
+  const bomb = Array.from({ length: 9 }, (_, i) => `l${i}: &l${i} [${Array(9).fill(i ? `*l${i - 1}` : '"lol"').join(", ")}]`).join("\n");
+  const cases: { what: string; args: string[]; prepare: (dir: string) => void; line: RegExp }[] = [
+    { what: "a YAML alias bomb", args: [], prepare: (dir) => writeFileSync(join(dir, "dev.yaml"), `${bomb}\n`), line: /dev\.yaml: expected YAML whose aliases expand to a bounded size/ },
+    { what: "a directory named like an environment", args: [], prepare: (dir) => mkdirSync(join(dir, "qa.yaml")), line: /qa\.yaml: expected a readable YAML file, found a directory$/ },
+    { what: "an environment named twice", args: ["dev", "dev"], prepare: () => {}, line: /: expected each environment once, found "dev" named again$/ },
+    { what: "a *.yml file", args: [], prepare: (dir) => writeFileSync(join(dir, "qa.yml"), "app: {}\n"), line: /qa\.yml: expected the extension \.yaml/ },
+    { what: "no environments", args: [], prepare: (dir) => ["dev", "staging", "prod"].forEach((e) => rmSync(join(dir, `${e}.yaml`))), line: /: expected at least one environment file/ },
+  ];
+  for (const { what, args, prepare, line } of cases) {
+    const dir = environments(t, {});
+    prepare(dir);
+    for (const [tool, run] of [
+      ["synth", synth(t, args, { STACK_ENVIRONMENTS_DIR: dir })],
+      ["drift", spawnSync(process.execPath, ["--import", "tsx", "tools/drift/main.ts", ...args], { cwd: REPO_ROOT, env: { ...process.env, STACK_ENVIRONMENTS_DIR: dir }, encoding: "utf8" })],
+    ] as const) {
+      assert.equal(run.status, 1, `${tool}, ${what}:\n${run.stderr}`);
+      const lines = run.stderr.trimEnd().split("\n");
+      assert.deepEqual([lines.length, lines[0]], [2, "invalid environment configuration (1 problem):"], `${tool}, ${what}:\n${run.stderr}`);
+      assert.match(lines[1], line, `${tool}, ${what}`);
+      assertNoStackTrace(run.stderr);
+    }
+  }
 });

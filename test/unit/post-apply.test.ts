@@ -6,10 +6,11 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { AppStack } from "../../stacks/app-stack";
 import { Testing } from "../../stacks/cdktf";
-import { REPO_ROOT } from "../../stacks/config/load-environments";
+import { REPO_ROOT } from "../../stacks/repo-paths";
 import { contentHash } from "../../stacks/content-hash";
 import { migrationFiles, migrationsSha256 } from "../../stacks/post-apply/migrations";
 import { POST_APPLY_COMMAND } from "../../stacks/post-apply/post-apply";
+import { inputsFromApplyEnvironment, inputsFromEnvironmentConfig, type PostApplyInputs } from "../../tools/post-apply/inputs";
 import { addressOf, type Attributes, environment, FIXTURE_SOURCE_DIR, resources, synthStack, type TerraformJson } from "../support/synth";
 
 const MIGRATIONS = join(FIXTURE_SOURCE_DIR, "migrations");
@@ -23,12 +24,10 @@ function postApply(json: TerraformJson): Attributes {
 
 const localExec = (json: TerraformJson) => postApply(json).provisioner[0]["local-exec"];
 
-test("migrationFiles lists the *.sql files by name; migrationsSha256 hashes their names and contents", () => {
-  assert.deepEqual(migrationFiles(MIGRATIONS), ["0001_init.sql", "0002_add_created.sql"]);
-  assert.equal(
-    migrationsSha256(MIGRATIONS),
-    contentHash(migrationFiles(MIGRATIONS).map((name) => ({ path: name, content: readFileSync(join(MIGRATIONS, name)) }))),
-  );
+test("migrationFiles lists the migrations in order (the README beside them is not one); migrationsSha256 hashes their names and contents", () => {
+  const names = ["0001_init.sql", "0002_add_created.sql"];
+  assert.deepEqual(migrationFiles(MIGRATIONS).map((f) => f.name), names);
+  assert.equal(migrationsSha256(MIGRATIONS), contentHash(names.map((name) => ({ path: name, content: readFileSync(join(MIGRATIONS, name)) }))));
 });
 
 test("a missing migrations directory has no migrations and the hash of nothing", () => {
@@ -82,7 +81,7 @@ test("the step runs after the app, the catalog and the instance exist", () => {
 });
 
 test("local-exec runs the runner from the repository root with the documented, non-secret environment", () => {
-  const { json } = synthStack(environment({ database: { readOnlyRoles: ["analysts", "auditors"] }, postApply: { instanceReadyTimeoutSeconds: 600, lockTimeoutSeconds: 60 } }));
+  const { json } = synthStack(environment({ database: { readOnlyRoles: ["analysts", "auditors"] }, postApply: { instanceReadyTimeoutSeconds: 600, lockTimeoutSeconds: 60, statementLockTimeoutSeconds: 7, statementTimeoutSeconds: 120 } }));
   const exec = localExec(json);
   assert.equal(exec.command, "node tools/build/run.cjs tools/post-apply/main.ts apply");
   assert.equal(exec.command, POST_APPLY_COMMAND);
@@ -98,6 +97,8 @@ test("local-exec runs the runner from the repository root with the documented, n
     POST_APPLY_CONFIG_FILE: "environments/test.yaml",
     POST_APPLY_INSTANCE_TIMEOUT_SECONDS: "600",
     POST_APPLY_LOCK_TIMEOUT_SECONDS: "60",
+    POST_APPLY_STATEMENT_LOCK_TIMEOUT_SECONDS: "7",
+    POST_APPLY_STATEMENT_TIMEOUT_SECONDS: "120",
   });
 });
 
@@ -134,5 +135,20 @@ test("working_dir is computed from the app's output directory", () => {
     assert.equal(resolve(outdir, "out", "stacks", "test", exec.working_dir), REPO_ROOT);
   } finally {
     rmSync(outdir, { recursive: true, force: true });
+  }
+});
+
+test("the runner reads back the bounds the construct passes: the YAML's postApply values, or their documented defaults", () => {
+  const cases: [object, PostApplyInputs["statementBounds"], number][] = [
+    [{}, { lockTimeoutSeconds: 10, timeoutSeconds: 3600 }, 300],
+    [{ lockTimeoutSeconds: 20, statementLockTimeoutSeconds: 2, statementTimeoutSeconds: 90 }, { lockTimeoutSeconds: 2, timeoutSeconds: 90 }, 20],
+  ];
+  for (const [postApply, statementBounds, lockTimeoutSeconds] of cases) {
+    const config = environment({ postApply });
+    const inputs = inputsFromApplyEnvironment(localExec(synthStack(config).json).environment, false);
+    assert.deepEqual([inputs.statementBounds, inputs.lockTimeoutSeconds], [statementBounds, lockTimeoutSeconds], JSON.stringify(postApply));
+    // By hand, from the same YAML, the runner gets the same bounds.
+    const byHand = inputsFromEnvironmentConfig(config, "app-role", {}, false);
+    assert.deepEqual([byHand.statementBounds, byHand.lockTimeoutSeconds], [statementBounds, lockTimeoutSeconds]);
   }
 });

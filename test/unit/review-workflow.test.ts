@@ -14,7 +14,7 @@ test("the review workflow runs on pull requests with read access to contents and
   assert.ok("pull_request" in workflow.on);
   assert.deepEqual(workflow.permissions, { contents: "read", "pull-requests": "write" });
   assert.equal(steps.find((s) => s.uses?.startsWith("actions/checkout@"))?.with?.["fetch-depth"], 0);
-  assert.equal(steps.find((s) => s.uses?.startsWith("actions/setup-node@"))?.with?.["node-version"], 20);
+  assert.equal(steps.find((s) => s.uses?.startsWith("actions/setup-node@"))?.with?.["node-version"], 24);
   assert.ok(steps.some((s) => s.run === "npm ci"));
   assert.match(reviewStep?.run ?? "", /npm run review -- --base "origin\/\$BASE_REF" --out review\.md/);
   assert.equal(reviewStep?.env?.BASE_REF, "${{ github.base_ref }}");

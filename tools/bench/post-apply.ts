@@ -51,6 +51,7 @@ async function main(): Promise<number> {
       migrationsDir,
       instanceTimeoutSeconds: 30,
       lockTimeoutSeconds: 30,
+      statementBounds: { lockTimeoutSeconds: 30, timeoutSeconds: 60 },
       dryRun: false,
       connection: { port: world.postgres.port, tls: false },
     });

@@ -15,16 +15,19 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { ConfigError } from "../../stacks/config/config-error";
-import { loadEnvironments, REPO_ROOT } from "../../stacks/config/load-environments";
+import { loadEnvironments } from "../../stacks/config/load-environments";
+import { REPO_ROOT } from "../../stacks/repo-paths";
+import { secretMasker, secretsOf } from "../lib/secret-masker";
 import { messageOf } from "../post-apply/step-error";
 import { checkEnvironment } from "./check-environment";
-import { type DriftReport, exitCode, maskSecrets, renderJson, renderMarkdown, TERRAFORM_NOT_CHECKED } from "./report";
+import { type DriftReport, exitCode, renderJson, renderMarkdown, TERRAFORM_NOT_CHECKED } from "./report";
 
 const USAGE = "usage: npm run drift -- [environment ...] [--format md|json] [--out-dir DIR]";
 
 const RENDER = { md: renderMarkdown, json: renderJson } as const;
 
 async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const mask = secretMasker(secretsOf(env));
   try {
     const { values, positionals } = parseArgs({
       args: [...argv],
@@ -45,17 +48,17 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
     const outDir = values["out-dir"];
     if (outDir) {
       mkdirSync(resolve(outDir), { recursive: true });
-      for (const [extension, render] of Object.entries(RENDER)) writeFileSync(join(resolve(outDir), `drift-report.${extension}`), maskSecrets(render(report), env));
+      for (const [extension, render] of Object.entries(RENDER)) writeFileSync(join(resolve(outDir), `drift-report.${extension}`), mask(render(report)));
       // One Markdown report per environment too: the scheduled workflow keeps one GitHub issue per environment.
       for (const result of report.environments) {
-        writeFileSync(join(resolve(outDir), `drift-${result.environment}.md`), maskSecrets(renderMarkdown({ ...report, environments: [result] }), env));
+        writeFileSync(join(resolve(outDir), `drift-${result.environment}.md`), mask(renderMarkdown({ ...report, environments: [result] })));
       }
     }
-    process.stdout.write(maskSecrets(RENDER[format](report), env));
+    process.stdout.write(mask(RENDER[format](report)));
     return exitCode(report);
   } catch (error) {
-    if (error instanceof ConfigError) return print(process.stderr, maskSecrets(error.message, env), 1);
-    return print(process.stderr, maskSecrets(`drift failed: ${messageOf(error)}\n${USAGE}`, env), 1);
+    if (error instanceof ConfigError) return print(process.stderr, mask(error.message), 1);
+    return print(process.stderr, mask(`drift failed: ${messageOf(error)}\n${USAGE}`), 1);
   }
 }
 

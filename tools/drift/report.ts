@@ -1,6 +1,6 @@
 /**
- * The combined drift report of one run, as JSON (for machines) and Markdown (for people), with every
- * credential the process was given masked, however it got into a message.
+ * The combined drift report of one run, as JSON (for machines) and Markdown (for people). The entry point
+ * masks every secret the process was given (tools/lib/secret-masker.ts), however it got into a message.
  */
 import type { EnvironmentResult } from "./check-environment";
 import type { Finding } from "./findings";
@@ -56,11 +56,4 @@ function status({ error, findings }: EnvironmentResult): string {
 
 function cell(text: Finding[keyof Finding]): string {
   return text.replace(/\|/g, "\\|").replace(/\n/g, " ");
-}
-
-/** The credential variables the Databricks tools read; their values never leave the process. */
-const SECRET_VARIABLES = ["DATABRICKS_TOKEN", "DATABRICKS_CLIENT_SECRET", "DATABRICKS_PASSWORD"];
-
-export function maskSecrets(text: string, env: NodeJS.ProcessEnv): string {
-  return SECRET_VARIABLES.map((name) => env[name]).reduce<string>((masked, secret) => (secret ? masked.split(secret).join("****") : masked), text);
 }

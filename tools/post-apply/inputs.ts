@@ -5,9 +5,9 @@
  */
 import { resolve } from "node:path";
 import { z } from "zod";
-import { environmentFile, REPO_ROOT } from "../../stacks/config/load-environments";
+import { environmentFile } from "../../stacks/config/load-environments";
 import type { EnvironmentConfig } from "../../stacks/config/schema";
-import { MIGRATIONS_DIR } from "../../stacks/repo-paths";
+import { MIGRATIONS_DIR, REPO_ROOT } from "../../stacks/repo-paths";
 import { ACCESS_LEVELS, type AccessLevel } from "./access-levels";
 import type { ReleaseInputs } from "./release";
 import { StepError } from "./step-error";
@@ -30,6 +30,8 @@ export interface PostApplyInputs {
   readonly migrationsDir: string;
   readonly instanceTimeoutSeconds: number;
   readonly lockTimeoutSeconds: number;
+  /** Bounds on each migration statement's waits. */
+  readonly statementBounds: StatementBounds;
   /** List what would change; change nothing. */
   readonly dryRun: boolean;
   readonly connection: ConnectionOverrides;
@@ -45,9 +47,17 @@ export interface ConnectionOverrides {
   readonly tls: boolean;
 }
 
+/** How long one migration statement may wait for another session's lock, and run in all (`postApply.statement*`). */
+export interface StatementBounds {
+  readonly lockTimeoutSeconds: number;
+  readonly timeoutSeconds: number;
+}
+
 export const LAKEBASE_PORT = 5432;
 
 const positiveInt = z.coerce.number().int().positive();
+/** What PostgreSQL accepts as a timeout: at most 2^31 - 1 milliseconds. */
+const postgresSeconds = positiveInt.max(2_147_483);
 
 const applyEnvironment = z.object({
   POST_APPLY_INSTANCE: z.string().min(1),
@@ -59,7 +69,9 @@ const applyEnvironment = z.object({
   POST_APPLY_READ_ONLY_ROLES: z.string().default(""),
   POST_APPLY_CONFIG_FILE: z.string().min(1),
   POST_APPLY_INSTANCE_TIMEOUT_SECONDS: positiveInt,
-  POST_APPLY_LOCK_TIMEOUT_SECONDS: positiveInt,
+  POST_APPLY_LOCK_TIMEOUT_SECONDS: postgresSeconds,
+  POST_APPLY_STATEMENT_LOCK_TIMEOUT_SECONDS: postgresSeconds,
+  POST_APPLY_STATEMENT_TIMEOUT_SECONDS: postgresSeconds,
 });
 
 const testOverrides = z.object({
@@ -83,6 +95,7 @@ export function inputsFromApplyEnvironment(env: NodeJS.ProcessEnv, dryRun: boole
     migrationsDir: resolve(REPO_ROOT, vars.POST_APPLY_MIGRATIONS_DIR),
     instanceTimeoutSeconds: vars.POST_APPLY_INSTANCE_TIMEOUT_SECONDS,
     lockTimeoutSeconds: vars.POST_APPLY_LOCK_TIMEOUT_SECONDS,
+    statementBounds: { lockTimeoutSeconds: vars.POST_APPLY_STATEMENT_LOCK_TIMEOUT_SECONDS, timeoutSeconds: vars.POST_APPLY_STATEMENT_TIMEOUT_SECONDS },
     dryRun,
     connection: connectionOverrides(env),
   };
@@ -104,6 +117,7 @@ export function inputsFromEnvironmentConfig(config: EnvironmentConfig, appRole: 
     migrationsDir: env.POST_APPLY_MIGRATIONS_DIR ? resolve(REPO_ROOT, env.POST_APPLY_MIGRATIONS_DIR) : MIGRATIONS_DIR,
     instanceTimeoutSeconds: config.postApply.instanceReadyTimeoutSeconds,
     lockTimeoutSeconds: config.postApply.lockTimeoutSeconds,
+    statementBounds: { lockTimeoutSeconds: config.postApply.statementLockTimeoutSeconds, timeoutSeconds: config.postApply.statementTimeoutSeconds },
     dryRun,
     connection: connectionOverrides(env),
   };
@@ -112,12 +126,34 @@ export function inputsFromEnvironmentConfig(config: EnvironmentConfig, appRole: 
 /** `release`: which app to deploy from where, from the variables the release step's local-exec sets. */
 export function releaseInputsFromEnvironment(env: NodeJS.ProcessEnv): ReleaseInputs {
   const vars = parseEnvironment(releaseEnvironment, env);
-  return { app: vars.POST_APPLY_APP_NAME, sourceCodePath: vars.POST_APPLY_SOURCE_CODE_PATH, timeoutSeconds: vars.POST_APPLY_RELEASE_TIMEOUT_SECONDS };
+  return {
+    app: vars.POST_APPLY_APP_NAME,
+    source: {
+      sourceDir: resolve(REPO_ROOT, vars.POST_APPLY_SOURCE_DIR),
+      workspacePath: vars.POST_APPLY_WORKSPACE_PATH,
+      sha256: vars.POST_APPLY_SOURCE_SHA256,
+      env: vars.POST_APPLY_APP_ENV,
+    },
+    timeoutSeconds: vars.POST_APPLY_RELEASE_TIMEOUT_SECONDS,
+  };
 }
 
 const releaseEnvironment = z.object({
   POST_APPLY_APP_NAME: z.string().min(1),
-  POST_APPLY_SOURCE_CODE_PATH: z.string().startsWith("/Workspace/"),
+  POST_APPLY_SOURCE_DIR: z.string().min(1),
+  POST_APPLY_WORKSPACE_PATH: z.string().startsWith("/"),
+  POST_APPLY_SOURCE_SHA256: z.string().regex(/^[0-9a-f]{64}$/),
+  POST_APPLY_APP_ENV: z
+    .string()
+    .default("{}")
+    .transform((text, ctx) => {
+      try {
+        return z.record(z.string(), z.string()).parse(JSON.parse(text));
+      } catch {
+        ctx.addIssue({ code: "custom", message: "expected a JSON object of names to strings" });
+        return z.NEVER;
+      }
+    }),
   POST_APPLY_RELEASE_TIMEOUT_SECONDS: positiveInt,
 });
 

@@ -24,15 +24,13 @@ function selectApplied(schema: string): string {
 
 /**
  * Opens a transaction, creates in it what the migrations may assume (the app schema, owned by the deployer;
- * the history table), points unqualified names at the app schema and returns the applied migrations: one
- * round trip. The first pending migration runs in this same transaction, so a first deploy whose first
+ * the history table) and returns the applied migrations: one round trip. The first pending migration runs in this same transaction, so a first deploy whose first
  * migration fails leaves not even the schema behind. Needs the migration lock.
  */
 export async function beginMigrating(db: pg.Client, schema: string): Promise<AppliedMigration[]> {
   const results = (await db.query(`
     BEGIN;
     CREATE SCHEMA IF NOT EXISTS ${pg.escapeIdentifier(schema)};
-    SET search_path TO ${pg.escapeIdentifier(schema)};
     CREATE SCHEMA IF NOT EXISTS ${HISTORY_SCHEMA};
     CREATE TABLE IF NOT EXISTS ${HISTORY_TABLE} (
       schema_name text NOT NULL,

@@ -91,7 +91,7 @@ async function apply({ db, inputs, files, deployer, roles, report }: Session): P
   );
   report("lock", "acquired");
 
-  const applied = await inStep("migrations", () => migrate(db, schema, files, report));
+  const applied = await inStep("migrations", () => migrate(db, inputs, files, report));
 
   const problems = await inStep("verify", () => findAccessProblems(db, schema, inputs.appRole, roles));
   if (problems.length) {
@@ -106,13 +106,13 @@ async function apply({ db, inputs, files, deployer, roles, report }: Session): P
 }
 
 /** Applies the pending migrations; returns how many. On failure the open transaction is rolled back. */
-async function migrate(db: pg.Client, schema: string, files: readonly MigrationFile[], report: Report): Promise<number> {
+async function migrate(db: pg.Client, { schema, statementBounds }: PostApplyInputs, files: readonly MigrationFile[], report: Report): Promise<number> {
   const applied = await beginMigrating(db, schema);
   try {
     const pending = pendingMigrations(files, applied);
     report("migrations", `${applied.length} applied before, ${pending.length} pending`);
     const parsed = await Promise.all(pending.map(async (file) => ({ file, statements: await splitStatements(file) })));
-    if (parsed.length) await applyMigrations(db, schema, parsed, (file, ms) => report("migrate", `${file.name} (${ms} ms)`));
+    if (parsed.length) await applyMigrations(db, schema, statementBounds, parsed, (file, ms) => report("migrate", `${file.name} (${ms} ms)`));
     else await db.query("COMMIT");
     return pending.length;
   } catch (error) {

@@ -1,19 +1,20 @@
 /**
- * The release phase: the app runs the code that was just uploaded. After migrations and grants (so new code
- * finds its schema), it starts the app's compute when it is stopped, creates a SNAPSHOT deployment of the
- * uploaded source, and waits until the deployment SUCCEEDED and the app is RUNNING with that deployment
+ * The release phase: the app runs the code of this commit. After migrations and grants (so new code finds
+ * its schema), it syncs the source into the app's workspace directory, starts the app's compute when it is
+ * stopped, creates a SNAPSHOT deployment of that directory, and waits until the deployment SUCCEEDED and the app is RUNNING with that deployment
  * active. A deployment already in progress is waited for first (and a refused create retried once after
  * it). Every wait shares one deadline; a failed deployment fails the release with the platform's message.
  */
 import type { Report } from "./post-apply";
+import { type SourceSyncInputs, syncSource } from "./source-sync";
 import { StepError } from "./step-error";
 import type { AppDeployment, AppInfo, Workspace } from "./workspace";
 
 export interface ReleaseInputs {
   /** The app's name. */
   readonly app: string;
-  /** Where the uploaded source is (`/Workspace/…`). */
-  readonly sourceCodePath: string;
+  /** What to upload, and where, before deploying. */
+  readonly source: SourceSyncInputs;
   /** Bound on the whole release: compute start, other deployments, this deployment. */
   readonly timeoutSeconds: number;
 }
@@ -22,11 +23,13 @@ export interface ReleaseInputs {
 const MAX_POLL_MS = 5_000;
 
 export async function release(inputs: ReleaseInputs, workspace: Workspace, report: Report): Promise<AppDeployment> {
-  const { app, sourceCodePath, timeoutSeconds } = inputs;
+  const { app, source, timeoutSeconds } = inputs;
+  const sourceCodePath = `/Workspace${source.workspacePath}`;
   const deadline = Date.now() + timeoutSeconds * 1000;
   const waitFor = <T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, describe: (value: T) => string) =>
     poll(deadline, timeoutSeconds, what, read, done, describe, (state) => report("release", `${what}: ${state}`));
 
+  await syncSource(source, workspace, report);
   let info = await workspace.readApp(app);
   const compute = info.compute_status?.state;
   if (compute === "STOPPED" || compute === "ERROR") {

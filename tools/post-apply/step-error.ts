@@ -19,11 +19,7 @@ export function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** One problem on one line; several as a count followed by one indented line each. */
-export function listProblems(problems: readonly string[]): string {
-  if (problems.length === 1) return problems[0];
-  return `${problems.length} problems:\n${problems.map((p) => `  ${p}`).join("\n")}`;
-}
+export { listProblems } from "../lib/list-problems";
 
 /** Runs `work` as `step`: an unexpected error (a dropped connection, say) is reported as a failure of that step. */
 export async function inStep<T>(step: string, work: () => Promise<T>): Promise<T> {

@@ -140,6 +140,37 @@ export class Workspace {
     return call("release", `read deployment ${deploymentId} of app "${app}"`, () => this.client.apps.getDeployment({ app_name: app, deployment_id: deploymentId }));
   }
 
+  /** Writes a workspace file (RAW, overwriting); its directory must exist. */
+  async uploadFile(path: string, content: Buffer): Promise<void> {
+    await call("release", `upload ${path}`, () => this.client.workspace.import({ path, content: content.toString("base64"), format: "RAW", overwrite: true }));
+  }
+
+  /** Creates a workspace directory and its parents (no error when it exists). */
+  async makeDirectory(path: string): Promise<void> {
+    await call("release", `create directory ${path}`, () => this.client.workspace.mkdirs({ path }));
+  }
+
+  /** Deletes a workspace file; one that is already gone is fine. */
+  async deleteFile(path: string): Promise<void> {
+    try {
+      await this.client.workspace.delete({ path });
+    } catch (error) {
+      if (error instanceof ApiError && error.statusCode === 404) return;
+      throw new StepError("release", describeFailure(`delete ${path}`, error, {}), { cause: error });
+    }
+  }
+
+  /** A workspace file's bytes; undefined when it does not exist. */
+  async readFile(path: string): Promise<Buffer | undefined> {
+    try {
+      const exported = await this.client.workspace.export({ path, format: "RAW" });
+      return Buffer.from(exported.content ?? "", "base64");
+    } catch (error) {
+      if (error instanceof ApiError && error.statusCode === 404) return undefined;
+      throw new StepError("release", describeFailure(`read ${path}`, error, {}), { cause: error });
+    }
+  }
+
   /** The app's service principal client id, which is the Postgres role the platform created for it. */
   async appServicePrincipalClientId(app: string): Promise<string> {
     const info = await call("app", `read app "${app}"`, () => this.client.apps.get({ name: app }), {

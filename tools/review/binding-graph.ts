@@ -7,9 +7,13 @@ import type { Action, Instance } from "./offline-plan";
 type Shape = "box" | "database" | "stadium";
 const SHAPES: Record<Shape, [string, string]> = { box: ["[", "]"], database: ["[(", ")]"], stadium: ["([", "])"] };
 
-/** Text inside a quoted Mermaid label: quotes and markup characters as entity codes. */
+/**
+ * Text inside a quoted Mermaid label, shown as it is and unable to end the label, its line or the code block
+ * around the graph: line breaks and other control characters as spaces; quotes, markup, backticks (Mermaid's
+ * Markdown strings), `%` (its `%%{…}%%` directives, honoured anywhere in the text) and `#` as entity codes.
+ */
 function quoted(text: string): string {
-  return `"${text.replace(/[#"<>]/g, (c) => `#${c.charCodeAt(0)};`)}"`;
+  return `"${text.replace(/[\p{Cc}\u2028\u2029]/gu, " ").replace(/[#"<>&`%]/g, (c) => `#${c.charCodeAt(0)};`)}"`;
 }
 
 export function bindingGraph(instances: Map<string, Instance>, actions: ReadonlyMap<string, Action>): string {

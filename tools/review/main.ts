@@ -1,17 +1,25 @@
 /**
  * `npm run review [-- --base <ref>] [--format md|json] [--out <file>]`: what merging this working tree over
  * the base ref (default origin/main) would change in each environment, offline (no credentials, no state).
- * Exit 0: no changes; 2: changes; 1: error (one line on stderr).
+ * Exit 0: no changes; 2: changes; 1: error (one line on stderr). Interrupted (SIGINT, SIGTERM, SIGHUP), it
+ * removes its temporary worktree and directories and ends by that signal.
  */
-import { rmSync, writeFileSync } from "node:fs";
+import { statSync, writeFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { secretMasker, secretsOf } from "../lib/secret-masker";
+import { cleanUpOnSignals, interrupted } from "./cleanup";
+import { mapStrings } from "./map-strings";
 import { markdown } from "./markdown";
-import { maskSecrets, review, secretValues } from "./report";
-import { ReviewError, synthesize, type SynthesizedTree, withBaseTree, workingTreeRoot } from "./trees";
+import { type Report, review } from "./report";
+import { ReviewError, synthesize, withBaseTree, workingTreeRoot } from "./trees";
 
 const USAGE = "usage: npm run review [-- --base <ref>] [--format md|json] [--out <file>]";
 
-function main(argv: string[]): number {
+/** Every secret the process was given, and its encodings: never printed (a synth error can quote the configuration). */
+const mask = secretMasker(secretsOf(process.env));
+
+async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: { base: { type: "string", default: "origin/main" }, format: { type: "string", default: "md" }, out: { type: "string" } },
@@ -19,33 +27,60 @@ function main(argv: string[]): number {
     allowPositionals: false,
   });
   if (values.format !== "md" && values.format !== "json") throw new ReviewError(`--format: expected md or json, found "${values.format}"; ${USAGE}`);
+  // Before minutes of work, not after.
+  if (values.out) checkOutputDirectory(values.out);
   const headRoot = workingTreeRoot(process.cwd());
-  const trees: SynthesizedTree[] = [];
+  const head = await synthesize(headRoot, headRoot);
   try {
-    trees.push(synthesize(headRoot, headRoot));
-    const [head] = trees;
-    const report = withBaseTree(headRoot, values.base, (baseRoot) => {
-      const base = synthesize(baseRoot, headRoot);
-      trees.push(base);
-      return review(base, head, { base: values.base, head: "working tree" });
+    const report = await withBaseTree(headRoot, values.base, async (baseRoot) => {
+      const base = await synthesize(baseRoot, headRoot);
+      try {
+        return review(base, head, { base: values.base, head: "working tree" });
+      } finally {
+        base.dispose();
+      }
     });
-    const masked = maskSecrets(report, secretValues());
+    const masked = mapStrings(report, mask) as Report;
     // Masked again as text: nothing the rendering adds may carry a secret either.
-    const text = maskSecrets(values.format === "json" ? `${JSON.stringify(masked, null, 2)}\n` : markdown(masked), secretValues());
-    if (values.out) writeFileSync(values.out, text);
+    const text = mask(values.format === "json" ? `${JSON.stringify(masked, null, 2)}\n` : markdown(masked));
+    if (values.out) writeOutput(values.out, text);
     else process.stdout.write(text);
     return report.changed ? 2 : 0;
   } finally {
-    for (const tree of trees) rmSync(tree.outDir, { recursive: true, force: true });
+    head.dispose();
   }
 }
 
-try {
-  process.exitCode = main(process.argv.slice(2));
-} catch (e) {
-  // The user's mistakes (bad arguments, a missing ref, a tree that does not synthesize) get one line; bugs keep their stack.
-  if (!(e instanceof ReviewError || (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS"))) throw e;
-  // A synth error can quote the configuration, and so a secret pasted into it.
-  console.error(maskSecrets(`review: ${(e as Error).message}`, secretValues()));
-  process.exitCode = 1;
+function checkOutputDirectory(path: string): void {
+  const dir = dirname(resolve(path));
+  let isDirectory: boolean;
+  try {
+    isDirectory = statSync(dir).isDirectory();
+  } catch {
+    throw new ReviewError(`--out ${path}: directory ${dir} does not exist; create it first or write elsewhere`);
+  }
+  if (!isDirectory) throw new ReviewError(`--out ${path}: ${dir} is not a directory`);
 }
+
+function writeOutput(path: string, text: string): void {
+  try {
+    writeFileSync(path, text);
+  } catch (error) {
+    throw new ReviewError(`--out ${path}: cannot write it: ${(error as Error).message}`);
+  }
+}
+
+cleanUpOnSignals();
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    // Interrupted: the work failed because its programs were stopped; the signal handler reports it.
+    if (interrupted()) return;
+    process.exitCode = 1;
+    // The user's mistakes (bad arguments, a missing ref, a tree that does not synthesize) get one line; bugs keep their stack.
+    if (e instanceof ReviewError || (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) console.error(mask(`review: ${(e as Error).message}`));
+    else console.error(mask((e as Error)?.stack ?? String(e)));
+  },
+);

@@ -37,8 +37,18 @@ export function markdown(report: Report, limit = COMMENT_LIMIT): string {
     text = render(report, step.detail, cuts);
     if (text.length <= limit) return text;
   }
+  return truncate(text, limit);
+}
+
+/**
+ * The first whole lines of `text` that fit `limit` with a note saying so: a line cut in two could end inside
+ * a `<code>` element, an entity or a table row, and show the rest (the note included) broken. By the time
+ * this is needed, the collapsed sections and code blocks are already left out.
+ */
+function truncate(text: string, limit: number): string {
   const note = `\n\n**Output truncated at ${limit} characters** (run \`npm run review\` locally for all of it).\n`;
-  return text.slice(0, limit - note.length) + note;
+  const kept = text.slice(0, Math.max(0, limit - note.length));
+  return `${kept.slice(0, Math.max(0, kept.lastIndexOf("\n")))}${note}`;
 }
 
 function render(report: Report, detail: Detail, cuts: readonly string[]): string {
@@ -66,14 +76,18 @@ function summary(report: Report): string {
 
 function section(env: EnvironmentReport, detail: Detail): string {
   const parts = [`### ${code(env.environment)}`];
+  if (env.suppressions.length) {
+    const lines = env.suppressions.map((s) => `- ${code(s.rule)} on ${code(s.path)} (${escape(s.appliesTo)}): ${escape(s.reason)}`);
+    parts.push(["**Accepted guardrail findings**", ...lines].join("\n"));
+  }
   if (!env.changes.length) return [...parts, "No changes."].join("\n\n");
   if (env.stateful.length) {
-    const lines = env.stateful.map((c) => `> - **${c.action}** ${code(c.address)}${c.label ? ` (${escape(c.label)})` : ""}: ${escape(c.reason ?? "")}`);
+    const lines = env.stateful.map((c) => `> - **${c.action}** ${code(c.address)}${c.label ? ` (${code(c.label)})` : ""}: ${escape(c.reason ?? "")}`);
     parts.push(["> [!CAUTION]", "> **Stateful resources will be destroyed or replaced** (data, credentials or the app's identity are lost)", ...lines].join("\n"));
   }
   parts.push(table(ACTIONS, [ACTIONS.map((action) => String(env.counts[action]))]));
   const ordered = [...env.stateful, ...env.changes.filter((c) => !env.stateful.some((s) => s.address === c.address))];
-  const rows = ordered.slice(0, detail.maxRows).map((c) => [c.action, code(c.address), escape(c.label), escape(c.reason ?? "")]);
+  const rows = ordered.slice(0, detail.maxRows).map((c) => [c.action, code(c.address), c.label ? code(c.label) : "", escape(c.reason ?? "")]);
   parts.push(table(["action", "resource", "name", "reason"], rows));
   if (ordered.length > rows.length) parts.push(`_…and ${ordered.length - rows.length} more changes, left out to fit._`);
   parts.push(postApply(env));
@@ -82,6 +96,7 @@ function section(env: EnvironmentReport, detail: Detail): string {
     const diffs = changed.map((c) => `**${code(c.address)}** (${c.action})\n\n${table(["attribute", "before", "after"], c.changes.map((a) => [code(a.path), value(a.before, detail), value(a.after, detail)]))}`);
     parts.push(details(`Attribute changes (${changed.length} resources)`, diffs.join("\n\n")));
   }
+  // The graph's labels hold neither line breaks nor backticks (binding-graph.ts), so nothing in it ends the block.
   if (detail.graphs) parts.push(details("Resources and bindings", `\`\`\`mermaid\n${env.graph}\n\`\`\``));
   return parts.join("\n\n");
 }
@@ -95,7 +110,8 @@ function postApply(env: EnvironmentReport): string {
     ...(work.editedMigrations.length ? [`- **Edited migrations** (the runner refuses to apply a migration edited after it was applied): ${files(work.editedMigrations)}`] : []),
     ...(work.removedMigrations.length ? [`- Removed migrations (already applied ones stay applied): ${files(work.removedMigrations)}`] : []),
     `- Grants hash: ${work.grantsChanged ? "**changes** (grants are applied again)" : "unchanged"}`,
-    `- App source content hash: ${work.appSourceChanged ? `**changes** ⇒ code re-upload (${work.appSourceFileChanges} workspace files change)` : "unchanged"}`,
+    `- App source content hash: ${work.appSourceChanged ? "**changes**" : "unchanged"}`,
+    `- Release (the app is deployed again): ${work.releaseReasons.length ? `**yes**: ${work.releaseReasons.join("; ")}` : "no"}`,
   ];
   return ["**Post-apply work**", ...lines].join("\n");
 }
@@ -116,11 +132,17 @@ function value(v: unknown, detail: Detail): string {
   return code(text.length > detail.valueLimit ? `${text.slice(0, detail.valueLimit)}… (${text.length} characters)` : text);
 }
 
-/** Inline code that survives table cells: HTML, with `|` and markup characters as entities. */
+/** A value from the configuration, shown literally as inline code that survives table cells (see `escape`). */
 function code(text: string): string {
   return `<code>${escape(text)}</code>`;
 }
 
+/**
+ * Text shown literally: HTML, a table cell's `|` and every Markdown construct that could run across `</code>`,
+ * link, embed or emphasise (backticks, `*`, `~`, `[`, `]`, `\`; GFM's bare links need a scheme's `:`, an email's
+ * `@` or `www.`) as character references, line breaks as spaces. Underscores stay: inside a word they are
+ * literal, and addresses are full of them.
+ */
 function escape(text: string): string {
-  return text.replace(/[&<>|\n]/g, (c) => (c === "\n" ? " " : `&#${c.charCodeAt(0)};`));
+  return text.replace(/[\r\n\u2028\u2029]/g, " ").replace(/[&<>|`*~[\]\\:@]|w(?=ww\.)/gi, (c) => `&#${c.charCodeAt(0)};`);
 }

@@ -4,6 +4,7 @@
  */
 import { posix, relative, join } from "node:path";
 import { compareStrings } from "../../stacks/content-hash";
+import { MASK } from "../lib/secret-masker";
 import { mapStrings } from "./map-strings";
 import { REPLACING_ATTRIBUTES } from "./replacement";
 import type { StackJson } from "./trees";
@@ -11,7 +12,8 @@ import type { StackJson } from "./trees";
 export type Action = "create" | "update" | "replace" | "destroy";
 export const ACTIONS: readonly Action[] = ["create", "update", "replace", "destroy"];
 
-export const SENSITIVE = "(sensitive)";
+/** A masked value: Terraform's sensitive values, and anything the secret masker hides, read the same. */
+export const SENSITIVE = MASK;
 export const KNOWN_AFTER_APPLY = "(known after apply)";
 
 export interface AttributeChange {

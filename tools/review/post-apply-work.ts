@@ -2,13 +2,11 @@
  * The work an apply triggers beyond Terraform's own: which migrations the post-apply runner will apply,
  * whether it re-grants, and whether the app's code is uploaded again.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join, relative } from "node:path";
-import { REPO_ROOT } from "../../stacks/config/load-environments";
-import { contentHash } from "../../stacks/content-hash";
 import { migrationFiles } from "../../stacks/post-apply/migrations";
-import { APP_SOURCE_DIR, MIGRATIONS_DIR } from "../../stacks/repo-paths";
-import { appSourceFiles } from "../../stacks/source/app-source";
+import { APP_SOURCE_DIR, MIGRATIONS_DIR, REPO_ROOT } from "../../stacks/repo-paths";
+import { appSourceSha256 } from "../../stacks/source/app-source-files";
 import type { Instance, ResourceChange } from "./offline-plan";
 
 export interface PostApplyWork {
@@ -20,10 +18,10 @@ export interface PostApplyWork {
   readonly editedMigrations: readonly string[];
   readonly removedMigrations: readonly string[];
   readonly grantsChanged: boolean;
-  /** The uploaded app source's content hash (`contentHash` of `appSourceFiles`) differs: its code is uploaded again. */
+  /** The uploaded app source's content hash (`appSourceSha256`) differs. */
   readonly appSourceChanged: boolean;
-  /** App source files (workspace files) created, updated, replaced or destroyed. */
-  readonly appSourceFileChanges: number;
+  /** Whether the release step deploys the app again, and why (empty when it does not). */
+  readonly releaseReasons: readonly string[];
 }
 
 /** A tree's side of one environment: its root and its resource instances (none when the environment is absent). */
@@ -41,16 +39,41 @@ function postApplyStep(instances: Map<string, Instance>): { address: string; gra
   return undefined;
 }
 
-function appSourceHash(root: string): string | undefined {
-  const dir = join(root, relative(REPO_ROOT, APP_SOURCE_DIR));
-  return existsSync(dir) ? contentHash(appSourceFiles(dir).map((path) => ({ path, content: readFileSync(join(dir, path)) }))) : undefined;
+/** The release step: the `terraform_data` whose replacement triggers include the source hash. */
+function releaseStep(instances: Map<string, Instance>): { address: string; triggers: Record<string, unknown> } | undefined {
+  for (const [address, instance] of instances) {
+    const triggers = instance.config.triggers_replace as Record<string, unknown> | undefined;
+    if (instance.type === "terraform_data" && triggers?.source_sha256) return { address, triggers };
+  }
+  return undefined;
 }
 
-/** Migration file names with their contents; none when the environment is absent from the tree. */
+/** Why the release step runs, from what changed in its triggers. */
+function releaseReasons(base: Side, head: Side, plan: readonly ResourceChange[]): string[] {
+  const after = releaseStep(head.instances);
+  if (!after || !plan.some((c) => c.address === after.address && (c.action === "create" || c.action === "replace"))) return [];
+  const before = releaseStep(base.instances)?.triggers;
+  if (!before) return ["first release of this environment"];
+  const differs = (key: string) => JSON.stringify(before[key]) !== JSON.stringify(after.triggers[key]);
+  const reasons = [
+    ...(differs("source_sha256") ? ["the app's source changed"] : []),
+    ...(differs("app_env") ? ["its settings (app.env) changed"] : []),
+    ...(differs("app_sp_client_id") ? ["the app is re-created"] : []),
+  ];
+  // runs_sha256 covers the source too; anything else in it is the app's bindings, settings or migrations.
+  if (differs("runs_sha256") && !differs("source_sha256")) reasons.push("its bindings, settings or the migrations its code expects changed");
+  return reasons;
+}
+
+function appSourceHash(root: string): string | undefined {
+  const dir = join(root, relative(REPO_ROOT, APP_SOURCE_DIR));
+  return existsSync(dir) ? appSourceSha256(dir) : undefined;
+}
+
+/** Migration file names with their checksums; none when the environment is absent from the tree. */
 function migrations(side: Side): Map<string, string> {
   if (side.instances.size === 0) return new Map();
-  const dir = join(side.root, relative(REPO_ROOT, MIGRATIONS_DIR));
-  return new Map(migrationFiles(dir).map((name) => [name, readFileSync(join(dir, name), "utf8")]));
+  return new Map(migrationFiles(join(side.root, relative(REPO_ROOT, MIGRATIONS_DIR))).map((file) => [file.name, file.checksum]));
 }
 
 export function postApplyWork(base: Side, head: Side, plan: readonly ResourceChange[]): PostApplyWork {
@@ -65,6 +88,6 @@ export function postApplyWork(base: Side, head: Side, plan: readonly ResourceCha
     removedMigrations: headHasStack ? [...before.keys()].filter((name) => !after.has(name)) : [],
     grantsChanged: headHasStack && postApplyStep(base.instances)?.grantsHash !== step?.grantsHash,
     appSourceChanged: headHasStack && (base.instances.size === 0 || appSourceHash(base.root) !== appSourceHash(head.root)),
-    appSourceFileChanges: plan.filter((c) => c.type === "databricks_workspace_file").length,
+    releaseReasons: releaseReasons(base, head, plan),
   };
 }

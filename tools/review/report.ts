@@ -1,7 +1,7 @@
 /** The review of two synthesized trees: one section per environment present in either. */
+import { type RecordedSuppression, SUPPRESSIONS_KEY } from "../../stacks/guardrails/nag-rule";
 import { bindingGraph } from "./binding-graph";
-import { mapStrings } from "./map-strings";
-import { type Action, ACTIONS, instances, offlinePlan, repoRelativeToStack, type ResourceChange, SENSITIVE } from "./offline-plan";
+import { type Action, ACTIONS, instances, offlinePlan, repoRelativeToStack, type ResourceChange } from "./offline-plan";
 import { postApplyWork, type PostApplyWork } from "./post-apply-work";
 import { STATEFUL_TYPES } from "./replacement";
 import type { SynthesizedTree } from "./trees";
@@ -15,6 +15,8 @@ export interface EnvironmentReport {
   readonly postApply: PostApplyWork;
   /** Mermaid source of the environment's resources and bindings. */
   readonly graph: string;
+  /** Guardrail findings the head tree accepts, with their reasons (e.g. production state kept local). */
+  readonly suppressions: readonly RecordedSuppression[];
 }
 
 export interface Report {
@@ -39,19 +41,8 @@ export function review(base: SynthesizedTree, head: SynthesizedTree, names: { ba
       changes,
       postApply: postApplyWork(before, after, changes),
       graph: bindingGraph(shown, new Map(changes.map((c) => [c.address, c.action]))),
+      suppressions: head.stacks.get(environment)?.["//"]?.[SUPPRESSIONS_KEY] ?? [],
     };
   });
   return { ...names, environments, changed: environments.some((e) => e.changes.length > 0) };
-}
-
-/** Values of the `TF_VAR_secret_*` variables set in `env`: never printed. */
-export function secretValues(env: NodeJS.ProcessEnv = process.env): string[] {
-  return Object.entries(env)
-    .filter(([name, value]) => name.startsWith("TF_VAR_secret_") && value)
-    .map(([, value]) => value as string);
-}
-
-/** `value` with every occurrence of a secret, in keys and strings, replaced by `(sensitive)`. */
-export function maskSecrets<T>(value: T, secrets: readonly string[]): T {
-  return mapStrings(value, (s) => secrets.reduce((acc, secret) => acc.split(secret).join(SENSITIVE), s)) as T;
 }

@@ -5,7 +5,7 @@ import { NagRuleCompliance } from "../../../stacks/guardrails/nag-rule";
 import { NoInlineSecretValue } from "../../../stacks/guardrails/rules/no-inline-secret-value";
 import { environment, synthStack } from "../../support/synth";
 
-const DEV = { name: "dev", production: false };
+const DEV = { name: "dev", production: false, file: "environments/dev.yaml" };
 const secret = (stringValue: unknown) => ({ type: "databricks_secret", attributes: { scope: "notes-dev", key: "k", string_value: stringValue } });
 
 test("compliant: the value is a variable reference", () => {

@@ -5,8 +5,8 @@ import { NagRuleCompliance } from "../../../stacks/guardrails/nag-rule";
 import { ProductionPreventDestroy } from "../../../stacks/guardrails/rules/production-prevent-destroy";
 import { environment, synthStack } from "../../support/synth";
 
-const PROD = { name: "prod", production: true };
-const DEV = { name: "dev", production: false };
+const PROD = { name: "prod", production: true, file: "environments/prod.yaml" };
+const DEV = { name: "dev", production: false, file: "environments/dev.yaml" };
 const protectedInstance = { type: "databricks_database_instance", attributes: { name: "notes-prod", lifecycle: { prevent_destroy: true } } };
 
 test("compliant: a production instance or catalog with prevent_destroy", () => {
@@ -31,8 +31,10 @@ test("not applicable: other environments and other resource types", () => {
 });
 
 test("in a production stack: compliant as built, and a removed protection stops synthesis", () => {
-  assert.deepEqual(synthStack(environment({ production: true })).violations, []);
-  const { violations } = synthStack(environment({ production: true }), (stack) =>
+  // Production state is remote (DBX-ProductionRemoteState), so only this rule can fail here.
+  const production = { production: true, backend: { type: "gcs", bucket: "tf-state", prefix: "notes/test" } };
+  assert.deepEqual(synthStack(environment(production)).violations, []);
+  const { violations } = synthStack(environment(production), (stack) =>
     (stack.node.findChild("lakebase") as LakebaseDatabase).instance.addOverride("lifecycle.prevent_destroy", false),
   );
   assert.deepEqual(violations, [`DBX-ProductionPreventDestroy: test/lakebase/instance: ${ProductionPreventDestroy.message}`]);

@@ -4,7 +4,7 @@ import { NagRuleCompliance } from "../../../stacks/guardrails/nag-rule";
 import { ServingEndpointLeastPrivilege } from "../../../stacks/guardrails/rules/serving-endpoint-least-privilege";
 import { environment, synthStack } from "../../support/synth";
 
-const DEV = { name: "dev", production: false };
+const DEV = { name: "dev", production: false, file: "environments/dev.yaml" };
 const app = (...resources: object[]) => ({ type: "databricks_app", attributes: { name: "notes-dev", resources } });
 const endpoint = (name: string, permission: string) => ({ name, serving_endpoint: { name: `${name}-endpoint`, permission } });
 
