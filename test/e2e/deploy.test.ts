@@ -172,7 +172,12 @@ for (const config of environments) describe(config.name, { skip }, () => {
     test(`${env}: destroy is refused for the instance and the catalog (prevent_destroy), and they stay`, async () => {
       const result = project.cdktf(["destroy", env, "--auto-approve", "--skip-provider-lock"]);
       assert.notEqual(result.status, 0, outputOf(result));
-      assert.match(outputOf(result, Infinity), /Instance cannot be destroyed|prevent_destroy/, outputOf(result, Infinity));
+      // Terraform's own words for it (cdktf's progress output does not keep them).
+      const plan = project.terraform(env, ["plan", "-destroy", "-input=false", "-lock=false", "-no-color"]);
+      assert.equal(plan.status, 1, outputOf(plan));
+      // Terraform stops at the first protected resource it meets, the catalog or the instance.
+      const protectedResources = ["databricks_database_instance", "databricks_database_database_catalog"].map((type) => address(env, type)).join("|");
+      assert.match(plan.stderr.replace(/\s+/g, " "), new RegExp(`Instance cannot be destroyed .*(${protectedResources}) has lifecycle.prevent_destroy set`), outputOf(plan));
       await emulator.api("GET", `/api/2.0/database/instances/${config.lakebase.instanceName}`);
       await emulator.api("GET", `/api/2.0/database/catalogs/${config.database.catalog}`);
     });
