@@ -3,8 +3,7 @@
  * and the same state against the workspace emulator: their plans are identical (`terraform show -json`
  * resource_changes), and each sees what the other deployed as nothing to do.
  *
- * Environments: those in environments/ the emulator can deploy and destroy today. A read-only role needs the
- * instance roles API the emulator does not have yet, and a production environment refuses to be destroyed.
+ * Every environment in environments/, its state in the test directory (STACK_TEST_STATE_DIR).
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
@@ -15,14 +14,18 @@ import { parseDocument } from "yaml";
 import { environmentNames, environmentsDir, loadEnvironments } from "../../stacks/config/load-environments";
 import { startDeployWorld, type DeployWorld } from "../support/deploy-world";
 import { outputOf } from "../support/project";
+import { providerUnavailable } from "../support/terraform";
 
-const environments = loadEnvironments({ only: environmentNames(environmentsDir()) }).filter((e) => !e.production && e.database.readOnlyRoles.length === 0);
+const environments = loadEnvironments({ only: environmentNames(environmentsDir()) });
 
 let world: DeployWorld;
 let plans: string;
 
+// Where the bootstrap could not get the provider, CI still runs this tier; these tests then skip, saying why.
+const skip = providerUnavailable();
+
 before(async () => {
-  assert.ok(environments.length, "no environment in environments/ the emulator can deploy");
+  if (skip) return;
   world = await startDeployWorld(environments);
   plans = mkdtempSync(join(tmpdir(), "fast-path-plans-"));
 });
@@ -75,7 +78,7 @@ const planLine = (text: string) => /Plan: (\d+ to add, \d+ to change, \d+ to des
 for (const config of environments) {
   const env = config.name;
 
-  test(`${env}: before anything is deployed, the fast plan and cdktf's are the same plan`, () => {
+  test(`${env}: before anything is deployed, the fast plan and cdktf's are the same plan`, { skip }, () => {
     const fast = fastPlan(env, 2);
     assert.deepEqual(fast.changes, cdktfPlan(env));
     assert.ok(changed(fast.changes).every((c) => c.change.actions.join() === "create"), JSON.stringify(fast.changes));
@@ -84,7 +87,7 @@ for (const config of environments) {
     assert.match(fast.stdout, new RegExp(`^${env}\\s+${planLine(diff.stdout)}\\s`, "m"), `${outputOf(diff)}\n--- fast\n${fast.stdout}`);
   });
 
-  test(`${env}: the fast deploy applies the plan it shows, post-apply and release included; cdktf then sees no changes`, async () => {
+  test(`${env}: the fast deploy applies the plan it shows, post-apply and release included; cdktf then sees no changes`, { skip }, async () => {
     const result = npm("deploy", [env, "--auto-approve"]);
     assert.equal(result.status, 0, outputOf(result));
     assert.match(result.stdout, /Apply complete! Resources: \d+ added, 0 changed, 0 destroyed\./);
@@ -103,7 +106,7 @@ for (const config of environments) {
     assert.match(again.stdout, new RegExp(`deploy: no changes in ${env}`));
   });
 
-  test(`${env}: after edits both plan the same changes; cdktf deploys them and the fast plan sees none left`, () => {
+  test(`${env}: after edits both plan the same changes; cdktf deploys them and the fast plan sees none left`, { skip }, () => {
     world.project.edit(`environments/${env}.yaml`, (text) => {
       const doc = parseDocument(text);
       doc.setIn(["app", "description"], `Edited for the fast path test (${env})`);
@@ -111,7 +114,7 @@ for (const config of environments) {
     });
     world.project.edit("app-src/src/log.ts", (text) => `${text}// edited by the fast path test for ${env}\n`);
     const fast = fastPlan(env, 2);
-    assert.ok(changed(fast.changes).length >= 3, JSON.stringify(changed(fast.changes)));
+    assert.ok(changed(fast.changes).some((c) => c.address.startsWith("databricks_app.")), JSON.stringify(changed(fast.changes)));
     assert.deepEqual(fast.changes, cdktfPlan(env));
 
     const deploy = world.project.cdktf(["deploy", env, "--auto-approve", "--skip-provider-lock"]);
@@ -119,32 +122,46 @@ for (const config of environments) {
     assert.deepEqual(changed(fastPlan(env, 0).changes), []);
   });
 
-  test(`${env}: a plan Terraform cannot make exits 1 and shows Terraform's error`, () => {
+  test(`${env}: a plan Terraform cannot make exits 1 and shows Terraform's error`, { skip }, () => {
     const result = npm("plan", [env], { env: { DATABRICKS_TOKEN: "not-the-workspace-token" } });
     assert.equal(result.status, 1, outputOf(result));
     assert.match(result.stdout, new RegExp(`^${env}\\s+plan failed`, "m"));
     assert.match(result.stdout, /Error: /);
   });
 
-  test(`${env}: destroy asks first, and anything but yes destroys nothing; yes destroys everything`, async () => {
-    const declined = npm("destroy", [env], { input: "no\n" });
-    assert.equal(declined.status, 1, outputOf(declined));
-    assert.match(declined.stderr, /not confirmed, nothing applied/);
-    await world.emulator.api("GET", `/api/2.0/apps/${config.app.name}`);
+  if (config.production) {
+    test(`${env}: destroy is refused for the instance and the catalog (prevent_destroy); nothing is destroyed`, { skip }, async () => {
+      const result = npm("destroy", [env, "--auto-approve"]);
+      assert.equal(result.status, 1, outputOf(result));
+      assert.match(result.stdout, /prevent_destroy/, outputOf(result));
+      assert.match(result.stderr, /nothing applied, the plan of .* failed/);
+      for (const path of [`/api/2.0/apps/${config.app.name}`, `/api/2.0/database/instances/${config.lakebase.instanceName}`, `/api/2.0/database/catalogs/${config.database.catalog}`]) {
+        await world.emulator.api("GET", path);
+      }
+    });
+  } else {
+    test(`${env}: destroy asks first, and anything but yes destroys nothing`, { skip }, async () => {
+      const declined = npm("destroy", [env], { input: "no\n" });
+      assert.equal(declined.status, 1, outputOf(declined));
+      assert.match(declined.stderr, /not confirmed, nothing applied/);
+      await world.emulator.api("GET", `/api/2.0/apps/${config.app.name}`);
+    });
 
-    const result = npm("destroy", [env], { input: "yes\n" });
-    assert.equal(result.status, 0, outputOf(result));
-    assert.match(result.stdout, /Apply complete! Resources: 0 added, 0 changed, \d+ destroyed\./);
-    for (const path of [`/api/2.0/apps/${config.app.name}`, `/api/2.0/database/instances/${config.lakebase.instanceName}`, `/api/2.0/database/catalogs/${config.database.catalog}`]) {
-      await assert.rejects(world.emulator.api("GET", path), / -> 404: /, `${path} is still there`);
-    }
-    const diff = world.project.cdktf(["diff", env, "--skip-provider-lock"]);
-    assert.equal(diff.status, 0, outputOf(diff));
-    assert.match(planLine(diff.stdout) ?? "", /^\d+ to add, 0 to change, 0 to destroy$/, outputOf(diff));
-  });
+    test(`${env}: yes destroys everything; cdktf then plans to create it all again`, { skip }, async () => {
+      const result = npm("destroy", [env], { input: "yes\n" });
+      assert.equal(result.status, 0, outputOf(result));
+      assert.match(result.stdout, /Apply complete! Resources: 0 added, 0 changed, \d+ destroyed\./);
+      for (const path of [`/api/2.0/apps/${config.app.name}`, `/api/2.0/database/instances/${config.lakebase.instanceName}`, `/api/2.0/database/catalogs/${config.database.catalog}`]) {
+        await assert.rejects(world.emulator.api("GET", path), / -> 404: /, `${path} is still there`);
+      }
+      const diff = world.project.cdktf(["diff", env, "--skip-provider-lock"]);
+      assert.equal(diff.status, 0, outputOf(diff));
+      assert.match(planLine(diff.stdout) ?? "", /^\d+ to add, 0 to change, 0 to destroy$/, outputOf(diff));
+    });
+  }
 }
 
-test("terraform init runs when what it depends on changed, and only then", () => {
+test("terraform init runs when what it depends on changed, and only then", { skip }, () => {
   const env = environments[0].name;
   const stackDir = join(world.project.dir, "cdktf.out", "stacks", env);
   const fingerprint = join(stackDir, ".terraform", "databricks-app-stack.init.json");
@@ -168,7 +185,7 @@ test("terraform init runs when what it depends on changed, and only then", () =>
   assert.ok(existsSync(fingerprint), "init did not run after .terraform was removed");
 });
 
-test("user mistakes get one line and exit 1: an unknown environment, deploy without one, an unknown option", () => {
+test("user mistakes get one line and exit 1: an unknown environment, deploy without one, a bad option", { skip }, () => {
   for (const [script, args, message] of [
     ["plan", ["no-such-env"], /^plan: unknown environment "no-such-env"; known environments: /],
     ["deploy", [], /^deploy: name the environments to deploy \(known environments: /],
@@ -182,7 +199,7 @@ test("user mistakes get one line and exit 1: an unknown environment, deploy with
   }
 });
 
-test("offline, the documented commands print no checkpoint error (the scripts turn the update check off)", () => {
+test("offline, the documented commands print no checkpoint error (the scripts turn the update check off)", { skip }, () => {
   const env = environments[0].name;
   const noSetting = { CHECKPOINT_DISABLE: "" };
   for (const result of [npm("plan", [env], { env: noSetting }), npm("cdktf", ["diff", env, "--skip-provider-lock"], { env: noSetting })]) {
