@@ -28,6 +28,7 @@ import { parseArgs } from "node:util";
 import { environmentNames, environmentsDir, loadEnvironments } from "../../stacks/config/load-environments";
 import { startDeployWorld, type DeployWorld } from "../../test/support/deploy-world";
 import { outputOf } from "../../test/support/project";
+import { printTable } from "./table";
 
 /** The Databricks asset bundle (direct engine) against the same emulator, from issue 16: the peer's anchor. */
 const BUNDLE_SECONDS = { first: 0.78, plan: 0.1, noop: 0.36, destroy: 0.09 } as const;
@@ -180,7 +181,7 @@ function report(all: readonly string[]): number {
   pair("deploy dev, no changes", "deploy cdktf, no changes", "deploy fast, no changes", BUNDLE_SECONDS.noop);
   pair("deploy dev, one change", "deploy cdktf, one change", "deploy fast, one change");
   pair("destroy dev", "destroy cdktf", "destroy fast", BUNDLE_SECONDS.destroy);
-  printTable(rows);
+  printTable(rows, [1, 2, 3, 4, 5]);
   console.log();
   printTable([
     ["floor", "median"],
@@ -189,7 +190,7 @@ function report(all: readonly string[]): number {
     [`fast plan of ${all.join(", ")}`, s(median("plan fast, all"))],
     ["node -e 0", s(median("node -e 0"))],
     ["npm's own start-up (npm run synth - synth fast), not counted above", s(median("npm run synth") - median("synth fast"))],
-  ]);
+  ], [1]);
   const targets = [
     { what: "synth: cdktf / fast", ratio: median("synth cdktf") / median("synth fast"), ok: (r: number) => r >= 8, target: ">= 8x" },
     { what: "no-op plan: cdktf diff / fast", ratio: median("plan cdktf") / median("plan fast"), ok: (r: number) => r >= 3, target: ">= 3x" },
@@ -200,14 +201,6 @@ function report(all: readonly string[]): number {
   console.log();
   for (const t of targets) console.log(`  ${t.ok(t.ratio) ? "ok  " : "MISS"} ${t.what.padEnd(38)} ${x(t.ratio).padStart(7)}   target ${t.target}`);
   return targets.every((t) => t.ok(t.ratio)) ? 0 : 2;
-}
-
-function printTable(rows: readonly string[][]): void {
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  for (const [i, row] of rows.entries()) {
-    console.log(`  ${row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join("  ").trimEnd()}`);
-    if (i === 0) console.log(`  ${widths.map((w) => "-".repeat(w)).join("  ")}`);
-  }
 }
 
 main().then(

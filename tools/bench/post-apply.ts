@@ -22,6 +22,7 @@ import { connect } from "../post-apply/database";
 import type { PostApplyInputs } from "../post-apply/inputs";
 import { postApply } from "../post-apply/post-apply";
 import { Workspace } from "../post-apply/workspace";
+import { printTable } from "./table";
 
 const TARGET_OVERHEAD_MS = 100;
 
@@ -103,7 +104,7 @@ async function main(): Promise<number> {
       ["no-op overhead", `${overhead.toFixed(1)} ms`, "", `no-op / connect = ${(noopMedian / connectMedian).toFixed(1)}x; target < ${TARGET_OVERHEAD_MS} ms: ${ok ? "met" : "MISSED"}`],
       ["100 migrations, fresh db", ms(fromScratchMs), String(fromScratchMs.length), `${(median(fromScratchMs) / 100).toFixed(1)} ms per migration (SQL parser already loaded)`],
       ["no-op, whole process", ms(processMs), String(processMs.length), "node tools/build/run.cjs tools/post-apply/main.ts apply"],
-    ]);
+    ], [1]);
     return ok ? 0 : 2;
   } finally {
     await world.stop();
@@ -154,14 +155,6 @@ function median(samples: readonly number[]): number {
 
 function ms(samples: readonly number[]): string {
   return `${median(samples).toFixed(1)} ms`;
-}
-
-function printTable(rows: readonly string[][]): void {
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  for (const [i, row] of rows.entries()) {
-    console.log(`  ${row.map((cell, c) => (c === 1 ? cell.padStart(widths[c]) : cell.padEnd(widths[c]))).join("  ").trimEnd()}`);
-    if (i === 0) console.log(`  ${widths.map((w) => "-".repeat(w)).join("  ")}`);
-  }
 }
 
 main().then(
