@@ -88,11 +88,32 @@ export class DatabricksNagPack implements IAspect {
 
 const RESOLVER = new DefaultTokenResolver(new StringConcat());
 
-/** The resource as it will appear in `cdk.tf.json`, tokens resolved (the way the stack resolves them). */
+/**
+ * The resource as it will appear in `cdk.tf.json`, tokens resolved (the way the stack resolves them) when a
+ * rule first reads an attribute. Every rule looks at the type first, and most resources (workspace files, the
+ * post-apply steps) are of types no rule checks: resolving them anyway was a quarter of synth.
+ */
 export function synthesized(resource: TerraformResource): SynthesizedResource {
-  const json = Tokenization.resolve(resource.toTerraform(), { scope: TerraformStack.of(resource), preparing: false, resolver: RESOLVER }) as { resource: Record<string, Record<string, Record<string, unknown>>> };
-  const { "//": _metadata, ...attributes } = json.resource[resource.terraformResourceType][resource.friendlyUniqueId];
-  return { type: resource.terraformResourceType, attributes };
+  return {
+    type: resource.terraformResourceType,
+    attributes: lazy(() => {
+      const json = Tokenization.resolve(resource.toTerraform(), { scope: TerraformStack.of(resource), preparing: false, resolver: RESOLVER }) as { resource: Record<string, Record<string, Record<string, unknown>>> };
+      const { "//": _metadata, ...attributes } = json.resource[resource.terraformResourceType][resource.friendlyUniqueId];
+      return attributes;
+    }),
+  };
+}
+
+/** An object that is `make()`, made on the first read of any of its properties (rules destructure it unread). */
+function lazy<T extends object>(make: () => T): T {
+  let made: T | undefined;
+  const target = () => (made ??= make());
+  return new Proxy({} as T, {
+    get: (_, key) => Reflect.get(target(), key),
+    has: (_, key) => Reflect.has(target(), key),
+    ownKeys: () => Reflect.ownKeys(target()),
+    getOwnPropertyDescriptor: (_, key) => Reflect.getOwnPropertyDescriptor(target(), key),
+  });
 }
 
 /** The backend block as rules see it: type BACKEND, its `terraform.backend` block as attributes, comments left out. */

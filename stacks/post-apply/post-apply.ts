@@ -11,8 +11,8 @@ import { relativeToStackDirectory } from "../stack-paths";
 import { migrationsSha256 } from "./migrations";
 import { MIGRATIONS_DIR, REPO_ROOT } from "../repo-paths";
 
-/** The runner program, run from the repository root (another tool owns it: `tools/post-apply/`). */
-export const POST_APPLY_COMMAND = "node --import tsx tools/post-apply/main.ts apply";
+/** The runner program, run from the repository root (another tool owns it: `tools/post-apply/`), precompiled (tools/build/run.cjs). */
+export const POST_APPLY_COMMAND = "node tools/build/run.cjs tools/post-apply/main.ts apply";
 
 export interface PostApplyProps {
   /** The app whose service principal gets the grants; also waited for. */

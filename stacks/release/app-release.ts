@@ -9,8 +9,8 @@ import { relativeToStackDirectory } from "../stack-paths";
 import type { AppSource } from "../source/app-source";
 import { TerraformData } from "../terraform-data";
 
-/** The runner's release entry point, run from the repository root (`tools/post-apply/`). */
-export const RELEASE_COMMAND = "node --import tsx tools/post-apply/main.ts release";
+/** The runner's release entry point, run from the repository root (`tools/post-apply/`), precompiled (tools/build/run.cjs). */
+export const RELEASE_COMMAND = "node tools/build/run.cjs tools/post-apply/main.ts release";
 
 export interface AppReleaseProps {
   readonly app: AppResource;

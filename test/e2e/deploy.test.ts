@@ -10,18 +10,19 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { parseDocument } from "yaml";
 import { environmentNames, environmentsDir, loadEnvironments } from "../../stacks/config/load-environments";
 import type { EnvironmentConfig } from "../../stacks/config/schema";
-import { startEmulator, type Emulator } from "../support/emulator";
-import { copyProject, outputOf, secretValues, workspaceFor, type ProjectCopy } from "../support/project";
+import { startDeployWorld, type DeployWorld } from "../support/deploy-world";
+import type { Emulator } from "../support/emulator";
+import { copyProject, outputOf, secretValues, type ProjectCopy } from "../support/project";
 import { providerUnavailable } from "../support/terraform";
 
 const environments = loadEnvironments({ only: environmentNames(environmentsDir()) });
 
+let world: DeployWorld;
 let emulator: Emulator;
 let project: ProjectCopy;
 /** Every environment's state, prod's included: the test-only override of its remote backend. */
@@ -32,15 +33,12 @@ const skip = providerUnavailable();
 
 before(async () => {
   if (skip) return;
-  emulator = await startEmulator(workspaceFor(environments));
-  stateDir = mkdtempSync(join(tmpdir(), "e2e-state-"));
-  project = copyProject({ ...emulator.env, ...secretValues(environments), STACK_TEST_STATE_DIR: stateDir });
+  world = await startDeployWorld(environments);
+  ({ emulator, project, stateDir } = world);
 });
 
 after(async () => {
-  project?.remove();
-  rmSync(stateDir, { recursive: true, force: true });
-  await emulator?.stop();
+  await world?.stop();
 });
 
 /** Runs SQL as the superuser of an environment's own Lakebase instance, in its app database. */

@@ -47,7 +47,7 @@ export interface PostApplyWorld {
   freshDatabase(): Promise<string>;
   /** The variables Terraform's local-exec sets, plus the test-only connection overrides and a PAT. */
   applyEnv(database: string, migrationsDir: string, overrides?: NodeJS.ProcessEnv): NodeJS.ProcessEnv;
-  /** Runs `node --import tsx tools/post-apply/main.ts <args>` with exactly `env`. */
+  /** Runs the runner as Terraform's local-exec does (`node tools/build/run.cjs tools/post-apply/main.ts <args>`) with exactly `env`. */
   run(args: readonly string[], env: NodeJS.ProcessEnv): Promise<RunResult>;
   /** A connected client logged in as `role` (APP_ROLE or READER_ROLE). */
   connectAs(role: string, database: string): Promise<pg.Client>;
@@ -121,7 +121,7 @@ export async function startPostApplyWorld(fakeOptions: Partial<FakeDatabricksOpt
     },
     run(args, env) {
       return new Promise((resolve, reject) => {
-        const child = spawn(process.execPath, ["--import", "tsx", "tools/post-apply/main.ts", ...args], { cwd: REPO_ROOT, env });
+        const child = spawn(process.execPath, ["tools/build/run.cjs", "tools/post-apply/main.ts", ...args], { cwd: REPO_ROOT, env });
         let stdout = "";
         let stderr = "";
         child.stdout.on("data", (d) => (stdout += d));

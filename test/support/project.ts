@@ -18,6 +18,8 @@ export interface ProjectCopy {
   readonly dir: string;
   /** Rewrites a file of the copy (relative path); `edit` gets its current text, or "" for a new file. */
   edit(file: string, edit: (text: string) => string): void;
+  /** Runs `command <args>` in the copy with `env` on top of the tools' environment, `input` on its stdin; never throws. */
+  run(command: string, args: readonly string[], env?: NodeJS.ProcessEnv, input?: string): SpawnSyncReturns<string>;
   /** Runs `cdktf <args>` in the copy with `env` on top of the tools' environment; never throws. */
   cdktf(args: readonly string[], env?: NodeJS.ProcessEnv): SpawnSyncReturns<string>;
   /** Runs terraform in the synthesized stack directory of `stack`; never throws. */
@@ -41,13 +43,15 @@ export function copyProject(env: NodeJS.ProcessEnv): ProjectCopy {
   }
   symlinkSync(join(REPO_ROOT, "node_modules"), join(dir, "node_modules"));
 
-  const tools = { TERRAFORM_BINARY_NAME: terraformBinary(), TF_CLI_CONFIG_FILE: process.env.TF_CLI_CONFIG_FILE, CHECKPOINT_DISABLE: "1" };
-  const run = (command: string, args: readonly string[], cwd: string, extra: NodeJS.ProcessEnv) =>
+  // Asked for on the first command, so that a tier without Terraform can still make and use a copy.
+  const tools = () => ({ TERRAFORM_BINARY_NAME: terraformBinary(), TF_CLI_CONFIG_FILE: process.env.TF_CLI_CONFIG_FILE, CHECKPOINT_DISABLE: "1" });
+  const run = (command: string, args: readonly string[], cwd: string, extra: NodeJS.ProcessEnv, input?: string) =>
     spawnSync(command, [...args], {
       cwd,
+      input,
       encoding: "utf8",
       // Only what a deploying CI job has: the tools, the workspace's credentials and the secret values.
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...tools, ...env, ...extra },
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...tools(), ...env, ...extra },
       maxBuffer: 64 * 1024 * 1024,
       timeout: 10 * 60_000,
     });
@@ -65,6 +69,7 @@ export function copyProject(env: NodeJS.ProcessEnv): ProjectCopy {
       mkdirSync(dirname(path), { recursive: true });
       writeFileSync(path, edit(text));
     },
+    run: (command, args, extra = {}, input) => run(command, args, dir, extra, input),
     cdktf: (args, extra = {}) => run(join(dir, "node_modules", ".bin", "cdktf"), args, dir, extra),
     terraform: (stack, args, extra = {}) => run(terraformBinary(), args, join(dir, "cdktf.out", "stacks", stack), { TF_IN_AUTOMATION: "1", ...extra }),
     remove: () => rmSync(dir, { recursive: true, force: true }),

@@ -26,7 +26,7 @@ function trigger(overrides: object, sourceDir = FIXTURE_SOURCE_DIR): Attributes 
 test("the release runs the runner's release command with the app, the source path and its bound, and no credential", () => {
   const { json } = synthStack(environment({ postApply: { releaseTimeoutSeconds: 600 } }));
   const exec = release(json).provisioner[0]["local-exec"];
-  assert.equal(exec.command, "node --import tsx tools/post-apply/main.ts release");
+  assert.equal(exec.command, "node tools/build/run.cjs tools/post-apply/main.ts release");
   assert.equal(exec.working_dir, "../../..");
   assert.deepEqual(exec.environment, {
     POST_APPLY_APP_NAME: `\${${addressOf(json, "databricks_app")}.name}`,

@@ -1,8 +1,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AppStack } from "../../stacks/app-stack";
-import { Testing } from "../../stacks/cdktf";
+import { App, TerraformStack, Testing } from "../../stacks/cdktf";
 import { environmentNames, environmentsDir, loadEnvironments } from "../../stacks/config/load-environments";
 import { REPO_ROOT } from "../../stacks/repo-paths";
 import type { EnvironmentConfig } from "../../stacks/config/schema";
@@ -46,6 +48,25 @@ function realStacks(): Map<string, { config: EnvironmentConfig; json: TerraformJ
     }),
   );
 }
+
+test("no environment references another: cdktf's preparing pass, which AppStack skips, would change nothing", (t) => {
+  // What cdktf's own TerraformStack does to prepare: resolve everything once, adding cross-stack references.
+  class PreparedByCdktf extends AppStack {
+    override prepareStack(): void {
+      TerraformStack.prototype.prepareStack.call(this);
+    }
+  }
+  const parent = mkdtempSync(join(tmpdir(), "prepare-"));
+  t.after(() => rmSync(parent, { recursive: true, force: true }));
+  const synthesized = (Stack: typeof AppStack) => {
+    const outdir = mkdtempSync(join(parent, "out-")); // siblings: the same relative paths to the repository
+    const app = new App({ outdir });
+    for (const config of loadEnvironments()) new Stack(app, config.name, { config });
+    app.synth();
+    return readdirSync(join(outdir, "stacks")).map((name) => readFileSync(join(outdir, "stacks", name, "cdk.tf.json"), "utf8"));
+  };
+  assert.deepEqual(synthesized(AppStack), synthesized(PreparedByCdktf));
+});
 
 test("the shipped environments synthesize every expected resource type and pass the guardrails", () => {
   const stacks = realStacks();

@@ -81,7 +81,7 @@ test("the apply job applies the saved plan from the stack directory it was made 
   assert.match(applying, /terraform -chdir="\$STACK_DIR" init -input=false -lockfile=readonly\n/);
   assert.match(applying, /terraform -chdir="\$STACK_DIR" apply -input=false tfplan$/m);
   assert.doesNotMatch(applying, /terraform\b[^\n]* plan\b|npm run synth|cdktf|main\.ts/);
-  // The post-apply step runs `node --import tsx tools/post-apply/main.ts` from the checkout during apply.
+  // The post-apply step runs `node tools/build/run.cjs tools/post-apply/main.ts` from the checkout during apply.
   const names = apply.steps.map((s) => s.run ?? s.uses ?? "");
   assert.ok(names.findIndex((n) => n.startsWith("actions/checkout@")) < names.indexOf("npm ci"));
   assert.ok(names.indexOf("npm ci") < names.findIndex((n) => n.includes("apply -input=false tfplan")));

@@ -83,7 +83,7 @@ test("the step runs after the app, the catalog and the instance exist", () => {
 test("local-exec runs the runner from the repository root with the documented, non-secret environment", () => {
   const { json } = synthStack(environment({ database: { readOnlyRoles: ["analysts", "auditors"] }, postApply: { instanceReadyTimeoutSeconds: 600, lockTimeoutSeconds: 60, statementLockTimeoutSeconds: 7, statementTimeoutSeconds: 120 } }));
   const exec = localExec(json);
-  assert.equal(exec.command, "node --import tsx tools/post-apply/main.ts apply");
+  assert.equal(exec.command, "node tools/build/run.cjs tools/post-apply/main.ts apply");
   assert.equal(exec.command, POST_APPLY_COMMAND);
   assert.equal(exec.working_dir, "../../..");
   assert.deepEqual(exec.environment, {

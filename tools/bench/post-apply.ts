@@ -5,7 +5,7 @@
  *   connect     the baseline: open and close the deployer's session, as the runner does
  *   no-op       a whole run (REST calls, connect, lock, history, access check) with nothing to do
  *   100 new     a run applying 100 small generated migrations to a fresh database
- *   process     the no-op run as Terraform starts it: `node --import tsx tools/post-apply/main.ts apply`
+ *   process     the no-op run as Terraform starts it: `node tools/build/run.cjs tools/post-apply/main.ts apply`
  *
  * Runs in-process unless noted, alternating connect and no-op, `--runs` times each (default 20; 3 for the
  * slower cases), and reports medians, the no-op's SQL round trips and REST calls (counted by wrapping
@@ -22,6 +22,7 @@ import { connect } from "../post-apply/database";
 import type { PostApplyInputs } from "../post-apply/inputs";
 import { postApply } from "../post-apply/post-apply";
 import { Workspace } from "../post-apply/workspace";
+import { printTable } from "./table";
 
 const TARGET_OVERHEAD_MS = 100;
 
@@ -102,8 +103,8 @@ async function main(): Promise<number> {
       ["no-op run", ms(noopMs), String(noopMs.length), `${roundTrips} SQL round trips, ${restCalls} REST calls`],
       ["no-op overhead", `${overhead.toFixed(1)} ms`, "", `no-op / connect = ${(noopMedian / connectMedian).toFixed(1)}x; target < ${TARGET_OVERHEAD_MS} ms: ${ok ? "met" : "MISSED"}`],
       ["100 migrations, fresh db", ms(fromScratchMs), String(fromScratchMs.length), `${(median(fromScratchMs) / 100).toFixed(1)} ms per migration (SQL parser already loaded)`],
-      ["no-op, whole process", ms(processMs), String(processMs.length), "node --import tsx tools/post-apply/main.ts apply"],
-    ]);
+      ["no-op, whole process", ms(processMs), String(processMs.length), "node tools/build/run.cjs tools/post-apply/main.ts apply"],
+    ], [1]);
     return ok ? 0 : 2;
   } finally {
     await world.stop();
@@ -154,14 +155,6 @@ function median(samples: readonly number[]): number {
 
 function ms(samples: readonly number[]): string {
   return `${median(samples).toFixed(1)} ms`;
-}
-
-function printTable(rows: readonly string[][]): void {
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  for (const [i, row] of rows.entries()) {
-    console.log(`  ${row.map((cell, c) => (c === 1 ? cell.padStart(widths[c]) : cell.padEnd(widths[c]))).join("  ").trimEnd()}`);
-    if (i === 0) console.log(`  ${widths.map((w) => "-".repeat(w)).join("  ")}`);
-  }
 }
 
 main().then(

@@ -1,8 +1,8 @@
 /**
  * The post-apply runner's command line.
  *
- *   node --import tsx tools/post-apply/main.ts apply [--dry-run]   inputs from POST_APPLY_* (Terraform local-exec)
- *   node --import tsx tools/post-apply/main.ts release             deploy the app's code (Terraform local-exec)
+ *   node tools/build/run.cjs tools/post-apply/main.ts apply [--dry-run]   inputs from POST_APPLY_* (Terraform local-exec)
+ *   node tools/build/run.cjs tools/post-apply/main.ts release             deploy the app's code (Terraform local-exec)
  *   npm run migrate -- <env> [--dry-run]                           inputs from environments/<env>.yaml
  *
  * Credentials come only from the environment (DATABRICKS_HOST + DATABRICKS_TOKEN, DATABRICKS_CLIENT_ID +
@@ -19,8 +19,8 @@ import { messageOf, StepError } from "./step-error";
 import { Workspace } from "./workspace";
 
 const USAGE = `usage: npm run migrate -- <environment> [--dry-run]
-       node --import tsx tools/post-apply/main.ts apply [--dry-run]   (inputs from POST_APPLY_* variables)
-       node --import tsx tools/post-apply/main.ts release             (inputs from POST_APPLY_* variables)`;
+       node tools/build/run.cjs tools/post-apply/main.ts apply [--dry-run]   (inputs from POST_APPLY_* variables)
+       node tools/build/run.cjs tools/post-apply/main.ts release             (inputs from POST_APPLY_* variables)`;
 
 async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   let command: Command;
