@@ -150,6 +150,23 @@ for (const config of environments) describe(config.name, { skip }, () => {
     assert.deepEqual(rows, [{ name: file.slice("migrations/".length) }]);
   });
 
+  test(`${env}: a failing deployment fails the deploy with the platform's message; the next deploy retries it and succeeds`, async () => {
+    const before = await deployments(config);
+    const message = `Error: npm run build exited 2 (injected for ${env})`;
+    await emulator.api("POST", `/_emulator/apps/${config.app.name}/fail-next-deployment`, { message });
+    project.edit("app-src/src/log.ts", (text) => `${text}// a release that fails, for ${env}\n`);
+    const failed = project.cdktf(["deploy", env, "--auto-approve", "--skip-provider-lock"]);
+    assert.notEqual(failed.status, 0, outputOf(failed));
+    assert.ok(outputOf(failed, Infinity).replace(/\s+/g, " ").includes(`FAILED: ${message}`), outputOf(failed));
+    assert.equal((await readApp(config)).active_deployment?.deployment_id, before[0].deployment_id, "the running deployment is kept");
+    // Migrations, grants and everything else stay applied: only the release is left to do again.
+    assert.deepEqual(plannedChanges(env), [`${REPLACE} ${address(env, "terraform_data", "release")}`]);
+    deploy(env);
+    const now = await deployments(config);
+    assert.equal(now.length, before.length + 2);
+    assert.equal((await readApp(config)).active_deployment?.deployment_id, now[0].deployment_id);
+  });
+
   test(`${env}: deleting cdktf.out and synthesizing again loses no state: the plan is still a no-op`, () => {
     rmSync(join(project.dir, "cdktf.out"), { recursive: true, force: true });
     assert.deepEqual(plannedChanges(env), []);
