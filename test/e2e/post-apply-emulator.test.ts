@@ -71,6 +71,7 @@ test("Terraform's entry point (apply, POST_APPLY_* inputs) finds nothing left to
     POST_APPLY_MIGRATIONS_DIR: "app-src/migrations",
     POST_APPLY_APP_ACCESS: dev.database.appAccess,
     POST_APPLY_READ_ONLY_ROLES: "",
+    POST_APPLY_CONFIG_FILE: "environments/dev.yaml",
     POST_APPLY_INSTANCE_TIMEOUT_SECONDS: "30",
     POST_APPLY_LOCK_TIMEOUT_SECONDS: "30",
     POST_APPLY_STATEMENT_LOCK_TIMEOUT_SECONDS: "10",
