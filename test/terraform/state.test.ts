@@ -55,10 +55,10 @@ const CONFIGURATION_ERROR = /No argument or block type is named|Extraneous JSON 
 
 test("every remote backend kind we synthesize is accepted by Terraform's backend configuration", (t) => {
   const kinds: [object, RegExp][] = [
-    [{ type: "s3", bucket: "b", key: "k", region: "eu-west-1" }, /No valid credential sources found/],
-    [{ type: "s3", bucket: "b", key: "k", region: "eu-west-1", dynamodbTable: "locks" }, /No valid credential sources found/],
-    [{ type: "azurerm", resourceGroupName: "rg", storageAccountName: "sa", containerName: "c", key: "k" }, /unable to build authorizer/],
-    [{ type: "gcs", bucket: "b", prefix: "p" }, /could not find default credentials/],
+    [{ type: "s3", bucket: "tf-state", key: "k", region: "eu-west-1" }, /No valid credential sources found/],
+    [{ type: "s3", bucket: "tf-state", key: "k", region: "eu-west-1", dynamodbTable: "locks" }, /No valid credential sources found/],
+    [{ type: "azurerm", resourceGroupName: "rg", storageAccountName: "notestfstate", containerName: "tfstate", key: "k" }, /unable to build authorizer/],
+    [{ type: "gcs", bucket: "tf-state", prefix: "p" }, /could not find default credentials/],
     [{ type: "remote", organization: "acme", workspace: "notes-prod" }, /Failed to request discovery document/],
   ];
   for (const [config, reached] of kinds) {
