@@ -188,6 +188,8 @@ async function confirm(command: Command, environments: readonly string[]): Promi
   try {
     const answer = await new Promise<string | undefined>((answered) => {
       lines.once("close", () => answered(undefined));
+      // Ctrl-C at the prompt is a no (this process otherwise waits out Ctrl-C for Terraform).
+      lines.once("SIGINT", () => lines.close());
       lines.question(question, answered);
     });
     return answer?.trim() === "yes";
