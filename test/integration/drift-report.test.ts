@@ -8,18 +8,18 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { REPO_ROOT } from "../../stacks/repo-paths";
 import type { EnvironmentResult } from "../../tools/drift/check-environment";
-import { type DriftReport, exitCode, renderJson, renderMarkdown, TERRAFORM_NOT_CHECKED } from "../../tools/drift/report";
+import { type DriftReport, exitCode, renderJson, renderMarkdown } from "../../tools/drift/report";
 
 const drifted: EnvironmentResult = {
   environment: "dev",
-  findings: [{ check: "instance", object: "a | b", expected: "7", found: "3", severity: "medium", remediation: "fix\nit" }],
+  findings: [{ check: "instance", class: "out-of-band", object: "a | b", expected: "7", found: "3", severity: "medium", remediation: "fix\nit" }],
   notChecked: [],
 };
 const clean: EnvironmentResult = { environment: "staging", findings: [], notChecked: [] };
 const failed: EnvironmentResult = { environment: "prod", findings: [], notChecked: [], error: "instance: could not read it" };
 
 function report(...environments: EnvironmentResult[]): DriftReport {
-  return { commit: "0".repeat(40), generatedAt: "2026-01-01T00:00:00.000Z", terraform: { checked: false, reason: TERRAFORM_NOT_CHECKED }, environments };
+  return { commit: "0".repeat(40), generatedAt: "2026-01-01T00:00:00.000Z", environments };
 }
 
 test("exit code: 0 clean, 2 drift, 1 when any environment could not be checked", () => {
@@ -31,11 +31,11 @@ test("exit code: 0 clean, 2 drift, 1 when any environment could not be checked",
 test("the Markdown report has one section per environment, one table row per finding, and escapes table syntax", () => {
   const markdown = renderMarkdown(report(drifted, clean, failed));
   assert.match(markdown, /Commit compared: `0{40}`/);
-  assert.match(markdown, /Terraform-level drift was not checked/);
+  assert.match(markdown, /- Checked: Terraform \(a refresh-only and a normal plan/);
   assert.match(markdown, /## dev: drift \(1 finding\)\n/);
-  assert.ok(markdown.includes("| medium | instance | a \\| b | 7 | 3 | fix it |"), markdown);
+  assert.ok(markdown.includes("| medium | out-of-band | instance | a \\| b | 7 | 3 | fix it |"), markdown);
   assert.match(markdown, /## staging: clean\n/);
-  assert.match(markdown, /## prod: error\n\nCould not be checked: instance: could not read it/);
+  assert.match(markdown, /## prod: not checked\n\nCould not be checked: instance: could not read it/);
 });
 
 test("the JSON report is the report itself", () => {

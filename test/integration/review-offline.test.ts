@@ -5,7 +5,7 @@
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { JSDOM } from "jsdom";
@@ -259,7 +259,8 @@ test("the Markdown parses as GitHub-flavoured Markdown: tables and <details> as 
   assert.ok(headers.some((h) => h.join() === "create,update,replace,destroy"));
   assert.ok(headers[0].join() === "environment,create,update,replace,destroy,stateful destroyed or replaced", "the summary comes first");
   const summary = [...document.querySelectorAll("table")[0].querySelectorAll("tbody tr")].map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent).join());
-  assert.deepEqual(summary, ["dev,0,3,4,0,2 ⚠️", "prod,0,0,0,0,0", "staging,0,1,0,0,0"]);
+  // dev's replacements: the instance, the catalog, the post-apply step and the release (the app's binding changes).
+  assert.deepEqual(summary, ["dev,0,3,5,0,2 ⚠️", "prod,0,0,0,0,0", "staging,0,1,0,0,0"]);
   assert.ok(headers.some((h) => h.join() === "action,resource,name,reason"));
   // A `|` in a value stays inside its cell.
   const rows = [...document.querySelectorAll("tr")].map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent));
@@ -301,8 +302,9 @@ test("over the size limit, attribute diffs and graphs go before counts and banne
 test("a change too large for one comment stays under 65,536 characters and says what was cut", (t) => {
   const { dir, base } = branch(t, (d) => {
     renameInstance(d);
-    mkdirSync(join(d, "app-src", "src", "generated"));
-    for (let i = 0; i < 400; i++) writeFileSync(join(d, "app-src", "src", "generated", `module-${String(i).padStart(3, "0")}.ts`), `export const n = ${i};\n`);
+    // 400 new secrets in every environment: 400 resources to create in each.
+    const keys = Array.from({ length: 400 }, (_, i) => `\n    - generated-key-${String(i).padStart(3, "0")}`).join("");
+    edit(d, "environments/common.yaml", "keys:\n    - session-signing-key", `keys:\n    - session-signing-key${keys}`);
   });
   const { md, json } = reviewBoth(dir, base, 2);
   assert.equal(environment(json, "prod").counts.create, 400);

@@ -26,6 +26,8 @@ export interface WorkflowJob {
   uses?: string;
   with?: Record<string, unknown>;
   secrets?: string;
+  env?: Record<string, string>;
+  strategy?: { matrix?: Record<string, unknown>; "fail-fast"?: boolean };
 }
 
 export interface Workflow {

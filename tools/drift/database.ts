@@ -4,8 +4,8 @@
  * query) and ownership of everything in the app schema. Read-only: the session is switched to read-only
  * transactions before the first query, and it takes no advisory lock, runs no DDL and grants nothing.
  */
-import type pg from "pg";
-import { findAccessProblems } from "../post-apply/access";
+import pg from "pg";
+import { type AccessProblem, findAccessProblems } from "../post-apply/access";
 import type { PostApplyInputs } from "../post-apply/inputs";
 import type { MigrationFile } from "../post-apply/migration-files";
 import { compareHistory, readHistory } from "../post-apply/migration-history";
@@ -29,16 +29,32 @@ export async function databaseFindings(db: pg.Client, probe: DatabaseProbe): Pro
   const owners = await inStep("ownership", () => foreignOwners(db, inputs.schema, probe.deployer));
   return [
     ...migrationFindings(probe, compareHistory(probe.files, applied)),
-    ...access.map((problem): Finding => ({
-      check: "access",
-      object: `${problem.object} (database "${inputs.database}")`,
-      expected: "access exactly as database.appAccess / database.readOnlyRoles say",
-      found: problem.message,
-      severity: "high",
-      remediation: problem.fixable ? `npm run migrate -- ${probe.environment} restores the configured grants` : "fix by hand (grants cannot): see the found text",
-    })),
+    ...access.map((problem): Finding => {
+      const role = missingReadOnlyRole(problem, inputs);
+      if (role) {
+        return {
+          check: "roles",
+          class: "out-of-band",
+          object: `Lakebase role "${role}" (database.readOnlyRoles of ${inputs.configFile})`,
+          expected: "exists on the instance, with read-only access to the app schema",
+          found: "missing",
+          severity: "high",
+          remediation: `npm run migrate -- ${probe.environment} (or a deploy) creates it through the instance roles API and grants it; or remove it from database.readOnlyRoles`,
+        };
+      }
+      return {
+        check: "access",
+        class: "out-of-band",
+        object: `${problem.object} (database "${inputs.database}")`,
+        expected: "access exactly as database.appAccess / database.readOnlyRoles say",
+        found: problem.message,
+        severity: "high",
+        remediation: problem.fixable ? `npm run migrate -- ${probe.environment} restores the configured grants` : "fix by hand (grants cannot): see the found text",
+      };
+    }),
     ...owners.map(({ label, owner }): Finding => ({
       check: "ownership",
+      class: "out-of-band",
       object: label,
       expected: `owned by "${probe.deployer}"`,
       found: `owned by "${owner}"`,
@@ -54,9 +70,10 @@ function migrationFindings({ environment, inputs }: DatabaseProbe, history: Retu
   return [
     ...history.pending
       .filter((file) => !history.overtaken.includes(file))
-      .map((file): Finding => ({ check: "migrations", object: `migration ${file.name}`, expected: `applied to ${where}`, found: "pending (not applied)", severity: "low", remediation: migrate })),
+      .map((file): Finding => ({ check: "migrations", class: "unapplied", object: `migration ${file.name}`, expected: `applied to ${where}`, found: "pending (not applied)", severity: "low", remediation: migrate })),
     ...history.overtaken.map((file): Finding => ({
       check: "migrations",
+      class: "unapplied",
       object: `migration ${file.name}`,
       expected: `applied to ${where} before later migrations`,
       found: "not applied, but a later migration is",
@@ -65,6 +82,7 @@ function migrationFindings({ environment, inputs }: DatabaseProbe, history: Retu
     })),
     ...history.changed.map(({ file, record }): Finding => ({
       check: "migrations",
+      class: "unapplied",
       object: `migration ${file.name}`,
       expected: `sha256 ${record.checksum.slice(0, 12)}… (as applied at ${record.applied_at.toISOString()})`,
       found: `sha256 ${file.checksum.slice(0, 12)}… (edited after it was applied)`,
@@ -73,6 +91,7 @@ function migrationFindings({ environment, inputs }: DatabaseProbe, history: Retu
     })),
     ...history.missing.map((record): Finding => ({
       check: "migrations",
+      class: "unapplied",
       object: `migration ${record.name}`,
       expected: `in ${inputs.migrationsDir} (applied at ${record.applied_at.toISOString()})`,
       found: "missing from the repository",
@@ -80,6 +99,15 @@ function migrationFindings({ environment, inputs }: DatabaseProbe, history: Retu
       remediation: "restore the file (migrations are forward-only)",
     })),
   ];
+}
+
+/**
+ * The configured read-only role a "does not exist" access problem is about (the app's own role is the
+ * platform's to create). The query names it as format('%I') does: quoted only when it has to be.
+ */
+function missingReadOnlyRole(problem: AccessProblem, inputs: PostApplyInputs): string | undefined {
+  if (!/ does not exist$/.test(problem.message)) return undefined;
+  return inputs.readOnlyRoles.find((role) => [`role ${role}`, `role ${pg.escapeIdentifier(role)}`].includes(problem.object));
 }
 
 /** The schema and every relation and function in it whose owner is not the deployer. */

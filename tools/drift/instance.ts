@@ -12,6 +12,7 @@ export function instanceFindings(config: EnvironmentConfig, instance: DatabaseIn
   if (!instance) {
     return [{
       check: "instance",
+      class: "out-of-band",
       object: `Lakebase instance "${lakebase.instanceName}"`,
       expected: "exists",
       found: "not found (HTTP 404)",
@@ -27,8 +28,9 @@ export function instanceFindings(config: EnvironmentConfig, instance: DatabaseIn
   ];
   return fields
     .filter((f) => f.expected !== f.found)
-    .map((f) => ({
+    .map((f): Finding => ({
       check: "instance",
+      class: "out-of-band",
       object: `Lakebase instance "${lakebase.instanceName}" ${f.api} (lakebase.${f.field})`,
       expected: f.expected,
       found: f.found,

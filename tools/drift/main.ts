@@ -5,12 +5,14 @@
  *
  * --out-dir writes drift-report.md and drift-report.json (all environments) and drift-<env>.md (each one).
  *
- * Compares each environment with this commit: the Lakebase instance's input-only fields (which
- * `terraform plan` cannot see) and the database (migrations, the configured roles' access, ownership in
- * the app schema). Credentials as for the post-apply runner, from the environment only.
+ * Compares each environment with this commit: Terraform's refresh-only and normal plans of its stack
+ * (synthesized into a temporary directory; `-lock=false`, no state written), the Lakebase instance's
+ * input-only fields (which `terraform plan` cannot see), the release, and the database (migrations, roles,
+ * access, ownership). Credentials as for a deploy, from the environment only (DATABRICKS_*, the state
+ * backend's, TF_VAR_secret_*).
  * Exit codes: 0 clean, 2 drift found, 1 an environment could not be checked (the others are still reported).
  */
-import { execFileSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -20,7 +22,8 @@ import { REPO_ROOT } from "../../stacks/repo-paths";
 import { secretMasker, secretsOf } from "../lib/secret-masker";
 import { messageOf } from "../post-apply/step-error";
 import { checkEnvironment } from "./check-environment";
-import { type DriftReport, exitCode, renderJson, renderMarkdown, TERRAFORM_NOT_CHECKED } from "./report";
+import { type DriftReport, exitCode, renderJson, renderMarkdown } from "./report";
+import { synthesizeStacks } from "./stacks";
 
 const USAGE = "usage: npm run drift -- [environment ...] [--format md|json] [--out-dir DIR]";
 
@@ -39,12 +42,24 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
     if (format !== "md" && format !== "json") throw new Error(`--format: expected md or json, found ${JSON.stringify(format)}`);
 
     const configs = loadEnvironments({ only: positionals });
-    const report: DriftReport = {
-      commit: execFileSync("git", ["rev-parse", "HEAD"], { cwd: REPO_ROOT, encoding: "utf8" }).trim(),
-      generatedAt: new Date().toISOString(),
-      terraform: { checked: false, reason: TERRAFORM_NOT_CHECKED },
-      environments: await Promise.all(configs.map((config) => checkEnvironment(config, env))),
+    const synthesized = synthesizeStacks(configs.map((c) => c.name), env);
+    // The temporary stacks hold saved plans, which hold secret values: gone however the run ends.
+    const interrupted = () => {
+      synthesized.remove();
+      process.exit(130);
     };
+    process.once("SIGINT", interrupted).once("SIGTERM", interrupted);
+    let report: DriftReport;
+    try {
+      report = {
+        commit: headCommit(),
+        generatedAt: new Date().toISOString(),
+        environments: await Promise.all(configs.map((config) => checkEnvironment(config, synthesized.stacks.get(config.name), synthesized.error, env))),
+      };
+    } finally {
+      synthesized.remove();
+      process.off("SIGINT", interrupted).off("SIGTERM", interrupted);
+    }
     const outDir = values["out-dir"];
     if (outDir) {
       mkdirSync(resolve(outDir), { recursive: true });
@@ -60,6 +75,14 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
     if (error instanceof ConfigError) return print(process.stderr, mask(error.message), 1);
     return print(process.stderr, mask(`drift failed: ${messageOf(error)}\n${USAGE}`), 1);
   }
+}
+
+/** The commit checked out, and whether the working tree differs from it; what a tree that is no git checkout is compared as. */
+function headCommit(): string {
+  const git = (args: string[]) => spawnSync("git", args, { cwd: REPO_ROOT, encoding: "utf8" });
+  const head = git(["rev-parse", "HEAD"]);
+  if (head.status !== 0) return "working tree (not a git checkout)";
+  return `${head.stdout.trim()}${git(["status", "--porcelain"]).stdout.trim() ? " with uncommitted changes" : ""}`;
 }
 
 function print(stream: NodeJS.WriteStream, text: string, code: number): number {

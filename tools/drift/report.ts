@@ -9,12 +9,8 @@ export interface DriftReport {
   /** `git rev-parse HEAD`: the repository state the environments were compared with. */
   readonly commit: string;
   readonly generatedAt: string;
-  /** Terraform-level drift (a plan per stack) needs the Databricks provider, which could not be had. */
-  readonly terraform: { readonly checked: false; readonly reason: string };
   readonly environments: readonly EnvironmentResult[];
 }
-
-export const TERRAFORM_NOT_CHECKED = "Terraform-level drift was not checked: the Databricks Terraform provider is unavailable here; only the checks below ran";
 
 /** 0 clean, 2 drift found, 1 when any environment could not be checked. */
 export function exitCode(report: DriftReport): number {
@@ -32,7 +28,8 @@ export function renderMarkdown(report: DriftReport): string {
     "",
     `- Commit compared: \`${report.commit}\``,
     `- Generated: ${report.generatedAt}`,
-    `- **${TERRAFORM_NOT_CHECKED}.**`,
+    "- Checked: Terraform (a refresh-only and a normal plan: out-of-band changes, and this commit's changes not yet deployed), " +
+      "the Lakebase instance's input-only fields, the release (app RUNNING its code), the database (migrations, roles, access, ownership)",
     "",
   ];
   for (const result of report.environments) {
@@ -40,8 +37,8 @@ export function renderMarkdown(report: DriftReport): string {
     if (result.error) lines.push(`Could not be checked: ${result.error}`, "");
     for (const reason of result.notChecked) lines.push(`Not checked: ${reason}`, "");
     if (result.findings.length) {
-      lines.push("| severity | check | object | expected | found | remediation |", "|---|---|---|---|---|---|");
-      for (const f of result.findings) lines.push(`| ${[f.severity, f.check, f.object, f.expected, f.found, f.remediation].map(cell).join(" | ")} |`);
+      lines.push("| severity | class | check | object | expected | found | remediation |", "|---|---|---|---|---|---|---|");
+      for (const f of result.findings) lines.push(`| ${[f.severity, f.class, f.check, f.object, f.expected, f.found, f.remediation].map(cell).join(" | ")} |`);
       lines.push("");
     }
   }
@@ -50,7 +47,7 @@ export function renderMarkdown(report: DriftReport): string {
 
 function status({ error, findings }: EnvironmentResult): string {
   const count = `${findings.length} finding${findings.length === 1 ? "" : "s"}`;
-  if (error) return `error${findings.length ? ` (${count} before it)` : ""}`;
+  if (error) return `not checked${findings.length ? ` (${count} before it stopped)` : ""}`;
   return findings.length ? `drift (${count})` : "clean";
 }
 

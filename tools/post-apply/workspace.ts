@@ -69,12 +69,7 @@ export class Workspace {
 
   /** The instance as the workspace reports it (spec, state, effective_* values); undefined when it does not exist. */
   async readInstance(instance: string): Promise<DatabaseInstance | undefined> {
-    try {
-      return await this.client.database.getDatabaseInstance({ name: instance });
-    } catch (error) {
-      if (error instanceof ApiError && error.statusCode === 404) return undefined;
-      throw new StepError("instance", describeFailure(`read Lakebase instance "${instance}"`, error, {}), { cause: error });
-    }
+    return unlessNotFound("instance", `read Lakebase instance "${instance}"`, () => this.client.database.getDatabaseInstance({ name: instance }));
   }
 
   /** A short-lived (1 h) OAuth token the deployer logs in to Postgres with. */
@@ -118,6 +113,11 @@ export class Workspace {
       if (error instanceof ApiError && error.statusCode === 404) return false;
       throw new StepError("roles", describeFailure(`read role "${name}" of instance "${instance}"`, error, {}), { cause: error });
     }
+  }
+
+  /** The app as the workspace reports it (status, active deployment); undefined when it does not exist. */
+  async findApp(app: string): Promise<AppInfo | undefined> {
+    return unlessNotFound("app", `read app "${app}"`, () => this.client.apps.get({ name: app }));
   }
 
   async readApp(app: string): Promise<AppInfo> {
@@ -187,6 +187,16 @@ async function call<T>(step: string, what: string, request: () => Promise<T>, me
     return await request();
   } catch (error) {
     throw new StepError(step, describeFailure(what, error, messages), { cause: error });
+  }
+}
+
+/** Like `call`, but an object that does not exist (HTTP 404) is undefined rather than an error. */
+async function unlessNotFound<T>(step: string, what: string, request: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await request();
+  } catch (error) {
+    if (error instanceof ApiError && error.statusCode === 404) return undefined;
+    throw new StepError(step, describeFailure(what, error, {}), { cause: error });
   }
 }
 

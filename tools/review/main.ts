@@ -1,20 +1,29 @@
 /**
  * `npm run review [-- --base <ref>] [--format md|json] [--out <file>]`: what merging this working tree over
  * the base ref (default origin/main) would change in each environment, offline (no credentials, no state).
+ *
+ * `npm run review -- --plan <dir or file> [--plan …] [--format md|json] [--out <file>]`: plan mode, the same
+ * review rendered from saved Terraform plans, one per environment (see saved-plans.ts), as a CI job that ran
+ * `terraform plan -out` with the environment's state and credentials hands them over.
+ *
  * Exit 0: no changes; 2: changes; 1: error (one line on stderr). Interrupted (SIGINT, SIGTERM, SIGHUP), it
  * removes its temporary worktree and directories and ends by that signal.
  */
 import { statSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { REPO_ROOT } from "../../stacks/repo-paths";
 import { secretMasker, secretsOf } from "../lib/secret-masker";
 import { cleanUpOnSignals, interrupted } from "./cleanup";
 import { mapStrings } from "./map-strings";
 import { markdown } from "./markdown";
+import { planMarkdown } from "./plan-markdown";
+import { type PlanReport, planReview, planSecretValues } from "./plan-report";
 import { type Report, review } from "./report";
+import { readSavedPlans } from "./saved-plans";
 import { ReviewError, synthesize, withBaseTree, workingTreeRoot } from "./trees";
 
-const USAGE = "usage: npm run review [-- --base <ref>] [--format md|json] [--out <file>]";
+const USAGE = "usage: npm run review [-- --base <ref> | --plan <dir or file> …] [--format md|json] [--out <file>]";
 
 /** Every secret the process was given, and its encodings: never printed (a synth error can quote the configuration). */
 const mask = secretMasker(secretsOf(process.env));
@@ -22,33 +31,50 @@ const mask = secretMasker(secretsOf(process.env));
 async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { base: { type: "string", default: "origin/main" }, format: { type: "string", default: "md" }, out: { type: "string" } },
+    options: { base: { type: "string" }, plan: { type: "string", multiple: true }, format: { type: "string", default: "md" }, out: { type: "string" } },
     strict: true,
     allowPositionals: false,
   });
   if (values.format !== "md" && values.format !== "json") throw new ReviewError(`--format: expected md or json, found "${values.format}"; ${USAGE}`);
   // Before minutes of work, not after.
   if (values.out) checkOutputDirectory(values.out);
+  if (values.plan) {
+    if (values.base) throw new ReviewError(`--base and --plan: expected one of them (a plan already has its base: the state it was made against); ${USAGE}`);
+    return output(await planMode(values.plan, values.format), values.out);
+  }
+  const base = values.base ?? "origin/main";
   const headRoot = workingTreeRoot(process.cwd());
   const head = await synthesize(headRoot, headRoot);
   try {
-    const report = await withBaseTree(headRoot, values.base, async (baseRoot) => {
-      const base = await synthesize(baseRoot, headRoot);
+    const report = await withBaseTree(headRoot, base, async (baseRoot) => {
+      const synthesized = await synthesize(baseRoot, headRoot);
       try {
-        return review(base, head, { base: values.base, head: "working tree" });
+        return review(synthesized, head, { base, head: "working tree" });
       } finally {
-        base.dispose();
+        synthesized.dispose();
       }
     });
     const masked = mapStrings(report, mask) as Report;
     // Masked again as text: nothing the rendering adds may carry a secret either.
     const text = mask(values.format === "json" ? `${JSON.stringify(masked, null, 2)}\n` : markdown(masked));
-    if (values.out) writeOutput(values.out, text);
-    else process.stdout.write(text);
-    return report.changed ? 2 : 0;
+    return output({ text, changed: report.changed }, values.out);
   } finally {
     head.dispose();
   }
+}
+
+/** The saved plans' review, with every sensitive variable value the plans carry masked too (they hold them in clear). */
+async function planMode(paths: string[], format: string): Promise<{ text: string; changed: boolean }> {
+  const plans = await readSavedPlans(paths, REPO_ROOT, process.env);
+  const maskAll = secretMasker([...secretsOf(process.env), ...planSecretValues(plans)]);
+  const report = mapStrings(planReview(plans), maskAll) as PlanReport;
+  return { text: maskAll(format === "json" ? `${JSON.stringify(report, null, 2)}\n` : planMarkdown(report)), changed: report.changed };
+}
+
+function output({ text, changed }: { text: string; changed: boolean }, out: string | undefined): number {
+  if (out) writeOutput(out, text);
+  else process.stdout.write(text);
+  return changed ? 2 : 0;
 }
 
 function checkOutputDirectory(path: string): void {
@@ -79,7 +105,7 @@ main(process.argv.slice(2)).then(
     // Interrupted: the work failed because its programs were stopped; the signal handler reports it.
     if (interrupted()) return;
     process.exitCode = 1;
-    // The user's mistakes (bad arguments, a missing ref, a tree that does not synthesize) get one line; bugs keep their stack.
+    // The user's mistakes (bad arguments, a missing ref or plan, a tree that does not synthesize) get one line; bugs keep their stack.
     if (e instanceof ReviewError || (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) console.error(mask(`review: ${(e as Error).message}`));
     else console.error(mask((e as Error)?.stack ?? String(e)));
   },

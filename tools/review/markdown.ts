@@ -3,7 +3,7 @@
  * resources destroyed or replaced, counts, the changes, the post-apply work, then attribute diffs and a graph
  * in `<details>`. Kept under GitHub's comment limit by leaving out the least important parts first.
  */
-import { ACTIONS, KNOWN_AFTER_APPLY, SENSITIVE } from "./offline-plan";
+import { type Action, ACTIONS, KNOWN_AFTER_APPLY, type ResourceChange, SENSITIVE } from "./offline-plan";
 import type { EnvironmentReport, Report } from "./report";
 
 /** Hidden marker the workflow finds its own comment by. */
@@ -11,7 +11,7 @@ export const REVIEW_MARKER = "<!-- databricks-app-stack-review -->";
 /** GitHub's limit on a comment body, in characters. */
 export const COMMENT_LIMIT = 65_536;
 
-interface Detail {
+export interface Detail {
   /** Longest attribute value shown, in characters. */
   readonly valueLimit: number;
   readonly attributeDiffs: boolean;
@@ -30,11 +30,16 @@ const STEPS: readonly { readonly detail: Detail; readonly cut?: string }[] = [
 ];
 
 export function markdown(report: Report, limit = COMMENT_LIMIT): string {
+  return fit((detail, cuts) => render(report, detail, cuts), limit);
+}
+
+/** The most detailed rendering that fits in `limit` characters, cut at the end as a last resort. */
+export function fit(render: (detail: Detail, cuts: readonly string[]) => string, limit: number): string {
   const cuts: string[] = [];
   let text = "";
   for (const step of STEPS) {
     if (step.cut) cuts.push(step.cut);
-    text = render(report, step.detail, cuts);
+    text = render(step.detail, cuts);
     if (text.length <= limit) return text;
   }
   return truncate(text, limit);
@@ -57,11 +62,15 @@ function render(report: Report, detail: Detail, cuts: readonly string[]): string
     `## Infrastructure review: ${code(report.base)} → ${code(report.head)}`,
     "Offline mode: the synthesized configuration of both trees compared, as if the state matched the base. No state or workspace is read, so drift and values known only after apply are not shown.",
   ];
-  if (cuts.length) parts.push(`> [!NOTE]\n> Cut to fit GitHub's ${COMMENT_LIMIT}-character comment limit: ${cuts.join("; ")}.`);
+  if (cuts.length) parts.push(cutNote(cuts));
   if (!report.environments.length) parts.push("No environments in either tree.");
   else parts.push(summary(report));
   for (const environment of report.environments) parts.push(section(environment, detail));
   return `${parts.join("\n\n")}\n`;
+}
+
+export function cutNote(cuts: readonly string[]): string {
+  return `> [!NOTE]\n> Cut to fit GitHub's ${COMMENT_LIMIT}-character comment limit: ${cuts.join("; ")}.`;
 }
 
 /** One row per environment, first: where to look. */
@@ -81,16 +90,35 @@ function section(env: EnvironmentReport, detail: Detail): string {
     parts.push(["**Accepted guardrail findings**", ...lines].join("\n"));
   }
   if (!env.changes.length) return [...parts, "No changes."].join("\n\n");
-  if (env.stateful.length) {
-    const lines = env.stateful.map((c) => `> - **${c.action}** ${code(c.address)}${c.label ? ` (${code(c.label)})` : ""}: ${escape(c.reason ?? "")}`);
-    parts.push(["> [!CAUTION]", "> **Stateful resources will be destroyed or replaced** (data, credentials or the app's identity are lost)", ...lines].join("\n"));
-  }
-  parts.push(table(ACTIONS, [ACTIONS.map((action) => String(env.counts[action]))]));
+  parts.push(...statefulBanner(env.stateful), ...changeParts(env, detail, postApply(env)));
+  return parts.join("\n\n");
+}
+
+/** What a section shows of an environment's changes, in either mode. */
+export interface ChangeSection {
+  readonly counts: Readonly<Record<Action, number>>;
+  /** Stateful resources destroyed or replaced: the banner. */
+  readonly stateful: readonly ResourceChange[];
+  readonly changes: readonly ResourceChange[];
+  /** Mermaid source of the environment's resources and bindings. */
+  readonly graph: string;
+}
+
+/** The banner naming the stateful resources destroyed or replaced, with why; none when there are none. */
+export function statefulBanner(stateful: readonly ResourceChange[]): string[] {
+  if (!stateful.length) return [];
+  const lines = stateful.map((c) => `> - **${c.action}** ${code(c.address)}${c.label ? ` (${code(c.label)})` : ""}: ${escape(c.reason ?? "")}`);
+  return [["> [!CAUTION]", "> **Stateful resources will be destroyed or replaced** (data, credentials or the app's identity are lost)", ...lines].join("\n")];
+}
+
+/** Counts, the changes (stateful first), `work` (what the apply does beyond Terraform's own), attribute diffs and the graph. */
+export function changeParts(env: ChangeSection, detail: Detail, work: string): string[] {
+  const parts = [table(ACTIONS, [ACTIONS.map((action) => String(env.counts[action]))])];
   const ordered = [...env.stateful, ...env.changes.filter((c) => !env.stateful.some((s) => s.address === c.address))];
   const rows = ordered.slice(0, detail.maxRows).map((c) => [c.action, code(c.address), c.label ? code(c.label) : "", escape(c.reason ?? "")]);
   parts.push(table(["action", "resource", "name", "reason"], rows));
   if (ordered.length > rows.length) parts.push(`_…and ${ordered.length - rows.length} more changes, left out to fit._`);
-  parts.push(postApply(env));
+  parts.push(work);
   const changed = env.changes.filter((c) => (c.action === "update" || c.action === "replace") && c.changes.length);
   if (detail.attributeDiffs && changed.length) {
     const diffs = changed.map((c) => `**${code(c.address)}** (${c.action})\n\n${table(["attribute", "before", "after"], c.changes.map((a) => [code(a.path), value(a.before, detail), value(a.after, detail)]))}`);
@@ -98,7 +126,7 @@ function section(env: EnvironmentReport, detail: Detail): string {
   }
   // The graph's labels hold neither line breaks nor backticks (binding-graph.ts), so nothing in it ends the block.
   if (detail.graphs) parts.push(details("Resources and bindings", `\`\`\`mermaid\n${env.graph}\n\`\`\``));
-  return parts.join("\n\n");
+  return parts;
 }
 
 function postApply(env: EnvironmentReport): string {
@@ -116,16 +144,16 @@ function postApply(env: EnvironmentReport): string {
   return ["**Post-apply work**", ...lines].join("\n");
 }
 
-function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
   return [header, header.map(() => "---"), ...rows].map((cells) => `| ${cells.join(" | ")} |`).join("\n");
 }
 
-function details(summary: string, body: string): string {
+export function details(summary: string, body: string): string {
   return `<details><summary>${escape(summary)}</summary>\n\n${body}\n\n</details>`;
 }
 
 /** An attribute value: absent as —, markers in italics, anything else as code (JSON for non-strings). */
-function value(v: unknown, detail: Detail): string {
+export function value(v: unknown, detail: Detail): string {
   if (v === undefined) return "—";
   if (v === SENSITIVE || v === KNOWN_AFTER_APPLY) return `_${v}_`;
   const text = typeof v === "string" ? v : JSON.stringify(v);
@@ -133,7 +161,7 @@ function value(v: unknown, detail: Detail): string {
 }
 
 /** A value from the configuration, shown literally as inline code that survives table cells (see `escape`). */
-function code(text: string): string {
+export function code(text: string): string {
   return `<code>${escape(text)}</code>`;
 }
 
@@ -143,6 +171,6 @@ function code(text: string): string {
  * `@` or `www.`) as character references, line breaks as spaces. Underscores stay: inside a word they are
  * literal, and addresses are full of them.
  */
-function escape(text: string): string {
+export function escape(text: string): string {
   return text.replace(/[\r\n\u2028\u2029]/g, " ").replace(/[&<>|`*~[\]\\:@]|w(?=ww\.)/gi, (c) => `&#${c.charCodeAt(0)};`);
 }

@@ -4,24 +4,13 @@
  */
 import { posix, relative, join } from "node:path";
 import { compareStrings } from "../../stacks/content-hash";
-import { MASK } from "../lib/secret-masker";
+import { type Action, type AttributeChange, KNOWN_AFTER_APPLY, labelOf as label, SENSITIVE, topAttribute } from "../lib/terraform-plan";
 import { mapStrings } from "./map-strings";
 import { REPLACING_ATTRIBUTES } from "./replacement";
 import type { StackJson } from "./trees";
 
-export type Action = "create" | "update" | "replace" | "destroy";
+export { type Action, type AttributeChange, KNOWN_AFTER_APPLY, SENSITIVE };
 export const ACTIONS: readonly Action[] = ["create", "update", "replace", "destroy"];
-
-/** A masked value: Terraform's sensitive values, and anything the secret masker hides, read the same. */
-export const SENSITIVE = MASK;
-export const KNOWN_AFTER_APPLY = "(known after apply)";
-
-export interface AttributeChange {
-  /** e.g. `description`, `resources[1].secret.scope`, `input.name` */
-  readonly path: string;
-  readonly before?: unknown;
-  readonly after?: unknown;
-}
 
 export interface ResourceChange {
   /** Terraform address, e.g. `databricks_app.app_735A5B53` or `databricks_workspace_file.source_files_D67F5CA8["app.yaml"]` */
@@ -119,13 +108,6 @@ function attributeChanges(before: Record<string, unknown>, after: Record<string,
     .filter((path) => a.get(path) !== b.get(path))
     .sort()
     .map((path) => ({ path, before: a.get(path), after: b.get(path) }));
-}
-
-const topAttribute = (path: string) => path.split(/[.[]/)[0];
-
-function label(config: Record<string, unknown>): string {
-  const value = config.name ?? config.path ?? config.key ?? config.app_name ?? config.database_instance_name ?? "";
-  return typeof value === "string" ? value : "";
 }
 
 /**

@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import type { RecordedSuppression, SUPPRESSIONS_KEY } from "../../stacks/guardrails/nag-rule";
+import { oneLine } from "../lib/one-line";
 import { cleanup, run } from "./cleanup";
 
 /** One environment's synthesized Terraform JSON (`cdk.tf.json`), as far as the review reads it. */
@@ -33,13 +34,6 @@ function git(cwd: string, args: string[]): string {
   const result = spawnSync("git", args, { cwd, encoding: "utf8" });
   if (result.status !== 0) throw new ReviewError(`git ${args.join(" ")}: ${oneLine(result.stderr) || `exit ${result.status}`}`);
   return result.stdout.trim();
-}
-
-/** A program's error output as one line: its non-empty lines joined, at most 400 characters. */
-function oneLine(text: string | null | undefined): string {
-  const lines = (text ?? "").split("\n").map((l) => l.trim()).filter(Boolean);
-  const line = lines.reduce((acc, l) => (acc ? `${acc}${acc.endsWith(":") ? " " : "; "}${l}` : l), "");
-  return line.length > 400 ? `${line.slice(0, 400)}…` : line;
 }
 
 /** The root of the git working tree containing `cwd`. */

@@ -1,0 +1,71 @@
+/**
+ * Running the Terraform CLI from the tools, asynchronously (several environments at once), never
+ * interactively, and never with anything secret on its command line: credentials and secret values reach it
+ * through the environment only, as they reach a deploy.
+ */
+import { spawn } from "node:child_process";
+
+export interface TerraformRun {
+  /** Exit code; null when it was killed (timeout). */
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** The Terraform binary the tools use: `TERRAFORM_BINARY_NAME` (as cdktf reads it), else `terraform` on PATH. */
+export function terraformBinary(env: NodeJS.ProcessEnv): string {
+  return env.TERRAFORM_BINARY_NAME || "terraform";
+}
+
+/** A command that would not start (the binary is missing or not executable): the reason, one line. */
+export class TerraformNotRunnable extends Error {}
+
+/** Runs `terraform <args>` in `cwd`; rejects only when it cannot start at all. */
+export function runTerraform(args: readonly string[], options: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<TerraformRun> {
+  const binary = terraformBinary(options.env);
+  return new Promise((resolve, reject) => {
+    const child = spawn(binary, [...args], {
+      cwd: options.cwd,
+      env: { ...options.env, TF_IN_AUTOMATION: "1", TF_INPUT: "0", CHECKPOINT_DISABLE: "1" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    // Not spawn's own `timeout`: its timer outlives a binary that fails to start, keeping the process alive.
+    const timer = setTimeout(() => child.kill("SIGTERM"), options.timeoutMs ?? 15 * 60_000);
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on("data", (chunk: Buffer) => out.push(chunk));
+    child.stderr.on("data", (chunk: Buffer) => err.push(chunk));
+    child.once("error", (error: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      const reason = error.code === "ENOENT" ? "not found" : error.code === "EACCES" ? "not executable" : error.message;
+      reject(new TerraformNotRunnable(`${binary}: ${reason}`));
+    });
+    child.once("close", (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8") });
+    });
+  });
+}
+
+/** A diagnostic from `terraform plan -json`'s stream (one JSON object per line). */
+export interface Diagnostic {
+  readonly severity: "error" | "warning";
+  readonly summary: string;
+  readonly detail?: string;
+  /** The resource instance it is about, when it is about one. */
+  readonly address?: string;
+}
+
+/** The error diagnostics in a `-json` UI stream; lines that are not JSON (a crash's text) are ignored. */
+export function errorDiagnostics(stream: string): Diagnostic[] {
+  return stream
+    .split("\n")
+    .flatMap((line) => {
+      try {
+        const message = JSON.parse(line) as { type?: string; diagnostic?: Diagnostic };
+        return message.type === "diagnostic" && message.diagnostic?.severity === "error" ? [message.diagnostic] : [];
+      } catch {
+        return [];
+      }
+    });
+}
