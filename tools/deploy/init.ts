@@ -8,7 +8,7 @@
 import { createHash } from "node:crypto";
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { delimiter, join, resolve } from "node:path";
-import { terraform, terraformBinary, type TerraformResult } from "./terraform";
+import { runTerraform, terraformBinary, type TerraformRun } from "../lib/terraform-cli";
 
 const FINGERPRINT_FILE = "databricks-app-stack.init.json";
 
@@ -38,10 +38,10 @@ export function initIsCurrent(stackDir: string, env: NodeJS.ProcessEnv = process
 }
 
 /** Runs `terraform init` and, when it succeeds, records what it saw. */
-export async function init(stackDir: string, options: { lock: boolean; color: boolean; env?: NodeJS.ProcessEnv }): Promise<TerraformResult> {
+export async function init(stackDir: string, options: { lock: boolean; color: boolean; env?: NodeJS.ProcessEnv }): Promise<TerraformRun> {
   const env = options.env ?? process.env;
-  const result = await terraform(stackDir, ["init", "-input=false", `-lock=${options.lock}`, ...(options.color ? [] : ["-no-color"])], { env });
-  if (result.code === 0) writeFileSync(join(dataDir(stackDir, env), FINGERPRINT_FILE), initFingerprint(stackDir, env));
+  const result = await runTerraform(["init", "-input=false", `-lock=${options.lock}`, ...(options.color ? [] : ["-no-color"])], { cwd: stackDir, env });
+  if (result.status === 0) writeFileSync(join(dataDir(stackDir, env), FINGERPRINT_FILE), initFingerprint(stackDir, env));
   return result;
 }
 

@@ -28,7 +28,7 @@ import { REPO_ROOT } from "../../stacks/repo-paths";
 import { synthesize } from "../../stacks/synthesize";
 import { init, initIsCurrent } from "./init";
 import { Progress } from "./progress";
-import { terraform, type TerraformResult, UsageError } from "./terraform";
+import { runTerraform, TerraformNotRunnable, type TerraformRun } from "../lib/terraform-cli";
 import { applySummary, applyText, failureText, isCompletionLine, isRefreshLine, planSummary, planText } from "./terraform-output";
 
 const USAGE = `usage: npm run plan -- [environment ...] [--out=DIR] [--lock=false]
@@ -49,7 +49,7 @@ interface Options {
 interface Planned {
   readonly environment: string;
   readonly stackDir: string;
-  readonly result: TerraformResult;
+  readonly result: TerraformRun;
   readonly planFile?: string;
 }
 
@@ -68,10 +68,10 @@ async function main(argv: readonly string[]): Promise<number> {
   try {
     const plans = await planAll(options, stacksDir, planDir);
     const failed = plans.filter((p) => !succeeded(p.result));
-    const changed = plans.filter((p) => p.result.code === 2);
+    const changed = plans.filter((p) => p.result.status === 2);
     for (const p of plans) {
       if (!succeeded(p.result)) section(`${p.environment}: terraform plan failed`, failureText(p.result));
-      else if (p.result.code === 2) section(`${p.environment}: ${planSummary(p.result.stdout)}`, planText(p.result.stdout));
+      else if (p.result.status === 2) section(`${p.environment}: ${planSummary(p.result.stdout)}`, planText(p.result.stdout));
     }
     if (options.command === "plan") return failed.length ? 1 : changed.length ? 2 : 0;
     if (failed.length) return print(process.stderr, `${options.command}: nothing applied, the plan of ${failed.map((p) => p.environment).join(", ")} failed`, 1);
@@ -130,21 +130,20 @@ async function planAll(options: Options, stacksDir: string, planDir: string | un
   }
 }
 
-async function planOne(stackDir: string, options: Options, planFile: string | undefined, status: (text: string) => void): Promise<TerraformResult> {
+async function planOne(stackDir: string, options: Options, planFile: string | undefined, status: (text: string) => void): Promise<TerraformRun> {
   let initialized = false;
   if (!initIsCurrent(stackDir)) {
     status("terraform init");
     const result = await init(stackDir, { lock: options.lock, color });
-    if (result.code !== 0) return result;
+    if (result.status !== 0) return result;
     initialized = true;
   }
   let read = 0;
   const plan = () => {
     status("planning");
-    return terraform(
-      stackDir,
+    return runTerraform(
       ["plan", "-input=false", "-detailed-exitcode", `-lock=${options.lock}`, ...(options.command === "destroy" ? ["-destroy"] : []), ...(planFile ? [`-out=${planFile}`] : []), ...colorFlag],
-      { onLine: (line) => isRefreshLine(line) && status(`planning (${++read} read)`) },
+      { cwd: stackDir, env: process.env, onLine: (line) => isRefreshLine(line) && status(`planning (${++read} read)`) },
     );
   };
   const result = await plan();
@@ -152,22 +151,26 @@ async function planOne(stackDir: string, options: Options, planFile: string | un
   if (!initialized && !succeeded(result) && /terraform init/.test(result.stderr)) {
     status("terraform init");
     const reinit = await init(stackDir, { lock: options.lock, color });
-    return reinit.code === 0 ? plan() : reinit;
+    return reinit.status === 0 ? plan() : reinit;
   }
   return result;
 }
 
 async function applyAll(plans: readonly Planned[], options: Options): Promise<boolean> {
   const progress = new Progress(process.stdout, plans.map((p) => p.environment), options.command === "destroy" ? "destroying" : "applying");
-  let results: TerraformResult[];
+  let results: TerraformRun[];
   try {
     results = await Promise.all(
       plans.map(async ({ environment, stackDir, planFile }) => {
         let done = 0;
-        const result = await terraform(stackDir, ["apply", "-input=false", `-lock=${options.lock}`, ...colorFlag, planFile!], {
+        const result = await runTerraform(["apply", "-input=false", `-lock=${options.lock}`, ...colorFlag, planFile!], {
+          cwd: stackDir,
+          env: process.env,
+          // An apply is never cut short: that could leave resources made and not recorded in the state.
+          timeoutMs: Infinity,
           onLine: (line) => isCompletionLine(line) && progress.update(environment, `${options.command === "destroy" ? "destroying" : "applying"} (${++done} done)`),
         });
-        progress.finish(environment, result.code === 0 ? applySummary(result.stdout) : `${options.command} failed`);
+        progress.finish(environment, result.status === 0 ? applySummary(result.stdout) : `${options.command} failed`);
         return result;
       }),
     );
@@ -176,10 +179,10 @@ async function applyAll(plans: readonly Planned[], options: Options): Promise<bo
   }
   plans.forEach((p, i) => {
     const result = results[i];
-    if (result.code === 0) section(`${p.environment}: ${applySummary(result.stdout)}`, applyText(result.stdout));
+    if (result.status === 0) section(`${p.environment}: ${applySummary(result.stdout)}`, applyText(result.stdout));
     else section(`${p.environment}: terraform apply failed`, failureText(result));
   });
-  return results.every((r) => r.code === 0);
+  return results.every((r) => r.status === 0);
 }
 
 async function confirm(command: Command, environments: readonly string[]): Promise<boolean> {
@@ -188,6 +191,8 @@ async function confirm(command: Command, environments: readonly string[]): Promi
   try {
     const answer = await new Promise<string | undefined>((answered) => {
       lines.once("close", () => answered(undefined));
+      // Ctrl-C at the prompt is a no (this process otherwise waits out Ctrl-C for Terraform).
+      lines.once("SIGINT", () => lines.close());
       lines.question(question, answered);
     });
     return answer?.trim() === "yes";
@@ -196,8 +201,8 @@ async function confirm(command: Command, environments: readonly string[]): Promi
   }
 }
 
-function succeeded(result: TerraformResult): boolean {
-  return result.code === 0 || result.code === 2;
+function succeeded(result: TerraformRun): boolean {
+  return result.status === 0 || result.status === 2;
 }
 
 function section(title: string, body: string): void {
@@ -211,11 +216,15 @@ function print(stream: NodeJS.WriteStream, text: string, code: number): number {
 
 class HelpRequested extends Error {}
 
+/** A mistake the user can fix (bad arguments): one line, exit 1. */
+class UsageError extends Error {}
+
 main(process.argv.slice(2)).then(
   (code) => (process.exitCode = code),
   (error: unknown) => {
     if (error instanceof HelpRequested) return (process.exitCode = print(process.stdout, USAGE, 0));
     if (error instanceof ConfigError || error instanceof GuardrailError) return (process.exitCode = print(process.stderr, error.message, 1));
+    if (error instanceof TerraformNotRunnable) return (process.exitCode = print(process.stderr, `${process.argv[2] ?? "deploy"}: cannot run Terraform: ${error.message} (install Terraform >= 1.5, or set TERRAFORM_BINARY_NAME)`, 1));
     if (error instanceof UsageError) return (process.exitCode = print(process.stderr, `${process.argv[2] ?? "deploy"}: ${error.message}`, 1));
     throw error;
   },

@@ -4,6 +4,7 @@
  * through the environment only, as they reach a deploy.
  */
 import { spawn } from "node:child_process";
+import { createInterface } from "node:readline";
 
 export interface TerraformRun {
   /** Exit code; null when it was killed (timeout). */
@@ -20,8 +21,17 @@ export function terraformBinary(env: NodeJS.ProcessEnv): string {
 /** A command that would not start (the binary is missing or not executable): the reason, one line. */
 export class TerraformNotRunnable extends Error {}
 
+export interface TerraformRunOptions {
+  readonly cwd: string;
+  readonly env: NodeJS.ProcessEnv;
+  /** Stops it (SIGTERM) after this long; `Infinity` never does (an apply must not be cut short). @default 15 minutes */
+  readonly timeoutMs?: number;
+  /** Sees each line of its standard output as it comes (progress). @default - nothing does */
+  readonly onLine?: (line: string) => void;
+}
+
 /** Runs `terraform <args>` in `cwd`; rejects only when it cannot start at all. */
-export function runTerraform(args: readonly string[], options: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<TerraformRun> {
+export function runTerraform(args: readonly string[], options: TerraformRunOptions): Promise<TerraformRun> {
   const binary = terraformBinary(options.env);
   return new Promise((resolve, reject) => {
     const child = spawn(binary, [...args], {
@@ -30,11 +40,14 @@ export function runTerraform(args: readonly string[], options: { cwd: string; en
       stdio: ["ignore", "pipe", "pipe"],
     });
     // Not spawn's own `timeout`: its timer outlives a binary that fails to start, keeping the process alive.
-    const timer = setTimeout(() => child.kill("SIGTERM"), options.timeoutMs ?? 15 * 60_000);
+    const timeoutMs = options.timeoutMs ?? 15 * 60_000;
+    const timer = timeoutMs === Infinity ? undefined : setTimeout(() => child.kill("SIGTERM"), timeoutMs);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on("data", (chunk: Buffer) => out.push(chunk));
     child.stderr.on("data", (chunk: Buffer) => err.push(chunk));
+    const { onLine } = options;
+    if (onLine) createInterface({ input: child.stdout }).on("line", onLine);
     child.once("error", (error: NodeJS.ErrnoException) => {
       clearTimeout(timer);
       const reason = error.code === "ENOENT" ? "not found" : error.code === "EACCES" ? "not executable" : error.message;
