@@ -3,7 +3,6 @@ import type { Construct } from "constructs";
 import { DatabricksProvider } from "@cdktf/provider-databricks/lib/provider";
 import { Aspects, TerraformOutput, TerraformStack } from "./cdktf";
 import { sourcePath } from "./config/cross-checks";
-import { environmentFile } from "./config/load-environments";
 import type { EnvironmentConfig } from "./config/schema";
 import { terraformLiterals } from "./config/terraform-literal";
 import { DatabricksApp } from "./app/databricks-app";
@@ -89,7 +88,7 @@ export class AppStack extends TerraformStack {
       limits: config.postApply,
       workspace: config.workspace,
       migrationsDir: sourceDir && join(sourceDir, "migrations"),
-      configFile: environmentFile(config.name),
+      configFile: config.file,
     });
 
     new AppRelease(this, "release", {

@@ -3,7 +3,7 @@
  * then checked across files. Every problem of every file is collected into one ConfigError.
  */
 import { lstatSync, readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
-import { join, relative, resolve, sep } from "node:path";
+import { join, relative, resolve } from "node:path";
 import { type Alias, Document, isMap, isScalar, isSeq, LineCounter, type Pair, parseDocument, visit, type YAMLError, type YAMLMap } from "yaml";
 import { type core, z } from "zod";
 import { ConfigError, type ConfigProblem, describe, formatPath, formatProblem } from "./config-error";
@@ -17,11 +17,6 @@ export const COMMON_FILE = "common.yaml";
 /** `STACK_ENVIRONMENTS_DIR` when set (monorepos keep configs elsewhere), else `environments/` of this repo. */
 export function environmentsDir(env: NodeJS.ProcessEnv = process.env): string {
   return resolve(env.STACK_ENVIRONMENTS_DIR ?? join(REPO_ROOT, "environments"));
-}
-
-/** An environment's YAML file as users name it in messages: relative to the repository root, posix separators. */
-export function environmentFile(name: string): string {
-  return relative(REPO_ROOT, join(environmentsDir(), `${name}.yaml`)).split(sep).join("/");
 }
 
 /**

@@ -5,7 +5,6 @@
  */
 import { resolve } from "node:path";
 import { z } from "zod";
-import { environmentFile } from "../../stacks/config/load-environments";
 import type { EnvironmentConfig } from "../../stacks/config/schema";
 import { MIGRATIONS_DIR, REPO_ROOT } from "../../stacks/repo-paths";
 import { ACCESS_LEVELS, type AccessLevel } from "./access-levels";
@@ -113,7 +112,7 @@ export function inputsFromEnvironmentConfig(config: EnvironmentConfig, appRole: 
     appRole,
     appAccess: config.database.appAccess,
     readOnlyRoles: config.database.readOnlyRoles,
-    configFile: environmentFile(config.name),
+    configFile: config.file,
     migrationsDir: env.POST_APPLY_MIGRATIONS_DIR ? resolve(REPO_ROOT, env.POST_APPLY_MIGRATIONS_DIR) : MIGRATIONS_DIR,
     instanceTimeoutSeconds: config.postApply.instanceReadyTimeoutSeconds,
     lockTimeoutSeconds: config.postApply.lockTimeoutSeconds,
