@@ -38,7 +38,12 @@ export class AppStack extends TerraformStack {
 
     new DatabricksProvider(this, "databricks", { host: config.workspace.host, profile: config.workspace.profile });
     // The exception: Terraform reads the backend block literally (no templates there), so it gets the values as written.
-    addStateBackend(this, { environment: props.config.name, production: props.config.production, config: props.config.backend, location: props.state });
+    addStateBackend(this, {
+      environment: props.config.name,
+      production: props.config.production,
+      config: props.config.backend,
+      location: props.state,
+    });
 
     const lakebase = new LakebaseDatabase(this, "lakebase", {
       instance: config.lakebase,
@@ -57,7 +62,11 @@ export class AppStack extends TerraformStack {
       secrets: config.app.secrets,
       sqlWarehouses: config.app.sqlWarehouses,
       jobs: config.app.jobs,
-      database: { resourceName: config.app.databaseResourceName, instanceName: lakebase.instance.name, databaseName: lakebase.catalog.databaseName },
+      database: {
+        resourceName: config.app.databaseResourceName,
+        instanceName: lakebase.instance.name,
+        databaseName: lakebase.catalog.databaseName,
+      },
       secretScope: secrets?.scope.name,
       servingEndpoints: config.servingEndpoints,
       // The binding needs the database to exist, which the catalog creates; secrets must exist to be bound.
@@ -66,19 +75,33 @@ export class AppStack extends TerraformStack {
     // A CAN_MANAGE endpoint binding with a written reason is an accepted finding, decided here with the config.
     for (const endpoint of config.servingEndpoints) {
       if (endpoint.permission === "CAN_MANAGE" && endpoint.reason !== undefined) {
-        addNagSuppression(app.resource, { id: ServingEndpointLeastPrivilege.id, appliesTo: endpoint.resourceName, reason: endpoint.reason });
+        addNagSuppression(app.resource, {
+          id: ServingEndpointLeastPrivilege.id,
+          appliesTo: endpoint.resourceName,
+          reason: endpoint.reason,
+        });
       }
     }
 
     if (config.permissions.app.length) {
-      new ObjectPermissions(this, "app-permissions", { object: { appName: app.resource.name }, grants: config.permissions.app });
+      new ObjectPermissions(this, "app-permissions", {
+        object: { appName: app.resource.name },
+        grants: config.permissions.app,
+      });
     }
     if (config.permissions.instance.length) {
-      new ObjectPermissions(this, "instance-permissions", { object: { databaseInstanceName: lakebase.instance.name }, grants: config.permissions.instance });
+      new ObjectPermissions(this, "instance-permissions", {
+        object: { databaseInstanceName: lakebase.instance.name },
+        grants: config.permissions.instance,
+      });
     }
 
     // The settings as written: they become app.yaml's content (hashed, uploaded), not Terraform text.
-    const source = new AppSource(this, "source", { workspacePath: sourcePath(config), sourceDir, env: props.config.app.env });
+    const source = new AppSource(this, "source", {
+      workspacePath: sourcePath(config),
+      sourceDir,
+      env: props.config.app.env,
+    });
 
     const postApply = new PostApply(this, "post-apply", {
       app: app.resource,
@@ -98,7 +121,12 @@ export class AppStack extends TerraformStack {
       runs: {
         migrations: postApply.migrationsSha256,
         // The app's settings and bindings as configured (the description is not something the app runs).
-        app: { ...config.app, description: undefined, database: [config.lakebase.instanceName, config.database.name], servingEndpoints: config.servingEndpoints },
+        app: {
+          ...config.app,
+          description: undefined,
+          database: [config.lakebase.instanceName, config.database.name],
+          servingEndpoints: config.servingEndpoints,
+        },
       },
       timeoutSeconds: config.postApply.releaseTimeoutSeconds,
       after: [postApply.resource],
@@ -110,11 +138,22 @@ export class AppStack extends TerraformStack {
       value: app.resource.servicePrincipalClientId,
       description: "The app service principal's application id (its Postgres role name)",
     });
-    new TerraformOutput(this, "instance_read_write_dns", { value: lakebase.instance.readWriteDns, description: "Host name of the Lakebase instance's primary" });
-    new TerraformOutput(this, "database_name", { value: lakebase.catalog.databaseName, description: "The app's Postgres database" });
-    new TerraformOutput(this, "source_code_path", { value: source.sourceCodePath, description: "Workspace path app deployments take the code from" });
+    new TerraformOutput(this, "instance_read_write_dns", {
+      value: lakebase.instance.readWriteDns,
+      description: "Host name of the Lakebase instance's primary",
+    });
+    new TerraformOutput(this, "database_name", {
+      value: lakebase.catalog.databaseName,
+      description: "The app's Postgres database",
+    });
+    new TerraformOutput(this, "source_code_path", {
+      value: source.sourceCodePath,
+      description: "Workspace path app deployments take the code from",
+    });
 
-    Aspects.of(this).add(new DatabricksNagPack({ name: config.name, production: config.production, file: config.file }));
+    Aspects.of(this).add(
+      new DatabricksNagPack({ name: config.name, production: config.production, file: config.file }),
+    );
   }
 
   /**

@@ -42,7 +42,9 @@ export function synthesize(options: SynthesizeOptions = {}): void {
     const environments = loadEnvironments({ only: options.only });
     const state = stateLocation();
     if (state.testStateDir) {
-      const replaced = environments.filter((e) => e.backend.type !== "local").map((e) => `${e.name} (${e.backend.type})`);
+      const replaced = environments
+        .filter((e) => e.backend.type !== "local")
+        .map((e) => `${e.name} (${e.backend.type})`);
       console.error(
         `WARNING: STACK_TEST_STATE_DIR is set: every environment keeps its Terraform state in ${state.testStateDir}/<env>.tfstate` +
           `${replaced.length ? `, replacing the configured backends of ${replaced.join(", ")}` : ""}. For tests only: never deploy a real workspace this way.`,

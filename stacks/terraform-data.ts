@@ -1,5 +1,12 @@
 import type { Construct } from "constructs";
-import { anyToHclTerraform, anyToTerraform, hashMapper, hashMapperHcl, type TerraformMetaArguments, TerraformResource } from "./cdktf";
+import {
+  anyToHclTerraform,
+  anyToTerraform,
+  hashMapper,
+  hashMapperHcl,
+  type TerraformMetaArguments,
+  TerraformResource,
+} from "./cdktf";
 
 export interface TerraformDataConfig extends TerraformMetaArguments {
   /** Stored in state; a change is an in-place update (which `replace_triggered_by` reacts to). @default - none */
@@ -19,16 +26,26 @@ export class TerraformData extends TerraformResource {
 
   constructor(scope: Construct, id: string, config: TerraformDataConfig) {
     const { input, triggersReplace, ...meta } = config;
-    super(scope, id, { ...meta, terraformResourceType: "terraform_data", terraformGeneratorMetadata: { providerName: "terraform" } });
+    super(scope, id, {
+      ...meta,
+      terraformResourceType: "terraform_data",
+      terraformGeneratorMetadata: { providerName: "terraform" },
+    });
     this.input = input;
     this.triggersReplace = triggersReplace;
   }
 
   protected synthesizeAttributes(): Record<string, unknown> {
-    return { input: hashMapper(anyToTerraform)(this.input), triggers_replace: hashMapper(anyToTerraform)(this.triggersReplace) };
+    return {
+      input: hashMapper(anyToTerraform)(this.input),
+      triggers_replace: hashMapper(anyToTerraform)(this.triggersReplace),
+    };
   }
 
   protected synthesizeHclAttributes(): Record<string, unknown> {
-    return { input: hashMapperHcl(anyToHclTerraform)(this.input), triggers_replace: hashMapperHcl(anyToHclTerraform)(this.triggersReplace) };
+    return {
+      input: hashMapperHcl(anyToHclTerraform)(this.input),
+      triggers_replace: hashMapperHcl(anyToHclTerraform)(this.triggersReplace),
+    };
   }
 }

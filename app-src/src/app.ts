@@ -47,7 +47,9 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
   await tokens.start();
   const pool = createPool(config, tokens, logger, options.pool);
   const db = new Database(pool, tokens);
-  const server = createServer(createHandler({ db, tokens, logger, migrations, readyTimeoutMs: options.readyTimeoutMs }));
+  const server = createServer(
+    createHandler({ db, tokens, logger, migrations, readyTimeoutMs: options.readyTimeoutMs }),
+  );
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(config.port, options.listenHost ?? "0.0.0.0", () => resolve());

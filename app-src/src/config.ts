@@ -48,7 +48,8 @@ export function loadConfig(env: Env): AppConfig {
     const raw = env[name]?.trim();
     if (!raw) return fallback;
     const value = Number(raw);
-    if (!Number.isInteger(value) || value < 1 || value > 65535) problems.push(`${name} must be a port number, found "${raw}"`);
+    if (!Number.isInteger(value) || value < 1 || value > 65535)
+      problems.push(`${name} must be a port number, found "${raw}"`);
     return value;
   };
 
@@ -62,7 +63,8 @@ export function loadConfig(env: Env): AppConfig {
   // PGUSER is the service principal's role; the client id is the same identity when PGUSER is absent.
   const pgUser = env.PGUSER?.trim() || clientId;
   const sslMode = (env.PGSSLMODE?.trim() || "require") as SslMode;
-  if (!SSL_MODES.includes(sslMode)) problems.push(`PGSSLMODE must be one of ${SSL_MODES.join(", ")}, found "${sslMode}"`);
+  if (!SSL_MODES.includes(sslMode))
+    problems.push(`PGSSLMODE must be one of ${SSL_MODES.join(", ")}, found "${sslMode}"`);
 
   let workspaceUrl = "";
   if (host) {
@@ -82,6 +84,13 @@ export function loadConfig(env: Env): AppConfig {
     workspaceUrl,
     clientId,
     clientSecret,
-    database: { host: pgHost, port: pgPort, name: pgDatabase, user: pgUser, sslMode, applicationName: env.PGAPPNAME?.trim() || "notes-app" },
+    database: {
+      host: pgHost,
+      port: pgPort,
+      name: pgDatabase,
+      user: pgUser,
+      sslMode,
+      applicationName: env.PGAPPNAME?.trim() || "notes-app",
+    },
   };
 }

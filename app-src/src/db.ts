@@ -8,7 +8,10 @@ import type { AppConfig, SslMode } from "./config.js";
 import { errorFields, type Logger } from "./log.js";
 import type { TokenProvider } from "./token.js";
 
-export type PoolOptions = Pick<pg.PoolConfig, "max" | "idleTimeoutMillis" | "connectionTimeoutMillis" | "maxLifetimeSeconds">;
+export type PoolOptions = Pick<
+  pg.PoolConfig,
+  "max" | "idleTimeoutMillis" | "connectionTimeoutMillis" | "maxLifetimeSeconds"
+>;
 
 const INVALID_PASSWORD = "28P01";
 
@@ -18,7 +21,12 @@ export function sslOption(mode: SslMode): pg.PoolConfig["ssl"] {
   return mode === "disable" ? false : { rejectUnauthorized: true };
 }
 
-export function createPool(config: AppConfig, tokens: TokenProvider, logger: Logger, options: PoolOptions = {}): pg.Pool {
+export function createPool(
+  config: AppConfig,
+  tokens: TokenProvider,
+  logger: Logger,
+  options: PoolOptions = {},
+): pg.Pool {
   const { database } = config;
   const pool = new pg.Pool({
     host: database.host,
@@ -54,7 +62,11 @@ export class Database {
       return await this.pool.query<R>(text, params);
     } catch (error) {
       // The login was refused before the statement ran, so running it again is safe.
-      if ((error as { code?: unknown }).code !== INVALID_PASSWORD || !(await this.tokens.renewAfterRefusedLogin(startedAt))) throw error;
+      if (
+        (error as { code?: unknown }).code !== INVALID_PASSWORD ||
+        !(await this.tokens.renewAfterRefusedLogin(startedAt))
+      )
+        throw error;
       return await this.pool.query<R>(text, params);
     }
   }

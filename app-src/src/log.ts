@@ -10,7 +10,10 @@ export interface Logger {
 
 export type LogSink = (line: string) => void;
 
-export function jsonLogger(sink: LogSink = (line) => process.stdout.write(line + "\n"), now: () => Date = () => new Date()): Logger {
+export function jsonLogger(
+  sink: LogSink = (line) => process.stdout.write(line + "\n"),
+  now: () => Date = () => new Date(),
+): Logger {
   return {
     log(level, msg, fields = {}) {
       sink(JSON.stringify({ time: now().toISOString(), level, msg, ...fields }));

@@ -20,6 +20,10 @@ try {
     });
   }
 } catch (error) {
-  logger.log("error", "app failed to start", error instanceof ConfigError ? { error: error.message, problems: error.problems } : errorFields(error));
+  logger.log(
+    "error",
+    "app failed to start",
+    error instanceof ConfigError ? { error: error.message, problems: error.problems } : errorFields(error),
+  );
   process.exit(1);
 }

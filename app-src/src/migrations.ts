@@ -9,7 +9,12 @@
 import { readdirSync } from "node:fs";
 
 /** The runner's history table: one row per applied file, `name` = the file name, per app schema. */
-export const MIGRATIONS_TABLE = { schema: "post_apply", table: "applied_migrations", nameColumn: "name", schemaColumn: "schema_name" } as const;
+export const MIGRATIONS_TABLE = {
+  schema: "post_apply",
+  table: "applied_migrations",
+  nameColumn: "name",
+  schemaColumn: "schema_name",
+} as const;
 
 /** The schema every migration and query of the app uses. */
 export const APP_SCHEMA = "app";

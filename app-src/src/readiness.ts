@@ -43,15 +43,25 @@ export async function checkReadiness(
   const { schema, table, nameColumn, schemaColumn } = MIGRATIONS_TABLE;
   try {
     const { rows } = await withTimeout(
-      db.query<{ name: string }>(`SELECT ${quote(nameColumn)} AS name FROM ${quote(schema)}.${quote(table)} WHERE ${quote(schemaColumn)} = $1`, [APP_SCHEMA]),
+      db.query<{ name: string }>(
+        `SELECT ${quote(nameColumn)} AS name FROM ${quote(schema)}.${quote(table)} WHERE ${quote(schemaColumn)} = $1`,
+        [APP_SCHEMA],
+      ),
       timeoutMs,
     );
     database = { ok: true, detail: "reachable" };
     const applied = new Set(rows.map((r) => r.name));
-    const latest = rows.map((r) => r.name).sort().at(-1) ?? "none";
+    const latest =
+      rows
+        .map((r) => r.name)
+        .sort()
+        .at(-1) ?? "none";
     const pending = shipped.filter((m) => !applied.has(m.file)).map((m) => m.file);
     migrations = pending.length
-      ? { ok: false, detail: `migrations not applied: ${pending.join(", ")} (app expects ${expected}, latest applied: ${latest})` }
+      ? {
+          ok: false,
+          detail: `migrations not applied: ${pending.join(", ")} (app expects ${expected}, latest applied: ${latest})`,
+        }
       : { ok: true, detail: `at ${expected} (latest applied: ${latest})` };
   } catch (error) {
     const { code, error: message } = errorFields(error);
@@ -60,7 +70,10 @@ export async function checkReadiness(
       migrations = { ok: false, detail: `${TABLE} does not exist: no migrations applied (app expects ${expected})` };
     } else if (code === "42501") {
       database = { ok: true, detail: "reachable" };
-      migrations = { ok: false, detail: `the app role may not read ${TABLE} (needs USAGE on schema ${schema} and SELECT on the table): ${message}` };
+      migrations = {
+        ok: false,
+        detail: `the app role may not read ${TABLE} (needs USAGE on schema ${schema} and SELECT on the table): ${message}`,
+      };
     } else {
       database = { ok: false, detail: `database unreachable: ${message}` };
       migrations = { ok: false, detail: "unknown: database unreachable" };

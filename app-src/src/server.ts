@@ -84,7 +84,9 @@ export function createHandler(deps: HandlerDeps): (req: IncomingMessage, res: Se
     const result: Promise<{ status: number; body: unknown }> = !methods
       ? Promise.reject(new HttpError(404, `no route for ${path}`))
       : !route
-        ? Promise.reject(new HttpError(405, `${req.method} is not allowed on ${path}`, { Allow: Object.keys(methods).join(", ") }))
+        ? Promise.reject(
+            new HttpError(405, `${req.method} is not allowed on ${path}`, { Allow: Object.keys(methods).join(", ") }),
+          )
         : route(req);
 
     result.then(
@@ -92,8 +94,14 @@ export function createHandler(deps: HandlerDeps): (req: IncomingMessage, res: Se
       (error: unknown) => {
         if (error instanceof HttpError) return send(res, error.status, { error: error.message }, error.headers);
         const unavailable = isUnavailable(error);
-        logger.log("error", unavailable ? "database unavailable" : "request failed", { request_id: requestId, ...errorFields(error) });
-        send(res, unavailable ? 503 : 500, { error: unavailable ? "database unavailable" : "internal error", request_id: requestId });
+        logger.log("error", unavailable ? "database unavailable" : "request failed", {
+          request_id: requestId,
+          ...errorFields(error),
+        });
+        send(res, unavailable ? 503 : 500, {
+          error: unavailable ? "database unavailable" : "internal error",
+          request_id: requestId,
+        });
       },
     );
   };
@@ -104,13 +112,15 @@ function caller(req: IncomingMessage): string {
   if (typeof email !== "string" || !email.trim()) {
     throw new HttpError(401, "missing X-Forwarded-Email: call the app through the Databricks Apps proxy");
   }
-  if (email.length > 320 || !EMAIL.test(email.trim())) throw new HttpError(401, "X-Forwarded-Email is not an email address");
+  if (email.length > 320 || !EMAIL.test(email.trim()))
+    throw new HttpError(401, "X-Forwarded-Email is not an email address");
   return email.trim();
 }
 
 function noteText(body: unknown): string {
   const text = (body as { text?: unknown } | null)?.text;
-  if (typeof text !== "string" || !text.trim()) throw new HttpError(400, 'expected a JSON object with a non-empty string "text"');
+  if (typeof text !== "string" || !text.trim())
+    throw new HttpError(400, 'expected a JSON object with a non-empty string "text"');
   if (text.length > MAX_NOTE_LENGTH) throw new HttpError(400, `"text" is longer than ${MAX_NOTE_LENGTH} characters`);
   return text;
 }
@@ -120,7 +130,8 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > MAX_BODY_BYTES) throw new HttpError(413, `request body is larger than ${MAX_BODY_BYTES} bytes`, { Connection: "close" });
+    if (size > MAX_BODY_BYTES)
+      throw new HttpError(413, `request body is larger than ${MAX_BODY_BYTES} bytes`, { Connection: "close" });
     chunks.push(chunk);
   }
   try {
@@ -133,6 +144,11 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   if (res.headersSent) return;
   const payload = JSON.stringify(body);
-  res.writeHead(status, { ...headers, "Content-Type": "application/json; charset=utf-8", "Content-Length": Buffer.byteLength(payload), "Cache-Control": "no-store" });
+  res.writeHead(status, {
+    ...headers,
+    "Content-Type": "application/json; charset=utf-8",
+    "Content-Length": Buffer.byteLength(payload),
+    "Cache-Control": "no-store",
+  });
   res.end(payload);
 }

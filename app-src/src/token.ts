@@ -47,7 +47,11 @@ export function workspaceOAuthToken(options: {
     try {
       response = await doFetch(endpoint, {
         method: "POST",
-        headers: { Authorization: `Basic ${basic}`, "Content-Type": "application/x-www-form-urlencoded", Accept: "application/json" },
+        headers: {
+          Authorization: `Basic ${basic}`,
+          "Content-Type": "application/x-www-form-urlencoded",
+          Accept: "application/json",
+        },
         body: new URLSearchParams({ grant_type: "client_credentials", scope: "all-apis" }).toString(),
         signal: AbortSignal.timeout(timeoutMs),
       });
@@ -64,7 +68,9 @@ export function workspaceOAuthToken(options: {
     }
     if (!response.ok) {
       const reason = [body.error, body.error_description].filter((v) => typeof v === "string" && v).join(": ");
-      throw new TokenError(`token request to ${endpoint} returned HTTP ${response.status}${reason ? ` (${reason})` : ""}`);
+      throw new TokenError(
+        `token request to ${endpoint} returned HTTP ${response.status}${reason ? ` (${reason})` : ""}`,
+      );
     }
     const { access_token: token, expires_in: expiresIn } = body;
     if (typeof token !== "string" || !token || typeof expiresIn !== "number" || !(expiresIn > 0)) {
@@ -146,7 +152,11 @@ export class TokenProvider {
   async renewAfterRefusedLogin(attemptStartedAt: number): Promise<boolean> {
     const current = this.current;
     if (current && current.receivedAt >= attemptStartedAt) return true;
-    if (this.inFlight) return this.inFlight.then(() => true, () => false);
+    if (this.inFlight)
+      return this.inFlight.then(
+        () => true,
+        () => false,
+      );
     if (current && this.now() - current.receivedAt < this.retryDelayMs) return false;
     await this.refresh();
     return true;
@@ -154,7 +164,10 @@ export class TokenProvider {
 
   status(): TokenStatus {
     const expiresAt = this.current ? new Date(this.current.expiresAt).toISOString() : undefined;
-    const lastError = this.lastError && { message: this.lastError.message, at: new Date(this.lastError.at).toISOString() };
+    const lastError = this.lastError && {
+      message: this.lastError.message,
+      at: new Date(this.lastError.at).toISOString(),
+    };
     const usable = this.current !== undefined && this.now() < this.current.expiresAt;
     return { ok: usable && !lastError, ...(expiresAt && { expiresAt }), ...(lastError && { lastError }) };
   }

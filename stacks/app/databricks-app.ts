@@ -47,17 +47,42 @@ export class DatabricksApp extends Construct {
 
   constructor(scope: Construct, id: string, props: DatabricksAppProps) {
     super(scope, id);
-    const { database, secrets = [], secretScope, servingEndpoints = [], sqlWarehouses = [], jobs = [], userApiScopes = [] } = props;
+    const {
+      database,
+      secrets = [],
+      secretScope,
+      servingEndpoints = [],
+      sqlWarehouses = [],
+      jobs = [],
+      userApiScopes = [],
+    } = props;
     if (secrets.length && secretScope === undefined) {
-      throw new Error(`app "${props.name}": secret bindings (${secrets.map((s) => s.key).join(", ")}) need a secretScope, found none`);
+      throw new Error(
+        `app "${props.name}": secret bindings (${secrets.map((s) => s.key).join(", ")}) need a secretScope, found none`,
+      );
     }
 
     const resources: AppResources[] = [
       ...(database
-        ? [{ name: database.resourceName, database: { instanceName: database.instanceName, databaseName: database.databaseName, permission: "CAN_CONNECT_AND_CREATE" } }]
+        ? [
+            {
+              name: database.resourceName,
+              database: {
+                instanceName: database.instanceName,
+                databaseName: database.databaseName,
+                permission: "CAN_CONNECT_AND_CREATE",
+              },
+            },
+          ]
         : []),
-      ...secrets.map((s) => ({ name: s.resourceName, secret: { scope: secretScope!, key: s.key, permission: s.permission } })),
-      ...servingEndpoints.map((e) => ({ name: e.resourceName, servingEndpoint: { name: e.name, permission: e.permission } })),
+      ...secrets.map((s) => ({
+        name: s.resourceName,
+        secret: { scope: secretScope!, key: s.key, permission: s.permission },
+      })),
+      ...servingEndpoints.map((e) => ({
+        name: e.resourceName,
+        servingEndpoint: { name: e.name, permission: e.permission },
+      })),
       ...sqlWarehouses.map((w) => ({ name: w.resourceName, sqlWarehouse: { id: w.id, permission: w.permission } })),
       ...jobs.map((j) => ({ name: j.resourceName, job: { id: j.id, permission: j.permission } })),
     ];
@@ -72,6 +97,5 @@ export class DatabricksApp extends Construct {
       resources: resources.length ? resources : undefined,
       dependsOn: props.dependsOn && [...props.dependsOn],
     });
-
   }
 }

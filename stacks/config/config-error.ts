@@ -18,7 +18,10 @@ export interface ConfigProblem {
  */
 export class ConfigError extends Error {
   /** @param what - what is invalid, for the first line of the message */
-  constructor(readonly problems: readonly ConfigProblem[], what = "environment configuration") {
+  constructor(
+    readonly problems: readonly ConfigProblem[],
+    what = "environment configuration",
+  ) {
     super(
       `invalid ${what} (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n` +
         problems.map((p) => `  ${formatProblem(p)}`).join("\n"),

@@ -28,7 +28,8 @@ export function sourcePath(config: EnvironmentConfig): string {
 export function crossEnvironmentProblems(loaded: readonly LoadedEnvironment[]): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const setByAppYaml = new Set(appYamlEnvNames(APP_SOURCE_DIR));
-  const problem = (l: LoadedEnvironment, path: readonly PropertyKey[], message: string) => problems.push(l.locate(path, message));
+  const problem = (l: LoadedEnvironment, path: readonly PropertyKey[], message: string) =>
+    problems.push(l.locate(path, message));
 
   // A source directory inside another environment's would upload into (and be deployed with) that one's.
   // Reported once per pair: at the inner directory, or at the later of two equal ones.
@@ -36,7 +37,11 @@ export function crossEnvironmentProblems(loaded: readonly LoadedEnvironment[]): 
   sourcePaths.forEach(({ l, path }, i) => {
     const other = sourcePaths.find((o, j) => (o.path === path && j < i) || path.startsWith(`${o.path}/`));
     if (other) {
-      problem(l, ["app", "sourcePath"], `expected a source directory apart from every other environment's, found ${describe(path)}, which overlaps ${describe(other.path)} of environment ${other.l.config.name}`);
+      problem(
+        l,
+        ["app", "sourcePath"],
+        `expected a source directory apart from every other environment's, found ${describe(path)}, which overlaps ${describe(other.path)} of environment ${other.l.config.name}`,
+      );
     }
   });
 
@@ -45,7 +50,12 @@ export function crossEnvironmentProblems(loaded: readonly LoadedEnvironment[]): 
     for (const l of loaded) {
       const value = rule.get(l.config);
       const owner = firstOwner.get(value);
-      if (owner) problem(l, rule.path, `expected a ${rule.what} unique across environments, found ${describe(value)}, already used by environment ${owner.config.name}`);
+      if (owner)
+        problem(
+          l,
+          rule.path,
+          `expected a ${rule.what} unique across environments, found ${describe(value)}, already used by environment ${owner.config.name}`,
+        );
       else firstOwner.set(value, l);
     }
   }
@@ -56,33 +66,58 @@ export function crossEnvironmentProblems(loaded: readonly LoadedEnvironment[]): 
     const keySet = new Set(keys);
     app.secrets.forEach((s, i) => {
       if (!keySet.has(s.key)) {
-        problem(l, ["app", "secrets", i, "key"], `expected a key of secret scope ${secrets ? `"${secrets.scope}" (${keys.join(", ")})` : "(none: add a secrets section)"}, found ${describe(s.key)}`);
+        problem(
+          l,
+          ["app", "secrets", i, "key"],
+          `expected a key of secret scope ${secrets ? `"${secrets.scope}" (${keys.join(", ")})` : "(none: add a secrets section)"}, found ${describe(s.key)}`,
+        );
       }
     });
 
     for (const name of Object.keys(app.env)) {
-      if (setByAppYaml.has(name)) problem(l, ["app", "env", name], `expected a variable app-src/app.yaml does not set itself, found ${describe(name)}, which its env list sets already`);
+      if (setByAppYaml.has(name))
+        problem(
+          l,
+          ["app", "env", name],
+          `expected a variable app-src/app.yaml does not set itself, found ${describe(name)}, which its env list sets already`,
+        );
     }
 
     const variables = new Map<string, number>();
     keys.forEach((key, i) => {
       const variable = secretVariableName(key);
       const clash = variables.get(variable);
-      if (clash !== undefined) problem(l, ["secrets", "keys", i], `expected keys that map to distinct Terraform variables, found ${describe(key)} and ${describe(keys[clash])} both mapping to ${variable}`);
+      if (clash !== undefined)
+        problem(
+          l,
+          ["secrets", "keys", i],
+          `expected keys that map to distinct Terraform variables, found ${describe(key)} and ${describe(keys[clash])} both mapping to ${variable}`,
+        );
       else variables.set(variable, i);
     });
 
     const bindings: [readonly PropertyKey[], string][] = [
       [["app", "databaseResourceName"], app.databaseResourceName],
       ...app.secrets.map((s, i): [PropertyKey[], string] => [["app", "secrets", i, "resourceName"], s.resourceName]),
-      ...servingEndpoints.map((s, i): [PropertyKey[], string] => [["servingEndpoints", i, "resourceName"], s.resourceName]),
-      ...app.sqlWarehouses.map((s, i): [PropertyKey[], string] => [["app", "sqlWarehouses", i, "resourceName"], s.resourceName]),
+      ...servingEndpoints.map((s, i): [PropertyKey[], string] => [
+        ["servingEndpoints", i, "resourceName"],
+        s.resourceName,
+      ]),
+      ...app.sqlWarehouses.map((s, i): [PropertyKey[], string] => [
+        ["app", "sqlWarehouses", i, "resourceName"],
+        s.resourceName,
+      ]),
       ...app.jobs.map((s, i): [PropertyKey[], string] => [["app", "jobs", i, "resourceName"], s.resourceName]),
     ];
     const seen = new Map<string, readonly PropertyKey[]>();
     for (const [path, name] of bindings) {
       const first = seen.get(name);
-      if (first) problem(l, path, `expected app resource names to be unique, found ${describe(name)}, already used by ${formatPath(first)}`);
+      if (first)
+        problem(
+          l,
+          path,
+          `expected app resource names to be unique, found ${describe(name)}, already used by ${formatPath(first)}`,
+        );
       else seen.set(name, path);
     }
   }

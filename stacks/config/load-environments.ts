@@ -4,7 +4,19 @@
  */
 import { lstatSync, readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
-import { type Alias, Document, isMap, isScalar, isSeq, LineCounter, type Pair, parseDocument, visit, type YAMLError, type YAMLMap } from "yaml";
+import {
+  type Alias,
+  Document,
+  isMap,
+  isScalar,
+  isSeq,
+  LineCounter,
+  type Pair,
+  parseDocument,
+  visit,
+  type YAMLError,
+  type YAMLMap,
+} from "yaml";
 import { type core, z } from "zod";
 import { ConfigError, type ConfigProblem, describe, formatPath, formatProblem } from "./config-error";
 import { type EnvironmentConfig, environmentSchema } from "./schema";
@@ -38,12 +50,22 @@ export class YamlSource {
     const text = this.read();
     // logLevel "error": yaml's warnings would otherwise go to stderr, quoting the file; they are problems here.
     // uniqueKeys false: yaml checks each key against all before it (quadratic); indexKeys does it in one pass.
-    this.doc = text === undefined ? new Document() : parseDocument(text, { lineCounter: this.lines, logLevel: "error", uniqueKeys: false });
-    for (const e of [...this.doc.errors, ...this.doc.warnings]) this.problems.push(this.yamlProblem(e.linePos?.[0], yamlMessage(e)));
+    this.doc =
+      text === undefined
+        ? new Document()
+        : parseDocument(text, { lineCounter: this.lines, logLevel: "error", uniqueKeys: false });
+    for (const e of [...this.doc.errors, ...this.doc.warnings])
+      this.problems.push(this.yamlProblem(e.linePos?.[0], yamlMessage(e)));
     this.indexKeys();
     const data = this.problems.length ? undefined : this.toJS();
     if (data !== undefined && data !== null && (typeof data !== "object" || Array.isArray(data))) {
-      this.problems.push({ file: this.display, line: 1, column: 1, field: "", message: `expected a mapping of settings, found ${shape(data)}` });
+      this.problems.push({
+        file: this.display,
+        line: 1,
+        column: 1,
+        field: "",
+        message: `expected a mapping of settings, found ${shape(data)}`,
+      });
     }
     this.data = this.problems.length ? undefined : (data ?? {});
   }
@@ -60,9 +82,12 @@ export class YamlSource {
         try {
           target = realpathSync(this.path);
         } catch (e) {
-          return found((e as NodeJS.ErrnoException).code === "ELOOP" ? "a loop of symbolic links" : "a symbolic link to nothing");
+          return found(
+            (e as NodeJS.ErrnoException).code === "ELOOP" ? "a loop of symbolic links" : "a symbolic link to nothing",
+          );
         }
-        if (!/\.ya?ml$/.test(target)) return found(`a symbolic link to a file not named *.yaml (${relative(process.cwd(), target) || target})`);
+        if (!/\.ya?ml$/.test(target))
+          return found(`a symbolic link to a file not named *.yaml (${relative(process.cwd(), target) || target})`);
       }
       const stat = statSync(this.path);
       if (stat.isDirectory()) return found("a directory");
@@ -71,7 +96,11 @@ export class YamlSource {
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (e instanceof TypeError) return found("bytes that are not UTF-8 text");
-      return found(code === "EACCES" || code === "EPERM" ? "a file this user may not read" : `a file that cannot be read (${code ?? String(e)})`);
+      return found(
+        code === "EACCES" || code === "EPERM"
+          ? "a file this user may not read"
+          : `a file that cannot be read (${code ?? String(e)})`,
+      );
     }
   }
 
@@ -82,10 +111,17 @@ export class YamlSource {
     } catch (e) {
       if (!(e instanceof ReferenceError)) throw e;
       if (e.message.startsWith("Excessive alias count")) {
-        this.problems.push({ file: this.display, field: "", message: "expected YAML whose aliases expand to a bounded size, found more than 100 alias expansions (an alias bomb?)" });
+        this.problems.push({
+          file: this.display,
+          field: "",
+          message:
+            "expected YAML whose aliases expand to a bounded size, found more than 100 alias expansions (an alias bomb?)",
+        });
       } else {
         let unresolved: Alias | undefined;
-        visit(this.doc, { Alias: (_, node) => (node.resolve(this.doc) ? undefined : ((unresolved = node), visit.BREAK)) });
+        visit(this.doc, {
+          Alias: (_, node) => (node.resolve(this.doc) ? undefined : ((unresolved = node), visit.BREAK)),
+        });
         this.problems.push(this.yamlProblem(this.position(unresolved), yamlMessage(e)));
       }
       return undefined;
@@ -114,7 +150,13 @@ export class YamlSource {
   }
 
   private yamlProblem(pos: { line: number; col: number } | undefined, message: string): ConfigProblem {
-    return { file: this.display, line: pos?.line, column: pos?.col, field: "", message: `YAML syntax error: ${message}` };
+    return {
+      file: this.display,
+      line: pos?.line,
+      column: pos?.col,
+      field: "",
+      message: `YAML syntax error: ${message}`,
+    };
   }
 
   /** Position of the deepest existing node on `path` (a missing key points at its parent). */
@@ -162,7 +204,10 @@ function rangeStart(node: unknown): number | undefined {
  * tag, an escape sequence, a reserved character).
  */
 function yamlMessage(e: YAMLError | ReferenceError): string {
-  const first = e.message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "").split(/: |; /)[0];
+  const first = e.message
+    .split("\n")[0]
+    .replace(/ at line \d+, column \d+:?$/, "")
+    .split(/: |; /)[0];
   const words = first.split(" ").filter((w) => /^[A-Za-z][A-Za-z'-]*[,.()]?$|^\(?[A-Za-z]+$|^['"]quote$/.test(w));
   return words.join(" ") || ("code" in e ? e.code : "invalid YAML");
 }
@@ -182,11 +227,15 @@ export function loadEnvironments(options: { dir?: string; only?: readonly string
   const selected = options.only?.length ? options.only : names;
   const file = relative(process.cwd(), dir) || dir;
   const selectionProblems = selected.flatMap((n, i): ConfigProblem[] => {
-    if (!names.includes(n)) return [{ file, field: "", message: `unknown environment "${n}"; known environments: ${names.join(", ")}` }];
+    if (!names.includes(n))
+      return [{ file, field: "", message: `unknown environment "${n}"; known environments: ${names.join(", ")}` }];
     // Twice would be two stacks of one name; say so rather than let synthesis fail on it.
-    return selected.indexOf(n) < i ? [{ file, field: "", message: `expected each environment once, found "${n}" named again` }] : [];
+    return selected.indexOf(n) < i
+      ? [{ file, field: "", message: `expected each environment once, found "${n}" named again` }]
+      : [];
   });
-  if (selectionProblems.length) throw new ConfigError([...new Map(selectionProblems.map((p) => [p.message, p])).values()]);
+  if (selectionProblems.length)
+    throw new ConfigError([...new Map(selectionProblems.map((p) => [p.message, p])).values()]);
 
   const commonPath = join(dir, COMMON_FILE);
   const common = readdirSync(dir).includes(COMMON_FILE) ? new YamlSource(commonPath) : undefined;
@@ -207,7 +256,10 @@ export function loadEnvironments(options: { dir?: string; only?: readonly string
       continue;
     }
     if (textProblems.length) continue;
-    loaded.push({ config: { ...result.data, name, file: source.display }, locate: (path, message) => at(path, source, common, message) });
+    loaded.push({
+      config: { ...result.data, name, file: source.display },
+      locate: (path, message) => at(path, source, common, message),
+    });
   }
   append(problems, crossEnvironmentProblems(loaded));
   // A mistake in common.yaml surfaces once per environment; report it once.
@@ -225,22 +277,38 @@ export function environmentNames(dir: string): string[] {
   try {
     files = readdirSync(dir);
   } catch {
-    throw new ConfigError([{ file: dir, field: "", message: "expected a directory of environment YAML files, found nothing there" }]);
+    throw new ConfigError([
+      { file: dir, field: "", message: "expected a directory of environment YAML files, found nothing there" },
+    ]);
   }
   const problems: ConfigProblem[] = [];
   const names: string[] = [];
   for (const f of files) {
     const file = join(relative(process.cwd(), dir), f);
     if (!f.endsWith(".yaml")) {
-      if (/\.ya?ml$/i.test(f)) problems.push({ file, field: "", message: "expected the extension .yaml (only *.yaml files are read), found another spelling" });
+      if (/\.ya?ml$/i.test(f))
+        problems.push({
+          file,
+          field: "",
+          message: "expected the extension .yaml (only *.yaml files are read), found another spelling",
+        });
     } else if (f !== COMMON_FILE) {
       const name = f.slice(0, -".yaml".length);
       if (/^[a-z][a-z0-9-]*$/.test(name)) names.push(name);
-      else problems.push({ file, field: "", message: "expected a file name of lowercase letters, digits and hyphens (it becomes the stack name)" });
+      else
+        problems.push({
+          file,
+          field: "",
+          message: "expected a file name of lowercase letters, digits and hyphens (it becomes the stack name)",
+        });
     }
   }
   if (!names.length && !problems.length) {
-    problems.push({ file: relative(process.cwd(), dir) || dir, field: "", message: `expected at least one environment file (<environment>.yaml besides ${COMMON_FILE}), found none` });
+    problems.push({
+      file: relative(process.cwd(), dir) || dir,
+      field: "",
+      message: `expected at least one environment file (<environment>.yaml besides ${COMMON_FILE}), found none`,
+    });
   }
   if (problems.length) throw new ConfigError(problems);
   return names.sort();
@@ -253,7 +321,8 @@ export function environmentNames(dir: string): string[] {
 export function deepMerge(base: unknown, override: unknown): unknown {
   if (!isPlainObject(base) || !isPlainObject(override)) return override === undefined ? base : override;
   const merged = new Map(Object.entries(base));
-  for (const [k, v] of Object.entries(override)) merged.set(k, deepMerge(Object.hasOwn(base, k) ? base[k] : undefined, v));
+  for (const [k, v] of Object.entries(override))
+    merged.set(k, deepMerge(Object.hasOwn(base, k) ? base[k] : undefined, v));
   return Object.fromEntries(merged);
 }
 
@@ -270,7 +339,9 @@ function unsafeTextProblems(merged: unknown, env: YamlSource, common: YamlSource
   const problems: ConfigProblem[] = [];
   const token = (text: string) => {
     const found = cdktfTokenIn(text);
-    return found === undefined ? undefined : `without cdktf's token encoding, found ${JSON.stringify(found)} in ${describe(text)}`;
+    return found === undefined
+      ? undefined
+      : `without cdktf's token encoding, found ${JSON.stringify(found)} in ${describe(text)}`;
   };
   const walk = (value: unknown, path: PropertyKey[]) => {
     if (typeof value === "string") {
@@ -280,7 +351,10 @@ function unsafeTextProblems(merged: unknown, env: YamlSource, common: YamlSource
       value.forEach((item, i) => walk(item, [...path, i]));
     } else if (isPlainObject(value)) {
       for (const [k, v] of Object.entries(value)) {
-        const unsafe = k === "__proto__" ? "unknown key; __proto__ is never a setting or a name" : token(k) && `expected a key ${token(k)}`;
+        const unsafe =
+          k === "__proto__"
+            ? "unknown key; __proto__ is never a setting or a name"
+            : token(k) && `expected a key ${token(k)}`;
         if (unsafe) problems.push(at([...path, k], env, common, unsafe));
         else walk(v, [...path, k]);
       }
@@ -295,22 +369,41 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 }
 
 /** Turns one zod issue into problems located in whichever file set (or should set) the field. */
-function describeIssue(issue: core.$ZodIssue, merged: unknown, env: YamlSource, common: YamlSource | undefined): ConfigProblem[] {
+function describeIssue(
+  issue: core.$ZodIssue,
+  merged: unknown,
+  env: YamlSource,
+  common: YamlSource | undefined,
+): ConfigProblem[] {
   if (issue.code === "unrecognized_keys") {
     const allowed = allowedKeys(issue.path, merged).join(", ");
     // __proto__ is reported with the unsafe text, once.
-    return issue.keys.filter((key) => key !== "__proto__").map((key) => at([...issue.path, key], env, common, `unknown key; expected one of: ${allowed}`));
+    return issue.keys
+      .filter((key) => key !== "__proto__")
+      .map((key) => at([...issue.path, key], env, common, `unknown key; expected one of: ${allowed}`));
   }
   if (issue.code === "invalid_key") {
     // A record's key broke its rule: say what the key should be, and show the key (not its value).
     const [inner] = issue.issues;
-    return [at(issue.path, env, common, `${inner ? expectation(inner) : "expected a valid key"}, found ${describe(issue.path.at(-1))}`)];
+    return [
+      at(
+        issue.path,
+        env,
+        common,
+        `${inner ? expectation(inner) : "expected a valid key"}, found ${describe(issue.path.at(-1))}`,
+      ),
+    ];
   }
   const found = valueAt(merged, issue.path);
   return [at(issue.path, env, common, `${expectation(issue)}, found ${describe(found)}`)];
 }
 
-function at(path: readonly PropertyKey[], env: YamlSource, common: YamlSource | undefined, message: string): ConfigProblem {
+function at(
+  path: readonly PropertyKey[],
+  env: YamlSource,
+  common: YamlSource | undefined,
+  message: string,
+): ConfigProblem {
   const source = common && !env.has(path) && common.has(path) ? common : env;
   return { file: source.display, ...source.locate(path), field: formatPath(path), message };
 }
@@ -326,9 +419,17 @@ function expectation(issue: core.$ZodIssue): string {
         ? `expected one of ${discriminatorValues(issue.path).join(" | ")}`
         : "expected one of the allowed forms";
     case "too_small":
-      return issue.origin === "array" ? `expected at least ${issue.minimum} item(s)` : issue.origin === "string" ? `expected at least ${issue.minimum} character(s)` : `expected at least ${issue.minimum}`;
+      return issue.origin === "array"
+        ? `expected at least ${issue.minimum} item(s)`
+        : issue.origin === "string"
+          ? `expected at least ${issue.minimum} character(s)`
+          : `expected at least ${issue.minimum}`;
     case "too_big":
-      return issue.origin === "array" ? `expected at most ${issue.maximum} item(s)` : issue.origin === "string" ? `expected at most ${issue.maximum} character(s)` : `expected at most ${issue.maximum}`;
+      return issue.origin === "array"
+        ? `expected at most ${issue.maximum} item(s)`
+        : issue.origin === "string"
+          ? `expected at most ${issue.maximum} character(s)`
+          : `expected at most ${issue.maximum}`;
     case "invalid_format":
       return issue.message.startsWith("expected") ? issue.message : `expected a valid ${issue.format}`;
     default:
@@ -353,19 +454,30 @@ function discriminatorValues(path: readonly PropertyKey[]): string[] {
 }
 
 /** Walks the schema along a data path, unwrapping defaults/optionals and picking the matching union member. */
-function schemaAt(path: readonly PropertyKey[], merged: unknown, options: { keepUnions?: boolean } = {}): z.ZodType | undefined {
+function schemaAt(
+  path: readonly PropertyKey[],
+  merged: unknown,
+  options: { keepUnions?: boolean } = {},
+): z.ZodType | undefined {
   let data = merged;
   const unwrap = (schema: z.ZodType | undefined): z.ZodType | undefined => {
     if (schema instanceof z.ZodDefault || schema instanceof z.ZodOptional) return unwrap(schema.unwrap() as z.ZodType);
     if (schema instanceof z.ZodDiscriminatedUnion && !options.keepUnions) {
       const tag = valueAt(data, [schema.def.discriminator]);
-      return schema.options.find((o) => o instanceof z.ZodObject && (o.shape[schema.def.discriminator] as z.ZodLiteral).values.has(tag as never)) as z.ZodType | undefined;
+      return schema.options.find(
+        (o) => o instanceof z.ZodObject && (o.shape[schema.def.discriminator] as z.ZodLiteral).values.has(tag as never),
+      ) as z.ZodType | undefined;
     }
     return schema;
   };
   let schema = unwrap(environmentSchema);
   for (const key of path) {
-    const next: unknown = schema instanceof z.ZodObject ? schema.shape[String(key)] : schema instanceof z.ZodArray ? schema.element : undefined;
+    const next: unknown =
+      schema instanceof z.ZodObject
+        ? schema.shape[String(key)]
+        : schema instanceof z.ZodArray
+          ? schema.element
+          : undefined;
     data = valueAt(data, [key]);
     schema = unwrap(next as z.ZodType | undefined);
   }
@@ -373,5 +485,8 @@ function schemaAt(path: readonly PropertyKey[], merged: unknown, options: { keep
 }
 
 function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
-  return path.reduce<unknown>((v, k) => (v !== null && typeof v === "object" ? (v as Record<PropertyKey, unknown>)[k] : undefined), data);
+  return path.reduce<unknown>(
+    (v, k) => (v !== null && typeof v === "object" ? (v as Record<PropertyKey, unknown>)[k] : undefined),
+    data,
+  );
 }

@@ -14,22 +14,34 @@ import { RESERVED_SECRET_KEYS } from "./secret-variable";
 /** Databricks App names: lowercase letters, digits and hyphens, starting with a letter (RequiresReplace). */
 const appName = z
   .string()
-  .regex(/^[a-z][a-z0-9-]{1,28}[a-z0-9]$/, "expected 3-30 lowercase letters, digits or hyphens, starting with a letter");
+  .regex(
+    /^[a-z][a-z0-9-]{1,28}[a-z0-9]$/,
+    "expected 3-30 lowercase letters, digits or hyphens, starting with a letter",
+  );
 
 /** Lakebase instance names: 1-63 characters of letters, digits and hyphens. */
 const instanceName = z
   .string()
-  .regex(/^[a-z][a-z0-9-]{0,61}[a-z0-9]$/, "expected 2-63 lowercase letters, digits or hyphens, starting with a letter");
+  .regex(
+    /^[a-z][a-z0-9-]{0,61}[a-z0-9]$/,
+    "expected 2-63 lowercase letters, digits or hyphens, starting with a letter",
+  );
 
 /** A plain Postgres / Unity Catalog identifier, so it can be used unquoted in SQL and in catalog names. */
 const identifier = z
   .string()
-  .regex(/^[a-z_][a-z0-9_]{0,62}$/, "expected a lowercase identifier: letters, digits and underscores, not starting with a digit");
+  .regex(
+    /^[a-z_][a-z0-9_]{0,62}$/,
+    "expected a lowercase identifier: letters, digits and underscores, not starting with a digit",
+  );
 
 /** The key an app binding is known by; app.yaml reads it with `valueFrom`. */
 const resourceName = z
   .string()
-  .regex(/^[a-z][a-z0-9-_]{0,62}$/, "expected a lowercase resource key: letters, digits, '-' or '_', starting with a letter");
+  .regex(
+    /^[a-z][a-z0-9-_]{0,62}$/,
+    "expected a lowercase resource key: letters, digits, '-' or '_', starting with a letter",
+  );
 
 const secretKey = z
   .string()
@@ -38,21 +50,28 @@ const secretKey = z
     message: "expected a key other than scope or a JavaScript object property (constructor, toString, __proto__, ...)",
   });
 
-const secretScope = z
-  .string()
-  .regex(/^[A-Za-z0-9_.-]{1,128}$/, "expected 1-128 letters, digits, '_', '-' or '.'");
+const secretScope = z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/, "expected 1-128 letters, digits, '_', '-' or '.'");
 
 /** An app environment variable the platform does not set itself (DATABRICKS_*, PG* come from the platform). */
 const appEnvName = z
   .string()
-  .regex(/^(?!DATABRICKS_|PG)[A-Z_][A-Z0-9_]{0,127}$/, "expected an upper-case variable name (A-Z, 0-9, _) not starting with DATABRICKS_ or PG (the platform sets those)");
+  .regex(
+    /^(?!DATABRICKS_|PG)[A-Z_][A-Z0-9_]{0,127}$/,
+    "expected an upper-case variable name (A-Z, 0-9, _) not starting with DATABRICKS_ or PG (the platform sets those)",
+  );
 
 /** Workspace paths for uploaded app source, without the `/Workspace` prefix the provider adds. Free text otherwise. */
 const workspacePath = z
   .string()
-  .regex(/^\/(?!Workspace\/)[^\s]+[^/]$/, "expected an absolute workspace path without the /Workspace prefix or a trailing slash")
+  .regex(
+    /^\/(?!Workspace\/)[^\s]+[^/]$/,
+    "expected an absolute workspace path without the /Workspace prefix or a trailing slash",
+  )
   // An empty, "." or ".." segment would name another directory than the one the guardrails read.
-  .regex(/^(?!.*\/\.{0,2}(\/|$))[^\p{Cc}]*$/u, "expected path segments that are names: no empty, \".\" or \"..\" segment, no control characters");
+  .regex(
+    /^(?!.*\/\.{0,2}(\/|$))[^\p{Cc}]*$/u,
+    'expected path segments that are names: no empty, "." or ".." segment, no control characters',
+  );
 
 /**
  * A Databricks identity by name: a user's email address, a group name or a service principal's application
@@ -60,7 +79,10 @@ const workspacePath = z
  */
 const principalName = z
   .string()
-  .regex(/^[^\s\p{Cc}](?:[^\p{Cc}]*[^\s\p{Cc}])?$/u, "expected a name without control characters or surrounding spaces");
+  .regex(
+    /^[^\s\p{Cc}](?:[^\p{Cc}]*[^\s\p{Cc}])?$/u,
+    "expected a name without control characters or surrounding spaces",
+  );
 
 /**
  * A Postgres role that is a Databricks identity. No ',' (the post-apply step receives the roles as one
@@ -69,7 +91,9 @@ const principalName = z
  */
 const identityRole = principalName
   .regex(/^[^,"]*$/, "expected a role name without ',' or '\"'")
-  .refine((role) => Buffer.byteLength(role) <= 63, { message: "expected a role name of at most 63 bytes (Postgres cuts longer names)" });
+  .refine((role) => Buffer.byteLength(role) <= 63, {
+    message: "expected a role name of at most 63 bytes (Postgres cuts longer names)",
+  });
 
 /**
  * Schemas the app's schema cannot be: Postgres' own (`pg_*`, `information_schema`), the post-apply runner's
@@ -110,31 +134,53 @@ const backend = z.discriminatedUnion("type", [
   z.strictObject({
     type: z.literal("s3"),
     /** Legacy bucket names included (capitals, underscores). */
-    bucket: z.string().regex(/^[A-Za-z0-9._-]{3,255}$/, "expected an S3 bucket name: 3-255 letters, digits, '.', '_' or '-'"),
+    bucket: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{3,255}$/, "expected an S3 bucket name: 3-255 letters, digits, '.', '_' or '-'"),
     /** Free text. */
     key: z.string().min(1),
     region: z.string().regex(/^[a-z0-9-]+$/, "expected a region such as eu-west-1"),
     /** Lock with this DynamoDB table instead (Terraform 1.11 deprecates it). @default - S3's native lock file (`use_lockfile`, Terraform >= 1.10) */
-    dynamodbTable: z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/, "expected a DynamoDB table name: 3-255 letters, digits, '_', '.' or '-'").optional(),
+    dynamodbTable: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{3,255}$/, "expected a DynamoDB table name: 3-255 letters, digits, '_', '.' or '-'")
+      .optional(),
   }),
   z.strictObject({
     type: z.literal("azurerm"),
-    resourceGroupName: z.string().regex(/^[\p{L}\p{N}_.()-]{0,89}[\p{L}\p{N}_()-]$/u, "expected a resource group name: 1-90 letters, digits, '_', '.', '(', ')' or '-', not ending in '.'"),
-    storageAccountName: z.string().regex(/^[a-z0-9]{3,24}$/, "expected a storage account name: 3-24 lowercase letters or digits"),
-    containerName: z.string().regex(/^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/, "expected a container name: 3-63 lowercase letters, digits or '-'"),
+    resourceGroupName: z
+      .string()
+      .regex(
+        /^[\p{L}\p{N}_.()-]{0,89}[\p{L}\p{N}_()-]$/u,
+        "expected a resource group name: 1-90 letters, digits, '_', '.', '(', ')' or '-', not ending in '.'",
+      ),
+    storageAccountName: z
+      .string()
+      .regex(/^[a-z0-9]{3,24}$/, "expected a storage account name: 3-24 lowercase letters or digits"),
+    containerName: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/, "expected a container name: 3-63 lowercase letters, digits or '-'"),
     /** Free text. */
     key: z.string().min(1),
   }),
   z.strictObject({
     type: z.literal("gcs"),
-    bucket: z.string().regex(/^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$/, "expected a GCS bucket name: 3-222 lowercase letters, digits, '.', '_' or '-'"),
+    bucket: z
+      .string()
+      .regex(
+        /^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$/,
+        "expected a GCS bucket name: 3-222 lowercase letters, digits, '.', '_' or '-'",
+      ),
     /** Free text. */
     prefix: z.string().min(1),
   }),
   /** An HCP Terraform workspace in the Local execution mode (state and locking only: the post-apply step runs from this repository). */
   z.strictObject({
     type: z.literal("remote"),
-    hostname: z.string().regex(/^[A-Za-z0-9.-]+(:[0-9]{1,5})?$/, "expected a host name, optionally with :port").default("app.terraform.io"),
+    hostname: z
+      .string()
+      .regex(/^[A-Za-z0-9.-]+(:[0-9]{1,5})?$/, "expected a host name, optionally with :port")
+      .default("app.terraform.io"),
     organization: z.string().regex(/^[A-Za-z0-9_-]+$/, "expected an organization name: letters, digits, '_' or '-'"),
     workspace: z.string().regex(/^[A-Za-z0-9_-]{1,90}$/, "expected a workspace name: 1-90 letters, digits, '_' or '-'"),
   }),
@@ -153,12 +199,18 @@ export const environmentSchema = z.strictObject({
       /** The workspace URL: an origin, nothing after the host. */
       host: z
         .string()
-        .regex(/^https?:\/\/[A-Za-z0-9.-]+(:[0-9]{1,5})?\/?$/, "expected the workspace URL, http(s)://<host>[:<port>] without a path")
+        .regex(
+          /^https?:\/\/[A-Za-z0-9.-]+(:[0-9]{1,5})?\/?$/,
+          "expected the workspace URL, http(s)://<host>[:<port>] without a path",
+        )
         .optional(),
       /** A section of ~/.databrickscfg. Free text otherwise. */
       profile: z
         .string()
-        .regex(/^[^\s[\]\p{Cc}](?:[^[\]\p{Cc}]*[^\s[\]\p{Cc}])?$/u, "expected a profile name without brackets, control characters or surrounding spaces")
+        .regex(
+          /^[^\s[\]\p{Cc}](?:[^[\]\p{Cc}]*[^\s[\]\p{Cc}])?$/u,
+          "expected a profile name without brackets, control characters or surrounding spaces",
+        )
         .optional(),
     })
     .default({}),
@@ -173,7 +225,14 @@ export const environmentSchema = z.strictObject({
     computeSize: z.enum(["MEDIUM", "LARGE"]).default("MEDIUM"),
     /** On-behalf-of-user scopes. @default - none: the app acts only as its service principal */
     userApiScopes: z
-      .array(z.string().regex(/^[a-z][a-z0-9_-]*(\.[a-z][a-z0-9_-]*)*(:[a-z]+)?$/, "expected an API scope such as sql or iam.current-user:read"))
+      .array(
+        z
+          .string()
+          .regex(
+            /^[a-z][a-z0-9_-]*(\.[a-z][a-z0-9_-]*)*(:[a-z]+)?$/,
+            "expected an API scope such as sql or iam.current-user:read",
+          ),
+      )
       .default([]),
     /** @default - `/Shared/apps/<app name>` */
     sourcePath: workspacePath.optional(),
@@ -288,7 +347,13 @@ export const environmentSchema = z.strictObject({
       /** How long the release may take: starting the app's compute, a deployment already in progress, and the new one. @default 1200 */
       releaseTimeoutSeconds: z.int().min(1).default(1200),
     })
-    .default({ instanceReadyTimeoutSeconds: 900, lockTimeoutSeconds: 300, statementLockTimeoutSeconds: 10, statementTimeoutSeconds: 3600, releaseTimeoutSeconds: 1200 }),
+    .default({
+      instanceReadyTimeoutSeconds: 900,
+      lockTimeoutSeconds: 300,
+      statementLockTimeoutSeconds: 10,
+      statementTimeoutSeconds: 3600,
+      releaseTimeoutSeconds: 1200,
+    }),
 });
 
 /** One validated environment, with its name (the file name without `.yaml`) and that file, as messages name it. */

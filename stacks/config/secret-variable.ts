@@ -11,4 +11,7 @@ export function secretVariableName(key: string): string {
  * and constructs keeps a scope's children in a plain object: `constructor`, `toString`, `__proto__`... are
  * taken by Object.prototype, and `scope` by the secret scope next to the secrets.
  */
-export const RESERVED_SECRET_KEYS: ReadonlySet<string> = new Set(["scope", ...Object.getOwnPropertyNames(Object.prototype)]);
+export const RESERVED_SECRET_KEYS: ReadonlySet<string> = new Set([
+  "scope",
+  ...Object.getOwnPropertyNames(Object.prototype),
+]);

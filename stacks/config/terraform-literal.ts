@@ -45,7 +45,10 @@ function isNumberToken(x: number): boolean {
  */
 export function terraformLiteral(text: string): string {
   const token = cdktfTokenIn(text);
-  if (token !== undefined) throw new Error(`${JSON.stringify(text)}: cdktf would replace ${JSON.stringify(token)} in it; reject such text where it is read`);
+  if (token !== undefined)
+    throw new Error(
+      `${JSON.stringify(text)}: cdktf would replace ${JSON.stringify(token)} in it; reject such text where it is read`,
+    );
   // Replacer functions: in a replacement string, "$$" would itself mean one "$".
   return text.replaceAll("${", () => "$${").replaceAll("%{", () => "%%{");
 }

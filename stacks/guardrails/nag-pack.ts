@@ -26,7 +26,13 @@ import { ProductionPreventDestroy } from "./rules/production-prevent-destroy";
 import { ProductionRemoteState } from "./rules/production-remote-state";
 import { ServingEndpointLeastPrivilege } from "./rules/serving-endpoint-least-privilege";
 
-export const RULES: readonly NagRule[] = [ProductionPreventDestroy, ProductionRemoteState, NoInlineSecretValue, ServingEndpointLeastPrivilege, EnvironmentInName];
+export const RULES: readonly NagRule[] = [
+  ProductionPreventDestroy,
+  ProductionRemoteState,
+  NoInlineSecretValue,
+  ServingEndpointLeastPrivilege,
+  EnvironmentInName,
+];
 
 /** An accepted finding of a granular rule, with the reason it is accepted (reviewers read it). */
 export interface NagSuppression {
@@ -41,7 +47,10 @@ const SUPPRESSION_METADATA = "databricks-nag:suppression";
 
 /** Records a suppression on the resource (or backend) construct the rule evaluates. */
 export function addNagSuppression(element: TerraformElement, suppression: NagSuppression): void {
-  if (!suppression.reason.trim()) throw new Error(`suppression of ${suppression.id} for ${suppression.appliesTo}: expected a reason, found ${JSON.stringify(suppression.reason)}`);
+  if (!suppression.reason.trim())
+    throw new Error(
+      `suppression of ${suppression.id} for ${suppression.appliesTo}: expected a reason, found ${JSON.stringify(suppression.reason)}`,
+    );
   element.node.addMetadata(SUPPRESSION_METADATA, suppression);
 }
 
@@ -60,7 +69,11 @@ export class DatabricksNagPack implements IAspect {
   constructor(private readonly environment: NagEnvironment) {}
 
   visit(node: IConstruct): void {
-    const element = TerraformResource.isTerraformResource(node) ? synthesized(node) : TerraformBackend.isBackend(node) ? synthesizedBackend(node) : undefined;
+    const element = TerraformResource.isTerraformResource(node)
+      ? synthesized(node)
+      : TerraformBackend.isBackend(node)
+        ? synthesizedBackend(node)
+        : undefined;
     if (!element) return;
     const suppressions = nagSuppressions(node);
     for (const rule of RULES) {
@@ -70,7 +83,8 @@ export class DatabricksNagPack implements IAspect {
         Annotations.of(node).addError(`${rule.id}: ${node.node.path}: ${message}`);
       } else if (Array.isArray(result)) {
         const open = result.filter((finding) => !this.accept(node, rule, finding, suppressions));
-        if (open.length) Annotations.of(node).addError(`${rule.id}: ${node.node.path}: ${message} (found: ${open.join(", ")})`);
+        if (open.length)
+          Annotations.of(node).addError(`${rule.id}: ${node.node.path}: ${message} (found: ${open.join(", ")})`);
       }
     }
   }
@@ -79,7 +93,12 @@ export class DatabricksNagPack implements IAspect {
   private accept(node: IConstruct, rule: NagRule, finding: string, suppressions: readonly NagSuppression[]): boolean {
     const suppression = suppressions.find((s) => s.id === rule.id && s.appliesTo === finding);
     if (!suppression) return false;
-    const record: RecordedSuppression = { rule: rule.id, path: node.node.path, appliesTo: finding, reason: suppression.reason };
+    const record: RecordedSuppression = {
+      rule: rule.id,
+      path: node.node.path,
+      appliesTo: finding,
+      reason: suppression.reason,
+    };
     this.accepted.set(JSON.stringify(record), record);
     TerraformStack.of(node).addOverride(`//.${SUPPRESSIONS_KEY}`, [...this.accepted.values()]);
     return true;
@@ -97,8 +116,13 @@ export function synthesized(resource: TerraformResource): SynthesizedResource {
   return {
     type: resource.terraformResourceType,
     attributes: lazy(() => {
-      const json = Tokenization.resolve(resource.toTerraform(), { scope: TerraformStack.of(resource), preparing: false, resolver: RESOLVER }) as { resource: Record<string, Record<string, Record<string, unknown>>> };
-      const { "//": _metadata, ...attributes } = json.resource[resource.terraformResourceType][resource.friendlyUniqueId];
+      const json = Tokenization.resolve(resource.toTerraform(), {
+        scope: TerraformStack.of(resource),
+        preparing: false,
+        resolver: RESOLVER,
+      }) as { resource: Record<string, Record<string, Record<string, unknown>>> };
+      const { "//": _metadata, ...attributes } =
+        json.resource[resource.terraformResourceType][resource.friendlyUniqueId];
       return attributes;
     }),
   };
@@ -118,8 +142,14 @@ function lazy<T extends object>(make: () => T): T {
 
 /** The backend block as rules see it: type BACKEND, its `terraform.backend` block as attributes, comments left out. */
 function synthesizedBackend(backend: TerraformBackend): SynthesizedResource {
-  const json = Tokenization.resolve(backend.toTerraform(), { scope: TerraformStack.of(backend), preparing: false, resolver: RESOLVER }) as { terraform: { backend: Record<string, Record<string, unknown>> } };
-  const attributes = Object.fromEntries(Object.entries(json.terraform.backend).map(([kind, { "//": _comment, ...settings }]) => [kind, settings]));
+  const json = Tokenization.resolve(backend.toTerraform(), {
+    scope: TerraformStack.of(backend),
+    preparing: false,
+    resolver: RESOLVER,
+  }) as { terraform: { backend: Record<string, Record<string, unknown>> } };
+  const attributes = Object.fromEntries(
+    Object.entries(json.terraform.backend).map(([kind, { "//": _comment, ...settings }]) => [kind, settings]),
+  );
   return { type: BACKEND, attributes };
 }
 
@@ -127,7 +157,9 @@ function synthesizedBackend(backend: TerraformBackend): SynthesizedResource {
 export function errorAnnotations(scope: IConstruct): string[] {
   return scope.node
     .findAll()
-    .flatMap((c) => c.node.metadata.filter((m) => m.type === AnnotationMetadataEntryType.ERROR).map((m) => String(m.data)));
+    .flatMap((c) =>
+      c.node.metadata.filter((m) => m.type === AnnotationMetadataEntryType.ERROR).map((m) => String(m.data)),
+    );
 }
 
 /** Synthesis stopped by guardrail violations: one line each, no stack trace needed. */

@@ -58,7 +58,9 @@ export class PostApply extends Construct {
     this.resource = new TerraformData(this, "Resource", {
       triggersReplace: {
         migrations_sha256: this.migrationsSha256,
-        grants_sha256: createHash("sha256").update(JSON.stringify({ schema: grants.schema, appAccess: grants.appAccess, readOnlyRoles })).digest("hex"),
+        grants_sha256: createHash("sha256")
+          .update(JSON.stringify({ schema: grants.schema, appAccess: grants.appAccess, readOnlyRoles }))
+          .digest("hex"),
         app_sp_client_id: app.servicePrincipalClientId,
         instance_name: instance.name,
         database_name: catalog.databaseName,

@@ -45,7 +45,9 @@ export class AppRelease extends Construct {
     const { app, source, env = {}, runs, timeoutSeconds, after, workspace = {} } = props;
     this.resource = new TerraformData(this, "Resource", {
       triggersReplace: {
-        runs_sha256: createHash("sha256").update(JSON.stringify({ ...runs, source: source.contentHash })).digest("hex"),
+        runs_sha256: createHash("sha256")
+          .update(JSON.stringify({ ...runs, source: source.contentHash }))
+          .digest("hex"),
         source_sha256: source.contentHash,
         app_env: env,
         // A re-created app (new service principal) has no deployment yet.

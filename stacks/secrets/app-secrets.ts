@@ -22,9 +22,13 @@ export class AppSecrets extends Construct {
 
   constructor(scope: Construct, id: string, props: AppSecretsProps) {
     super(scope, id);
-    if (props.keys.length === 0) throw new Error(`secret scope "${props.scope}": expected at least one key, found none`);
+    if (props.keys.length === 0)
+      throw new Error(`secret scope "${props.scope}": expected at least one key, found none`);
     const reserved = props.keys.filter((key) => RESERVED_SECRET_KEYS.has(key));
-    if (reserved.length) throw new Error(`secret scope "${props.scope}": expected keys other than ${[...RESERVED_SECRET_KEYS].join(", ")}, found ${reserved.join(", ")}`);
+    if (reserved.length)
+      throw new Error(
+        `secret scope "${props.scope}": expected keys other than ${[...RESERVED_SECRET_KEYS].join(", ")}, found ${reserved.join(", ")}`,
+      );
 
     this.scope = new SecretScope(this, "scope", { name: props.scope });
     this.secrets = props.keys.map((key) => {

@@ -10,17 +10,28 @@ import { compareStrings, contentHash, type FileContent } from "../content-hash";
 
 /** Directories never uploaded, at any depth: tests, dependencies, VCS data, local environments, build output and caches. */
 const EXCLUDED_DIRECTORIES = new Set([
-  "test", "tests", "__tests__",
-  "node_modules", ".git", ".venv", "venv",
+  "test",
+  "tests",
+  "__tests__",
+  "node_modules",
+  ".git",
+  ".venv",
+  "venv",
   // Rebuilt by the Apps runtime (npm run build); a local leftover would make synth depend on the machine.
   "dist",
-  "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".cache",
+  "__pycache__",
+  ".pytest_cache",
+  ".mypy_cache",
+  ".ruff_cache",
+  ".cache",
 ]);
 /** File names never uploaded. */
 const EXCLUDED_FILES: readonly RegExp[] = [
   /\.(test|spec)\./, // *.test.*, *.spec.*
   /^\.env(\..*)?$/, // .env, .env.*: local settings, often secrets
-  /\.py[co]$/, /^\.DS_Store$/, /\.tsbuildinfo$/, // caches
+  /\.py[co]$/,
+  /^\.DS_Store$/,
+  /\.tsbuildinfo$/, // caches
 ];
 
 /** The file the Apps runtime reads the command and environment from. */
@@ -31,7 +42,8 @@ export const APP_YAML = "app.yaml";
  * in code-unit order.
  */
 export function appSourceFiles(dir: string): string[] {
-  if (!existsSync(dir)) throw new Error(`app source directory ${dir}: expected a directory with the app's code, found nothing there`);
+  if (!existsSync(dir))
+    throw new Error(`app source directory ${dir}: expected a directory with the app's code, found nothing there`);
   const walk = (relative: string): string[] =>
     readdirSync(join(dir, relative), { withFileTypes: true }).flatMap((entry) => {
       const path = relative ? `${relative}/${entry.name}` : entry.name;
@@ -50,8 +62,15 @@ export function appSource(dir: string, env: Readonly<Record<string, string>> = {
   if (files.length === 0) throw new Error(`app source directory ${dir}: expected files to upload, found none`);
   if (Object.keys(env).length === 0) return files;
   const appYaml = files.find((f) => f.path === APP_YAML);
-  if (!appYaml) throw new Error(`app source directory ${dir}: expected an ${APP_YAML} to add the environment's settings (app.env) to, found none`);
-  return files.map((f) => (f === appYaml ? { path: f.path, content: Buffer.from(withEnvironment(f.content.toString("utf8"), env, join(dir, APP_YAML))) } : f));
+  if (!appYaml)
+    throw new Error(
+      `app source directory ${dir}: expected an ${APP_YAML} to add the environment's settings (app.env) to, found none`,
+    );
+  return files.map((f) =>
+    f === appYaml
+      ? { path: f.path, content: Buffer.from(withEnvironment(f.content.toString("utf8"), env, join(dir, APP_YAML))) }
+      : f,
+  );
 }
 
 /** sha256 of the deployed file set (`contentHash`): changes exactly when the deployed code would. */
@@ -62,7 +81,11 @@ export function appSourceSha256(dir: string, env: Readonly<Record<string, string
 /** The variable names `app.yaml` of `dir` sets in its `env` list (a setting may not set them again). */
 export function appYamlEnvNames(dir: string): string[] {
   const file = join(dir, APP_YAML);
-  return existsSync(file) ? envList(parseAppYaml(readFileSync(file, "utf8"), file)).items.map((item) => (isMap(item) ? String(item.get("name")) : "")) : [];
+  return existsSync(file)
+    ? envList(parseAppYaml(readFileSync(file, "utf8"), file)).items.map((item) =>
+        isMap(item) ? String(item.get("name")) : "",
+      )
+    : [];
 }
 
 /** `app.yaml` text with `env` entries `{name, value}` appended. */
@@ -76,12 +99,14 @@ function withEnvironment(text: string, env: Readonly<Record<string, string>>, fi
 
 function parseAppYaml(text: string, file: string) {
   const doc = parseDocument(text);
-  if (doc.errors.length || !isMap(doc.contents)) throw new Error(`${file}: expected a YAML mapping (command, env), found something else`);
+  if (doc.errors.length || !isMap(doc.contents))
+    throw new Error(`${file}: expected a YAML mapping (command, env), found something else`);
   return doc;
 }
 
 function envList(doc: ReturnType<typeof parseDocument>) {
   const list = doc.get("env", true) ?? doc.createNode([]);
-  if (!isSeq(list)) throw new Error(`${APP_YAML}: env: expected a list of {name, value | valueFrom}, found something else`);
+  if (!isSeq(list))
+    throw new Error(`${APP_YAML}: env: expected a list of {name, value | valueFrom}, found something else`);
   return list;
 }

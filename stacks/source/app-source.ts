@@ -46,4 +46,3 @@ export class AppSource extends Construct {
     this.fileCount = files.length;
   }
 }
-

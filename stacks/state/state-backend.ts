@@ -60,12 +60,21 @@ export function addStateBackend(stack: TerraformStack, props: StateBackendProps)
 
   const dir = location.testStateDir ?? location.localStateDir ?? DEFAULT_STATE_DIR;
   // Written relative to the directory Terraform runs in (`cdktf.out/stacks/<env>`), like every path it reads.
-  const backend = new LocalBackend(stack, { path: relativeToStackDirectory(stack, join(dir, `${environment}.tfstate`)) });
+  const backend = new LocalBackend(stack, {
+    path: relativeToStackDirectory(stack, join(dir, `${environment}.tfstate`)),
+  });
   const replaced = location.testStateDir && config.type !== "local" ? config.type : undefined;
   if (location.testStateDir) {
-    backend.addOverride("//", `TEST ONLY: local state from STACK_TEST_STATE_DIR${replaced ? ` in place of the configured ${replaced} backend` : ""}`);
+    backend.addOverride(
+      "//",
+      `TEST ONLY: local state from STACK_TEST_STATE_DIR${replaced ? ` in place of the configured ${replaced} backend` : ""}`,
+    );
   }
-  const reason = replaced ? `test only: STACK_TEST_STATE_DIR replaces the ${replaced} backend with local state` : config.type === "local" ? config.reason : undefined;
+  const reason = replaced
+    ? `test only: STACK_TEST_STATE_DIR replaces the ${replaced} backend with local state`
+    : config.type === "local"
+      ? config.reason
+      : undefined;
   if (production && reason) addNagSuppression(backend, { id: ProductionRemoteState.id, appliesTo: "local", reason });
   return backend;
 }
@@ -88,6 +97,10 @@ function remoteBackend(stack: TerraformStack, config: Exclude<BackendConfig, { t
       return new GcsBackend(stack, props);
     }
     case "remote":
-      return new RemoteBackend(stack, { hostname: config.hostname, organization: config.organization, workspaces: new NamedRemoteWorkspace(config.workspace) });
+      return new RemoteBackend(stack, {
+        hostname: config.hostname,
+        organization: config.organization,
+        workspaces: new NamedRemoteWorkspace(config.workspace),
+      });
   }
 }

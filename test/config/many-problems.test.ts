@@ -49,7 +49,10 @@ test(`${UNKNOWN_KEYS} unknown keys are reported in time linear in their number`,
     const baseline = (before + timed(parse)) / 2;
 
     assert.equal(problems, UNKNOWN_KEYS);
-    assert.ok(loading < BOUND * baseline, `loading took ${Math.round(loading)} ms, ${(loading / baseline).toFixed(1)}x parsing the file (${Math.round(baseline)} ms); expected under ${BOUND}x`);
+    assert.ok(
+      loading < BOUND * baseline,
+      `loading took ${Math.round(loading)} ms, ${(loading / baseline).toFixed(1)}x parsing the file (${Math.round(baseline)} ms); expected under ${BOUND}x`,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -12,20 +12,35 @@ import { environmentsDir, loadEnvironments } from "../../stacks/config/load-envi
 
 const ENVIRONMENTS = environmentsDir({});
 /** Every shipped environment but the shared defaults. */
-const NAMES = readdirSync(ENVIRONMENTS).filter((f) => f.endsWith(".yaml") && f !== "common.yaml").map((f) => f.replace(/\.yaml$/, ""));
+const NAMES = readdirSync(ENVIRONMENTS)
+  .filter((f) => f.endsWith(".yaml") && f !== "common.yaml")
+  .map((f) => f.replace(/\.yaml$/, ""));
 
 /** The shipped environments with `yaml` as common.yaml's `postApply` section. */
 function withPostApply(t: TestContext, yaml: string): string {
   const dir = mkdtempSync(join(tmpdir(), "envs-"));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   cpSync(ENVIRONMENTS, dir, { recursive: true });
-  writeFileSync(join(dir, "common.yaml"), `${readFileSync(join(ENVIRONMENTS, "common.yaml"), "utf8")}postApply:\n${yaml}\n`);
+  writeFileSync(
+    join(dir, "common.yaml"),
+    `${readFileSync(join(ENVIRONMENTS, "common.yaml"), "utf8")}postApply:\n${yaml}\n`,
+  );
   return dir;
 }
 
 test("a bound the YAML leaves out gets its documented default", (t) => {
   for (const config of loadEnvironments({ dir: withPostApply(t, "  {}") })) {
-    assert.deepEqual(config.postApply, { instanceReadyTimeoutSeconds: 900, lockTimeoutSeconds: 300, statementLockTimeoutSeconds: 10, statementTimeoutSeconds: 3600, releaseTimeoutSeconds: 1200 }, config.name);
+    assert.deepEqual(
+      config.postApply,
+      {
+        instanceReadyTimeoutSeconds: 900,
+        lockTimeoutSeconds: 300,
+        statementLockTimeoutSeconds: 10,
+        statementTimeoutSeconds: 3600,
+        releaseTimeoutSeconds: 1200,
+      },
+      config.name,
+    );
   }
 });
 
@@ -33,7 +48,11 @@ test("values set in the YAML reach every environment", (t) => {
   const dir = withPostApply(t, "  statementLockTimeoutSeconds: 3\n  statementTimeoutSeconds: 600");
   const configs = loadEnvironments({ dir });
   assert.deepEqual(configs.map((c) => c.name).sort(), [...NAMES].sort());
-  for (const config of configs) assert.deepEqual([config.postApply.statementLockTimeoutSeconds, config.postApply.statementTimeoutSeconds], [3, 600]);
+  for (const config of configs)
+    assert.deepEqual(
+      [config.postApply.statementLockTimeoutSeconds, config.postApply.statementTimeoutSeconds],
+      [3, 600],
+    );
 });
 
 test("zero, fractions, text and values beyond PostgreSQL's limit are errors naming the field", (t) => {

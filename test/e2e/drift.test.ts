@@ -25,7 +25,9 @@ import { providerUnavailable } from "../support/terraform";
 
 // Where the bootstrap could not get the provider, CI still runs this tier; these tests then skip, saying why.
 describe("drift against deployed environments", { skip: providerUnavailable() }, () => {
-  const [first, second] = loadEnvironments({ dir: join(REPO_ROOT, "environments") }).filter((e) => !e.production).map((e) => e.name);
+  const [first, second] = loadEnvironments({ dir: join(REPO_ROOT, "environments") })
+    .filter((e) => !e.production)
+    .map((e) => e.name);
 
   /** Identities the workspace knows that the tests name out of band: a user given a permission by hand, a group added as a read-only role. */
   const INTRUDER = "intruder@example.com";
@@ -48,13 +50,21 @@ describe("drift against deployed environments", { skip: providerUnavailable() },
   });
 
   /** `npm run drift -- <args> --format json` in the copy, checked to have changed nothing and printed no secret. */
-  async function drift(args: string[], env?: NodeJS.ProcessEnv): Promise<{ status: number | null; report: DriftReport; output: string }> {
+  async function drift(
+    args: string[],
+    env?: NodeJS.ProcessEnv,
+  ): Promise<{ status: number | null; report: DriftReport; output: string }> {
     const before = await snapshot();
     const result = world.tool("tools/drift/main.ts", [...args, "--format", "json"], env);
     const output = outputOf(result);
     assert.deepEqual(await snapshot(), before, `the drift run changed something:\n${output}`);
-    for (const secret of world.secrets) assert.ok(!`${result.stdout}${result.stderr}`.includes(secret), `a secret was printed:\n${output}`);
-    assert.deepEqual(readdirSync(world.project.dir).filter((name) => name.startsWith(".drift-")), [], "the synthesized stacks were left behind");
+    for (const secret of world.secrets)
+      assert.ok(!`${result.stdout}${result.stderr}`.includes(secret), `a secret was printed:\n${output}`);
+    assert.deepEqual(
+      readdirSync(world.project.dir).filter((name) => name.startsWith(".drift-")),
+      [],
+      "the synthesized stacks were left behind",
+    );
     let report: DriftReport;
     try {
       report = JSON.parse(result.stdout) as DriftReport;
@@ -74,7 +84,11 @@ describe("drift against deployed environments", { skip: providerUnavailable() },
     return {
       state: environments.map((e) => {
         const file = world.stateFile(e.name);
-        return [sha256(readFileSync(file)), existsSync(`${file}.lock.info`), existsSync(join(file, "..", ".terraform.tfstate.lock.info"))];
+        return [
+          sha256(readFileSync(file)),
+          existsSync(`${file}.lock.info`),
+          existsSync(join(file, "..", ".terraform.tfstate.lock.info")),
+        ];
       }),
       workspace: await Promise.all(environments.map(workspaceObjects)),
       database: await Promise.all(environments.map(databaseObjects)),
@@ -96,21 +110,29 @@ describe("drift against deployed environments", { skip: providerUnavailable() },
       `/api/2.0/secrets/list?scope=${secrets?.scope}`,
       `/api/2.0/workspace/get-status?path=${encodeURIComponent(app.sourcePath ?? `/Shared/apps/${app.name}`)}`,
     ];
-    const read = (path: string) => world.emulator.api<{ scopes?: { name: string }[] }>("GET", path).catch((error: Error) => error.message);
+    const read = (path: string) =>
+      world.emulator.api<{ scopes?: { name: string }[] }>("GET", path).catch((error: Error) => error.message);
     // The scope list comes in no particular order.
-    const sorted = (answer: Awaited<ReturnType<typeof read>>) => (typeof answer === "object" && answer.scopes ? { ...answer, scopes: [...answer.scopes].sort((a, b) => a.name.localeCompare(b.name)) } : answer);
+    const sorted = (answer: Awaited<ReturnType<typeof read>>) =>
+      typeof answer === "object" && answer.scopes
+        ? { ...answer, scopes: [...answer.scopes].sort((a, b) => a.name.localeCompare(b.name)) }
+        : answer;
     return Promise.all(paths.map(async (path) => sorted(await read(path))));
   }
 
   async function databaseObjects(config: EnvironmentConfig): Promise<unknown[]> {
-    const { rows } = await world.sql(config, `
+    const { rows } = await world.sql(
+      config,
+      `
       SELECT format('%s owner=%s acl=%s', c.oid::regclass, pg_get_userbyid(c.relowner), c.relacl) AS line
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname IN ($1, 'post_apply')
       UNION ALL SELECT format('schema %s owner=%s acl=%s', nspname, pg_get_userbyid(nspowner), nspacl) FROM pg_namespace
       UNION ALL SELECT format('default acl %s %s %s', pg_get_userbyid(defaclrole), defaclobjtype, defaclacl) FROM pg_default_acl
       UNION ALL SELECT format('role %s', rolname) FROM pg_roles
       UNION ALL SELECT format('applied %s %s %s %s', schema_name, name, checksum, applied_at) FROM post_apply.applied_migrations
-      ORDER BY 1`, [config.database.schema]);
+      ORDER BY 1`,
+      [config.database.schema],
+    );
     return rows.map((r) => r.line);
   }
 
@@ -140,7 +162,9 @@ describe("drift against deployed environments", { skip: providerUnavailable() },
 
   /** The address of the (first) resource of `type` in the copy's synthesized stack, optionally whose name starts with `prefix`. */
   function address(config: EnvironmentConfig, type: string, prefix = ""): string {
-    const stack = JSON.parse(readFileSync(join(world.project.dir, "cdktf.out", "stacks", config.name, "cdk.tf.json"), "utf8")) as { resource: Record<string, Record<string, unknown>> };
+    const stack = JSON.parse(
+      readFileSync(join(world.project.dir, "cdktf.out", "stacks", config.name, "cdk.tf.json"), "utf8"),
+    ) as { resource: Record<string, Record<string, unknown>> };
     const name = Object.keys(stack.resource[type] ?? {}).find((n) => n.startsWith(prefix));
     assert.ok(name, `no ${type} ${prefix} in ${config.name}`);
     return `${type}.${name}`;
@@ -156,11 +180,16 @@ describe("drift against deployed environments", { skip: providerUnavailable() },
 
   const api = <T = unknown>(method: string, path: string, body?: unknown) => world.emulator.api<T>(method, path, body);
   const appPath = (config: EnvironmentConfig) => `/api/2.0/apps/${config.app.name}`;
-  const servicePrincipal = async (config: EnvironmentConfig) => (await api<{ service_principal_client_id: string }>("GET", appPath(config))).service_principal_client_id;
+  const servicePrincipal = async (config: EnvironmentConfig) =>
+    (await api<{ service_principal_client_id: string }>("GET", appPath(config))).service_principal_client_id;
   let migrationText = "";
   const firstMigration = () => {
     const dir = join(world.project.dir, "app-src", "migrations");
-    return `app-src/migrations/${readdirSync(dir).filter((f) => f.endsWith(".sql")).sort()[0]}`;
+    return `app-src/migrations/${
+      readdirSync(dir)
+        .filter((f) => f.endsWith(".sql"))
+        .sort()[0]
+    }`;
   };
 
   const injections: Injection[] = [
@@ -170,7 +199,15 @@ describe("drift against deployed environments", { skip: providerUnavailable() },
         const app = await api<Record<string, unknown>>("GET", appPath(config));
         await api("PATCH", appPath(config), { ...app, description: "edited by hand" });
       },
-      expected: (config) => [{ check: "terraform", class: "out-of-band", object: `${address(config, "databricks_app")} (${config.app.name}) description`, expected: config.app.description, found: "edited by hand" }],
+      expected: (config) => [
+        {
+          check: "terraform",
+          class: "out-of-band",
+          object: `${address(config, "databricks_app")} (${config.app.name}) description`,
+          expected: config.app.description,
+          found: "edited by hand",
+        },
+      ],
       async restore(config) {
         const app = await api<Record<string, unknown>>("GET", appPath(config));
         await api("PATCH", appPath(config), { ...app, description: config.app.description });
@@ -178,49 +215,94 @@ describe("drift against deployed environments", { skip: providerUnavailable() },
     },
     {
       name: "a secret deleted",
-      inject: async (config) => void (await api("POST", "/api/2.0/secrets/delete", { scope: config.secrets!.scope, key: config.secrets!.keys[0] })),
-      expected: (config) => [{ check: "terraform", class: "out-of-band", object: `${address(config, "databricks_secret")} (${config.secrets!.keys[0]})`, expected: "exists (in the Terraform state)", found: "deleted outside Terraform" }],
-      restore: async (config) => void (await api("POST", "/api/2.0/secrets/put", { scope: config.secrets!.scope, key: config.secrets!.keys[0], string_value: `e2e-secret-${config.secrets!.keys[0]}` })),
+      inject: async (config) =>
+        void (await api("POST", "/api/2.0/secrets/delete", {
+          scope: config.secrets!.scope,
+          key: config.secrets!.keys[0],
+        })),
+      expected: (config) => [
+        {
+          check: "terraform",
+          class: "out-of-band",
+          object: `${address(config, "databricks_secret")} (${config.secrets!.keys[0]})`,
+          expected: "exists (in the Terraform state)",
+          found: "deleted outside Terraform",
+        },
+      ],
+      restore: async (config) =>
+        void (await api("POST", "/api/2.0/secrets/put", {
+          scope: config.secrets!.scope,
+          key: config.secrets!.keys[0],
+          string_value: `e2e-secret-${config.secrets!.keys[0]}`,
+        })),
     },
     {
       name: "an app permission added by hand",
       async inject(config) {
         const acl = config.permissions.app.map((p) => ({ group_name: p.group, permission_level: p.level }));
-        await api("PUT", `/api/2.0/permissions/apps/${config.app.name}`, { access_control_list: [...acl, { user_name: INTRUDER, permission_level: "CAN_MANAGE" }] });
+        await api("PUT", `/api/2.0/permissions/apps/${config.app.name}`, {
+          access_control_list: [...acl, { user_name: INTRUDER, permission_level: "CAN_MANAGE" }],
+        });
       },
-      expected: (config) => [{
-        check: "terraform",
-        class: "out-of-band",
-        object: `${address(config, "databricks_permissions", "app-permissions")} (${config.app.name}) access_control[0]`,
-        expected: "(absent)",
-        found: JSON.stringify({ permission_level: "CAN_MANAGE", user_name: INTRUDER }),
-      }],
-      restore: async (config) => void (await api("PUT", `/api/2.0/permissions/apps/${config.app.name}`, { access_control_list: config.permissions.app.map((p) => ({ group_name: p.group, permission_level: p.level })) })),
+      expected: (config) => [
+        {
+          check: "terraform",
+          class: "out-of-band",
+          object: `${address(config, "databricks_permissions", "app-permissions")} (${config.app.name}) access_control[0]`,
+          expected: "(absent)",
+          found: JSON.stringify({ permission_level: "CAN_MANAGE", user_name: INTRUDER }),
+        },
+      ],
+      restore: async (config) =>
+        void (await api("PUT", `/api/2.0/permissions/apps/${config.app.name}`, {
+          access_control_list: config.permissions.app.map((p) => ({ group_name: p.group, permission_level: p.level })),
+        })),
     },
     {
       name: "an instance input-only field changed",
-      inject: async (config) => void (await api("PATCH", `/api/2.0/database/instances/${config.lakebase.instanceName}?update_mask=retention_window_in_days`, { retention_window_in_days: 3 })),
-      expected: (config) => [{
-        check: "instance",
-        class: "out-of-band",
-        object: `Lakebase instance "${config.lakebase.instanceName}" retention_window_in_days (lakebase.retentionWindowInDays)`,
-        expected: String(config.lakebase.retentionWindowInDays),
-        found: "3",
-      }],
+      inject: async (config) =>
+        void (await api(
+          "PATCH",
+          `/api/2.0/database/instances/${config.lakebase.instanceName}?update_mask=retention_window_in_days`,
+          { retention_window_in_days: 3 },
+        )),
+      expected: (config) => [
+        {
+          check: "instance",
+          class: "out-of-band",
+          object: `Lakebase instance "${config.lakebase.instanceName}" retention_window_in_days (lakebase.retentionWindowInDays)`,
+          expected: String(config.lakebase.retentionWindowInDays),
+          found: "3",
+        },
+      ],
       restore: async (config) =>
-        void (await api("PATCH", `/api/2.0/database/instances/${config.lakebase.instanceName}?update_mask=retention_window_in_days`, { retention_window_in_days: config.lakebase.retentionWindowInDays })),
+        void (await api(
+          "PATCH",
+          `/api/2.0/database/instances/${config.lakebase.instanceName}?update_mask=retention_window_in_days`,
+          { retention_window_in_days: config.lakebase.retentionWindowInDays },
+        )),
     },
     {
       name: "a grant revoked",
-      inject: async (config) => void (await world.sql(config, `REVOKE INSERT ON ${config.database.schema}.notes FROM ${pg.escapeIdentifier(servicePrincipalOf(config))}`)),
-      expected: (config) => [{
-        check: "access",
-        class: "out-of-band",
-        object: `table ${config.database.schema}.notes (database "${config.database.name}")`,
-        expected: "access exactly as database.appAccess / database.readOnlyRoles say",
-        found: `role "${servicePrincipalOf(config)}" lacks INSERT on table ${config.database.schema}.notes`,
-      }],
-      restore: async (config) => void (await world.sql(config, `GRANT INSERT ON ${config.database.schema}.notes TO ${pg.escapeIdentifier(servicePrincipalOf(config))}`)),
+      inject: async (config) =>
+        void (await world.sql(
+          config,
+          `REVOKE INSERT ON ${config.database.schema}.notes FROM ${pg.escapeIdentifier(servicePrincipalOf(config))}`,
+        )),
+      expected: (config) => [
+        {
+          check: "access",
+          class: "out-of-band",
+          object: `table ${config.database.schema}.notes (database "${config.database.name}")`,
+          expected: "access exactly as database.appAccess / database.readOnlyRoles say",
+          found: `role "${servicePrincipalOf(config)}" lacks INSERT on table ${config.database.schema}.notes`,
+        },
+      ],
+      restore: async (config) =>
+        void (await world.sql(
+          config,
+          `GRANT INSERT ON ${config.database.schema}.notes TO ${pg.escapeIdentifier(servicePrincipalOf(config))}`,
+        )),
     },
     {
       name: "a migration edited after it was applied",
@@ -230,7 +312,15 @@ describe("drift against deployed environments", { skip: providerUnavailable() },
           return `${text}\n-- edited after it was applied\n`;
         });
       },
-      expected: () => [{ check: "migrations", class: "unapplied", object: `migration ${firstMigration().split("/").pop()}`, expected: "", found: "" }],
+      expected: () => [
+        {
+          check: "migrations",
+          class: "unapplied",
+          object: `migration ${firstMigration().split("/").pop()}`,
+          expected: "",
+          found: "",
+        },
+      ],
       restore: async () => world.project.edit(firstMigration(), () => migrationText),
     },
   ];
@@ -241,9 +331,17 @@ describe("drift against deployed environments", { skip: providerUnavailable() },
       compute_status?: { state?: string };
       pending_deployment?: { status?: { state?: string } };
     }
-    for (const started = Date.now(); Date.now() - started < 30_000; await new Promise((resolve) => setTimeout(resolve, 100))) {
+    for (
+      const started = Date.now();
+      Date.now() - started < 30_000;
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    ) {
       const app = await api<App>("GET", appPath(config));
-      if (!["STARTING", "STOPPING"].includes(app.compute_status?.state ?? "") && app.pending_deployment?.status?.state !== "IN_PROGRESS") return;
+      if (
+        !["STARTING", "STOPPING"].includes(app.compute_status?.state ?? "") &&
+        app.pending_deployment?.status?.state !== "IN_PROGRESS"
+      )
+        return;
     }
     assert.fail(`app ${config.app.name} is still changing after 30 s`);
   }
@@ -253,10 +351,24 @@ describe("drift against deployed environments", { skip: providerUnavailable() },
   const servicePrincipalOf = (config: EnvironmentConfig) => principals.get(config.name)!;
 
   /** Expected findings compared on what they say; a migration's checksums are not known in advance, so only that it was edited. */
-  function assertReported(report: DriftReport, config: EnvironmentConfig, expected: ReturnType<typeof findingsOf>, output: string): void {
+  function assertReported(
+    report: DriftReport,
+    config: EnvironmentConfig,
+    expected: ReturnType<typeof findingsOf>,
+    output: string,
+  ): void {
     const found = findingsOf(report, config.name);
     for (const want of expected) {
-      const match = want.check === "migrations" ? found.find((f) => f.check === "migrations" && f.object === want.object && /edited after it was applied/.test(f.found) && f.class === want.class) : found.find((f) => JSON.stringify(f) === JSON.stringify(want));
+      const match =
+        want.check === "migrations"
+          ? found.find(
+              (f) =>
+                f.check === "migrations" &&
+                f.object === want.object &&
+                /edited after it was applied/.test(f.found) &&
+                f.class === want.class,
+            )
+          : found.find((f) => JSON.stringify(f) === JSON.stringify(want));
       assert.ok(match, `not reported: ${JSON.stringify(want)}\nfound: ${JSON.stringify(found, null, 2)}\n${output}`);
     }
   }
@@ -281,7 +393,11 @@ describe("drift against deployed environments", { skip: providerUnavailable() },
         assert.equal(status, 2, output);
         assertReported(report, dev, injection.expected(dev), output);
         // Nothing else out of band: the one change is the only out-of-band finding.
-        assert.equal(findingsOf(report, dev.name).filter((f) => f.class === "out-of-band").length, injection.expected(dev).filter((f) => f.class === "out-of-band").length, output);
+        assert.equal(
+          findingsOf(report, dev.name).filter((f) => f.class === "out-of-band").length,
+          injection.expected(dev).filter((f) => f.class === "out-of-band").length,
+          output,
+        );
       } finally {
         await injection.restore(dev);
       }
@@ -295,11 +411,18 @@ describe("drift against deployed environments", { skip: providerUnavailable() },
       const { report, output } = await drift([dev.name]);
       const unapplied = findingsOf(report, dev.name).filter((f) => f.class === "unapplied");
       const steps = unapplied.filter((f) => f.object.includes("terraform_data."));
-      assert.deepEqual(steps.map((f) => [f.check, f.object.split(":")[0], f.expected]).sort(), [
-        ["migrations", address(dev, "terraform_data", "post-apply"), "run for this commit"],
-        ["release", address(dev, "terraform_data", "release"), "run for this commit"],
-      ], output);
-      assert.match(steps.find((f) => f.check === "migrations")!.found, /^not yet: the migration files changed \(migrations_sha256: [0-9a-f]{12}… → [0-9a-f]{12}…\)$/);
+      assert.deepEqual(
+        steps.map((f) => [f.check, f.object.split(":")[0], f.expected]).sort(),
+        [
+          ["migrations", address(dev, "terraform_data", "post-apply"), "run for this commit"],
+          ["release", address(dev, "terraform_data", "release"), "run for this commit"],
+        ],
+        output,
+      );
+      assert.match(
+        steps.find((f) => f.check === "migrations")!.found,
+        /^not yet: the migration files changed \(migrations_sha256: [0-9a-f]{12}… → [0-9a-f]{12}…\)$/,
+      );
     } finally {
       await injection.restore(dev);
     }
@@ -310,7 +433,12 @@ describe("drift against deployed environments", { skip: providerUnavailable() },
     try {
       const { status, report, output } = await drift([dev.name]);
       assert.equal(status, 2, output);
-      assertReported(report, dev, injections.flatMap((i) => i.expected(dev)), output);
+      assertReported(
+        report,
+        dev,
+        injections.flatMap((i) => i.expected(dev)),
+        output,
+      );
     } finally {
       // In reverse: the app's description cannot be set back while a secret it is bound to is missing.
       for (const injection of [...injections].reverse()) await injection.restore(dev);
@@ -326,12 +454,16 @@ describe("drift against deployed environments", { skip: providerUnavailable() },
       class: "out-of-band" as const,
       object: `${app} (${dev.app.name})`,
       expected: "exists (in the Terraform state)",
-      found: "deleted outside Terraform; the provider fails to read it, so every refreshing plan and deploy of this environment fails",
+      found:
+        "deleted outside Terraform; the provider fails to read it, so every refreshing plan and deploy of this environment fails",
     };
     const alone = await drift([dev.name]);
     assert.equal(alone.status, 2, alone.output);
     assert.deepEqual(findingsOf(alone.report, dev.name), [deleted], alone.output);
-    assert.match(resultOf(alone.report, dev.name).findings[0].remediation, new RegExp(`terraform state rm '${app.replace(/\./g, "\\.")}'.*npx cdktf deploy ${dev.name}`));
+    assert.match(
+      resultOf(alone.report, dev.name).findings[0].remediation,
+      new RegExp(`terraform state rm '${app.replace(/\./g, "\\.")}'.*npx cdktf deploy ${dev.name}`),
+    );
     assert.match(resultOf(alone.report, dev.name).notChecked.join("\n"), /the refresh stopped at databricks_app\./);
 
     // Together with the changes that do not live on the app (its role's access is checked as the state knows it).
@@ -359,7 +491,11 @@ describe("drift against deployed environments", { skip: providerUnavailable() },
     try {
       const { status, report, output } = await drift([dev.name]);
       assert.equal(status, 2, output);
-      assert.deepEqual(findingsOf(report, dev.name, "release").map((f) => [f.class, f.object, f.expected]), [["out-of-band", `app "${dev.app.name}"`, "RUNNING on ACTIVE compute"]], output);
+      assert.deepEqual(
+        findingsOf(report, dev.name, "release").map((f) => [f.class, f.object, f.expected]),
+        [["out-of-band", `app "${dev.app.name}"`, "RUNNING on ACTIVE compute"]],
+        output,
+      );
       assert.match(findingsOf(report, dev.name, "release")[0].found, /on STOPPED compute/);
     } finally {
       await api("POST", `${appPath(dev)}/start`);
@@ -369,13 +505,23 @@ describe("drift against deployed environments", { skip: providerUnavailable() },
     const elsewhere = `/Shared/elsewhere-${dev.name}`;
     const source = `/Workspace${dev.app.sourcePath ?? `/Shared/apps/${dev.app.name}`}`;
     await api("POST", "/api/2.0/workspace/mkdirs", { path: elsewhere });
-    const { deployment_id: id } = await api<{ deployment_id: string }>("POST", `${appPath(dev)}/deployments`, { source_code_path: `/Workspace${elsewhere}`, mode: "SNAPSHOT" });
+    const { deployment_id: id } = await api<{ deployment_id: string }>("POST", `${appPath(dev)}/deployments`, {
+      source_code_path: `/Workspace${elsewhere}`,
+      mode: "SNAPSHOT",
+    });
     await settled(dev);
     try {
       const { status, report, output } = await drift([dev.name]);
       assert.equal(status, 2, output);
-      assert.deepEqual(findingsOf(report, dev.name, "release").map((f) => [f.class, f.object, f.expected]), [["out-of-band", `app "${dev.app.name}" active deployment`, `a deployment of ${source}`]], output);
-      assert.match(findingsOf(report, dev.name, "release")[0].found, new RegExp(`^deployment ${id} of /Workspace${elsewhere} `));
+      assert.deepEqual(
+        findingsOf(report, dev.name, "release").map((f) => [f.class, f.object, f.expected]),
+        [["out-of-band", `app "${dev.app.name}" active deployment`, `a deployment of ${source}`]],
+        output,
+      );
+      assert.match(
+        findingsOf(report, dev.name, "release")[0].found,
+        new RegExp(`^deployment ${id} of /Workspace${elsewhere} `),
+      );
     } finally {
       await api("POST", `${appPath(dev)}/deployments`, { source_code_path: source, mode: "SNAPSHOT" });
       await settled(dev);
@@ -390,14 +536,22 @@ describe("drift against deployed environments", { skip: providerUnavailable() },
     try {
       const { status, report, output } = await drift([dev.name]);
       assert.equal(status, 2, output);
-      assert.deepEqual(findingsOf(report, dev.name, "roles"), [{
-        check: "roles",
-        class: "unapplied",
-        object: `Lakebase role "${AUDITORS}" (database.readOnlyRoles of environments/${dev.name}.yaml)`,
-        expected: "exists on the instance, with read-only access to the app schema",
-        found: "missing",
-      }], output);
-      const step = findingsOf(report, dev.name, "migrations").find((f) => f.object.startsWith(address(dev, "terraform_data", "post-apply")));
+      assert.deepEqual(
+        findingsOf(report, dev.name, "roles"),
+        [
+          {
+            check: "roles",
+            class: "unapplied",
+            object: `Lakebase role "${AUDITORS}" (database.readOnlyRoles of environments/${dev.name}.yaml)`,
+            expected: "exists on the instance, with read-only access to the app schema",
+            found: "missing",
+          },
+        ],
+        output,
+      );
+      const step = findingsOf(report, dev.name, "migrations").find((f) =>
+        f.object.startsWith(address(dev, "terraform_data", "post-apply")),
+      );
       assert.match(step?.found ?? "", /the grant settings changed/, output);
     } finally {
       world.project.edit(file, () => original);
@@ -409,18 +563,42 @@ describe("drift against deployed environments", { skip: providerUnavailable() },
     const name = `${String(readdirSync(dir).filter((f) => f.endsWith(".sql")).length + 1).padStart(4, "0")}_e2e_drift.sql`;
     writeFileSync(join(dir, name), "CREATE TABLE e2e_drift (id int);\n");
     await world.sql(dev, `CREATE TABLE ${dev.database.schema}.scratch (id int)`);
-    const { rows: [{ superuser }] } = await world.sql<{ superuser: string }>(dev, "SELECT current_user AS superuser");
+    const {
+      rows: [{ superuser }],
+    } = await world.sql<{ superuser: string }>(dev, "SELECT current_user AS superuser");
     try {
       const { status, report, output } = await drift([dev.name]);
       assert.equal(status, 2, output);
-      assert.deepEqual(findingsOf(report, dev.name, "migrations").filter((f) => f.object === `migration ${name}`), [
-        { check: "migrations", class: "unapplied", object: `migration ${name}`, expected: `applied to schema "${dev.database.schema}"`, found: "pending (not applied)" },
-      ], output);
-      const release = findingsOf(report, dev.name, "release").find((f) => f.object.startsWith(address(dev, "terraform_data", "release")));
+      assert.deepEqual(
+        findingsOf(report, dev.name, "migrations").filter((f) => f.object === `migration ${name}`),
+        [
+          {
+            check: "migrations",
+            class: "unapplied",
+            object: `migration ${name}`,
+            expected: `applied to schema "${dev.database.schema}"`,
+            found: "pending (not applied)",
+          },
+        ],
+        output,
+      );
+      const release = findingsOf(report, dev.name, "release").find((f) =>
+        f.object.startsWith(address(dev, "terraform_data", "release")),
+      );
       assert.match(release?.found ?? "", /the app's source files changed/, output);
-      assert.deepEqual(findingsOf(report, dev.name, "ownership"), [
-        { check: "ownership", class: "out-of-band", object: `table ${dev.database.schema}.scratch`, expected: `owned by "${world.emulator.userName}"`, found: `owned by "${superuser}"` },
-      ], output);
+      assert.deepEqual(
+        findingsOf(report, dev.name, "ownership"),
+        [
+          {
+            check: "ownership",
+            class: "out-of-band",
+            object: `table ${dev.database.schema}.scratch`,
+            expected: `owned by "${world.emulator.userName}"`,
+            found: `owned by "${superuser}"`,
+          },
+        ],
+        output,
+      );
     } finally {
       rmSync(join(dir, name));
       await world.sql(dev, `DROP TABLE ${dev.database.schema}.scratch`);
@@ -432,11 +610,25 @@ describe("drift against deployed environments", { skip: providerUnavailable() },
     const config = join(mirror, "terraformrc");
     writeFileSync(config, `provider_installation {\n  filesystem_mirror {\n    path = "${mirror}"\n  }\n}\n`);
     const secretVariables = Object.keys(world.env).filter((name) => name.startsWith("TF_VAR_secret_"));
-    const withoutSecrets = Object.fromEntries(Object.entries(world.env).filter(([name]) => !secretVariables.includes(name)));
+    const withoutSecrets = Object.fromEntries(
+      Object.entries(world.env).filter(([name]) => !secretVariables.includes(name)),
+    );
     const cases: [string, NodeJS.ProcessEnv, RegExp][] = [
-      ["terraform binary", { ...world.env, TERRAFORM_BINARY_NAME: "/nonexistent/terraform" }, /^terraform: terraform binary: \/nonexistent\/terraform: not found/],
-      ["provider", { ...world.env, TF_CLI_CONFIG_FILE: config }, /^terraform: provider: the Databricks provider could not be installed/],
-      ["credentials", { ...world.env, DATABRICKS_TOKEN: "not-the-token" }, /^terraform: credentials: the Databricks provider could not authenticate.*; (instance|app): the workspace rejected the credentials/],
+      [
+        "terraform binary",
+        { ...world.env, TERRAFORM_BINARY_NAME: "/nonexistent/terraform" },
+        /^terraform: terraform binary: \/nonexistent\/terraform: not found/,
+      ],
+      [
+        "provider",
+        { ...world.env, TF_CLI_CONFIG_FILE: config },
+        /^terraform: provider: the Databricks provider could not be installed/,
+      ],
+      [
+        "credentials",
+        { ...world.env, DATABRICKS_TOKEN: "not-the-token" },
+        /^terraform: credentials: the Databricks provider could not authenticate.*; (instance|app): the workspace rejected the credentials/,
+      ],
       ["secret values", withoutSecrets, new RegExp(`^terraform: secret values: ${secretVariables.join(", ")} not set`)],
     ];
     try {
@@ -451,7 +643,11 @@ describe("drift against deployed environments", { skip: providerUnavailable() },
     // Not deployed from here: no local state.
     const { status, report, output } = await drift([other.name]);
     assert.equal(status, 1, output);
-    assert.match(resultOf(report, other.name).error ?? "", new RegExp(`^terraform: state: no local state file at \\S*${other.name}\\.tfstate `), output);
+    assert.match(
+      resultOf(report, other.name).error ?? "",
+      new RegExp(`^terraform: state: no local state file at \\S*${other.name}\\.tfstate `),
+      output,
+    );
     const markdown = world.tool("tools/drift/main.ts", [other.name]);
     assert.match(markdown.stdout, new RegExp(`## ${other.name}: not checked`));
   });
@@ -467,8 +663,14 @@ describe("drift against deployed environments", { skip: providerUnavailable() },
       assert.equal(status, 2, output);
       assert.deepEqual(findingsOf(report, dev.name), []);
       assertReported(report, other, description.expected(other), output);
-      assert.deepEqual(JSON.parse(readFileSync(join(outDir, "drift-report.json"), "utf8")).environments, report.environments);
-      assert.match(readFileSync(join(outDir, "drift-report.md"), "utf8"), new RegExp(`## ${dev.name}: clean[\\s\\S]*## ${other.name}: drift \\(1 finding\\)`));
+      assert.deepEqual(
+        JSON.parse(readFileSync(join(outDir, "drift-report.json"), "utf8")).environments,
+        report.environments,
+      );
+      assert.match(
+        readFileSync(join(outDir, "drift-report.md"), "utf8"),
+        new RegExp(`## ${dev.name}: clean[\\s\\S]*## ${other.name}: drift \\(1 finding\\)`),
+      );
       const single = readFileSync(join(outDir, `drift-${other.name}.md`), "utf8");
       assert.match(single, new RegExp(`## ${other.name}: drift \\(1 finding\\)`));
       assert.doesNotMatch(single, new RegExp(`## ${dev.name}`));

@@ -63,17 +63,22 @@ function fastPlan(env: string, expectedStatus: 0 | 2): { changes: ResourceChange
 function cdktfPlan(env: string): ResourceChange[] {
   const synth = world.project.cdktf(["synth", env]);
   assert.equal(synth.status, 0, outputOf(synth));
-  for (const args of [["init", "-input=false"], ["plan", "-input=false", "-out=cdktf.tfplan"]]) {
+  for (const args of [
+    ["init", "-input=false"],
+    ["plan", "-input=false", "-out=cdktf.tfplan"],
+  ]) {
     const result = world.project.terraform(env, args);
     assert.equal(result.status, 0, outputOf(result));
   }
   return resourceChanges(env, "cdktf.tfplan");
 }
 
-const changed = (changes: readonly ResourceChange[]) => changes.filter((c) => !c.change.actions.every((a) => a === "no-op" || a === "read"));
+const changed = (changes: readonly ResourceChange[]) =>
+  changes.filter((c) => !c.change.actions.every((a) => a === "no-op" || a === "read"));
 
 /** The `Plan: …` line of Terraform output, as `N to add, N to change, N to destroy`. */
-const planLine = (text: string) => /Plan: (\d+ to add, \d+ to change, \d+ to destroy)/.exec(text.replace(/\x1b\[[0-9;]*[A-Za-z]/g, ""))?.[1];
+const planLine = (text: string) =>
+  /Plan: (\d+ to add, \d+ to change, \d+ to destroy)/.exec(text.replace(/\x1b\[[0-9;]*[A-Za-z]/g, ""))?.[1];
 
 for (const config of environments) {
   const env = config.name;
@@ -81,20 +86,36 @@ for (const config of environments) {
   test(`${env}: before anything is deployed, the fast plan and cdktf's are the same plan`, { skip }, () => {
     const fast = fastPlan(env, 2);
     assert.deepEqual(fast.changes, cdktfPlan(env));
-    assert.ok(changed(fast.changes).every((c) => c.change.actions.join() === "create"), JSON.stringify(fast.changes));
+    assert.ok(
+      changed(fast.changes).every((c) => c.change.actions.join() === "create"),
+      JSON.stringify(fast.changes),
+    );
     const diff = world.project.cdktf(["diff", env, "--skip-provider-lock"]);
     assert.equal(diff.status, 0, outputOf(diff));
-    assert.match(fast.stdout, new RegExp(`^${env}\\s+${planLine(diff.stdout)}\\s`, "m"), `${outputOf(diff)}\n--- fast\n${fast.stdout}`);
+    assert.match(
+      fast.stdout,
+      new RegExp(`^${env}\\s+${planLine(diff.stdout)}\\s`, "m"),
+      `${outputOf(diff)}\n--- fast\n${fast.stdout}`,
+    );
   });
 
-  test(`${env}: the fast deploy applies the plan it shows, post-apply and release included; cdktf then sees no changes`, { skip }, async () => {
+  test(`${env}: the fast deploy applies the plan it shows, post-apply and release included; cdktf then sees no changes`, {
+    skip,
+  }, async () => {
     const result = npm("deploy", [env, "--auto-approve"]);
     assert.equal(result.status, 0, outputOf(result));
     assert.match(result.stdout, /Apply complete! Resources: \d+ added, 0 changed, 0 destroyed\./);
-    const app = await world.emulator.api<{ app_status?: { state?: string }; active_deployment?: { deployment_id?: string } }>("GET", `/api/2.0/apps/${config.app.name}`);
+    const app = await world.emulator.api<{
+      app_status?: { state?: string };
+      active_deployment?: { deployment_id?: string };
+    }>("GET", `/api/2.0/apps/${config.app.name}`);
     assert.equal(app.app_status?.state, "RUNNING", JSON.stringify(app));
     assert.ok(app.active_deployment?.deployment_id, JSON.stringify(app));
-    const applied = await (await world.emulator.instancePostgres(config.lakebase.instanceName)).query("SELECT count(*)::int AS n FROM post_apply.applied_migrations", [], config.database.name);
+    const applied = await (await world.emulator.instancePostgres(config.lakebase.instanceName)).query(
+      "SELECT count(*)::int AS n FROM post_apply.applied_migrations",
+      [],
+      config.database.name,
+    );
     assert.ok(applied.rows[0].n > 0);
 
     const diff = world.project.cdktf(["diff", env, "--skip-provider-lock"]);
@@ -106,7 +127,9 @@ for (const config of environments) {
     assert.match(again.stdout, new RegExp(`deploy: no changes in ${env}`));
   });
 
-  test(`${env}: after edits both plan the same changes; cdktf deploys them and the fast plan sees none left`, { skip }, () => {
+  test(`${env}: after edits both plan the same changes; cdktf deploys them and the fast plan sees none left`, {
+    skip,
+  }, () => {
     world.project.edit(`environments/${env}.yaml`, (text) => {
       const doc = parseDocument(text);
       doc.setIn(["app", "description"], `Edited for the fast path test (${env})`);
@@ -114,7 +137,10 @@ for (const config of environments) {
     });
     world.project.edit("app-src/src/log.ts", (text) => `${text}// edited by the fast path test for ${env}\n`);
     const fast = fastPlan(env, 2);
-    assert.ok(changed(fast.changes).some((c) => c.address.startsWith("databricks_app.")), JSON.stringify(changed(fast.changes)));
+    assert.ok(
+      changed(fast.changes).some((c) => c.address.startsWith("databricks_app.")),
+      JSON.stringify(changed(fast.changes)),
+    );
     assert.deepEqual(fast.changes, cdktfPlan(env));
 
     const deploy = world.project.cdktf(["deploy", env, "--auto-approve", "--skip-provider-lock"]);
@@ -130,12 +156,18 @@ for (const config of environments) {
   });
 
   if (config.production) {
-    test(`${env}: destroy is refused for the instance and the catalog (prevent_destroy); nothing is destroyed`, { skip }, async () => {
+    test(`${env}: destroy is refused for the instance and the catalog (prevent_destroy); nothing is destroyed`, {
+      skip,
+    }, async () => {
       const result = npm("destroy", [env, "--auto-approve"]);
       assert.equal(result.status, 1, outputOf(result));
       assert.match(result.stdout, /prevent_destroy/, outputOf(result));
       assert.match(result.stderr, /nothing applied, the plan of .* failed/);
-      for (const path of [`/api/2.0/apps/${config.app.name}`, `/api/2.0/database/instances/${config.lakebase.instanceName}`, `/api/2.0/database/catalogs/${config.database.catalog}`]) {
+      for (const path of [
+        `/api/2.0/apps/${config.app.name}`,
+        `/api/2.0/database/instances/${config.lakebase.instanceName}`,
+        `/api/2.0/database/catalogs/${config.database.catalog}`,
+      ]) {
         await world.emulator.api("GET", path);
       }
     });
@@ -151,7 +183,11 @@ for (const config of environments) {
       const result = npm("destroy", [env], { input: "yes\n" });
       assert.equal(result.status, 0, outputOf(result));
       assert.match(result.stdout, /Apply complete! Resources: 0 added, 0 changed, \d+ destroyed\./);
-      for (const path of [`/api/2.0/apps/${config.app.name}`, `/api/2.0/database/instances/${config.lakebase.instanceName}`, `/api/2.0/database/catalogs/${config.database.catalog}`]) {
+      for (const path of [
+        `/api/2.0/apps/${config.app.name}`,
+        `/api/2.0/database/instances/${config.lakebase.instanceName}`,
+        `/api/2.0/database/catalogs/${config.database.catalog}`,
+      ]) {
         await assert.rejects(world.emulator.api("GET", path), / -> 404: /, `${path} is still there`);
       }
       const diff = world.project.cdktf(["diff", env, "--skip-provider-lock"]);
@@ -185,7 +221,9 @@ test("terraform init runs when what it depends on changed, and only then", { ski
   assert.ok(existsSync(fingerprint), "init did not run after .terraform was removed");
 });
 
-test("user mistakes get one line and exit 1: an unknown environment, deploy without one, a bad option", { skip }, () => {
+test("user mistakes get one line and exit 1: an unknown environment, deploy without one, a bad option", {
+  skip,
+}, () => {
   for (const [script, args, message] of [
     ["plan", ["no-such-env"], /^plan: unknown environment "no-such-env"; known environments: /],
     ["deploy", [], /^deploy: name the environments to deploy \(known environments: /],
@@ -199,10 +237,15 @@ test("user mistakes get one line and exit 1: an unknown environment, deploy with
   }
 });
 
-test("offline, the documented commands print no checkpoint error (the scripts turn the update check off)", { skip }, () => {
+test("offline, the documented commands print no checkpoint error (the scripts turn the update check off)", {
+  skip,
+}, () => {
   const env = environments[0].name;
   const noSetting = { CHECKPOINT_DISABLE: "" };
-  for (const result of [npm("plan", [env], { env: noSetting }), npm("cdktf", ["diff", env, "--skip-provider-lock"], { env: noSetting })]) {
+  for (const result of [
+    npm("plan", [env], { env: noSetting }),
+    npm("cdktf", ["diff", env, "--skip-provider-lock"], { env: noSetting }),
+  ]) {
     assert.ok(result.status === 0 || result.status === 2, outputOf(result));
     assert.doesNotMatch(`${result.stdout}${result.stderr}`, /checkpoint/i, outputOf(result));
   }

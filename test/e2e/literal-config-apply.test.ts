@@ -29,7 +29,9 @@ const PATH_SEGMENT = TEMPLATE_PAYLOADS.join("-").replaceAll(" ", "_");
 /** Role names take no '"'. */
 const ROLES = TEMPLATE_PAYLOADS.map((p) => p.replaceAll('"', ""));
 const SOURCE_PATH = `/Shared/apps/notes-${ENV}/${PATH_SEGMENT}`;
-const TAGS = Object.fromEntries(TEMPLATE_PAYLOADS.map((p, i) => [p, TEMPLATE_PAYLOADS[(i + 1) % TEMPLATE_PAYLOADS.length]]));
+const TAGS = Object.fromEntries(
+  TEMPLATE_PAYLOADS.map((p, i) => [p, TEMPLATE_PAYLOADS[(i + 1) % TEMPLATE_PAYLOADS.length]]),
+);
 const ENDPOINT = "e2e-llm";
 
 /** The workspace (emulator) and database (PostgreSQL) the stack is applied to: the only use of the e2e harness. */
@@ -45,13 +47,20 @@ interface Workspace {
 
 async function startWorkspace(): Promise<Workspace> {
   // The group and the read-only roles the YAML names are identities this workspace knows.
-  const emulator = await startEmulator({ servingEndpoints: [ENDPOINT], identities: [`GROUP:${ALL}`, ...ROLES.map((r) => `${identityTypeOf(r)}:${r}`)] });
+  const emulator = await startEmulator({
+    servingEndpoints: [ENDPOINT],
+    identities: [`GROUP:${ALL}`, ...ROLES.map((r) => `${identityTypeOf(r)}:${r}`)],
+  });
   return {
     url: emulator.url,
     token: emulator.workspaceToken,
-    postApplyEnv: { POST_APPLY_INSECURE_NO_TLS: emulator.env.POST_APPLY_INSECURE_NO_TLS, POST_APPLY_PG_PORT: emulator.env.POST_APPLY_PG_PORT },
+    postApplyEnv: {
+      POST_APPLY_INSECURE_NO_TLS: emulator.env.POST_APPLY_INSECURE_NO_TLS,
+      POST_APPLY_PG_PORT: emulator.env.POST_APPLY_PG_PORT,
+    },
     api: (path) => emulator.api("GET", path),
-    sql: async (text, params, database) => (await (await emulator.instancePostgres(`notes-${ENV}`)).query(text, params, database)).rows as never,
+    sql: async (text, params, database) =>
+      (await (await emulator.instancePostgres(`notes-${ENV}`)).query(text, params, database)).rows as never,
     stop: () => emulator.stop(),
   };
 }
@@ -122,28 +131,42 @@ describe("a stack with template syntax in every free-text field, applied", { ski
   });
 
   test("the instance's tags arrive as written, keys and values", async () => {
-    const instance = await workspace.api<{ custom_tags: { key: string; value: string }[] }>(`/api/2.0/database/instances/notes-${ENV}`);
+    const instance = await workspace.api<{ custom_tags: { key: string; value: string }[] }>(
+      `/api/2.0/database/instances/notes-${ENV}`,
+    );
     assert.deepEqual(Object.fromEntries(instance.custom_tags.map((t) => [t.key, t.value])), TAGS);
   });
 
   test("group names in the permissions arrive as written", async () => {
     for (const object of [`apps/notes-${ENV}`, `database-instances/notes-${ENV}`]) {
-      const acl = await workspace.api<{ access_control_list: { group_name?: string }[] }>(`/api/2.0/permissions/${object}`);
-      assert.ok(acl.access_control_list.some((a) => a.group_name === ALL), `${object}: ${JSON.stringify(acl)}`);
+      const acl = await workspace.api<{ access_control_list: { group_name?: string }[] }>(
+        `/api/2.0/permissions/${object}`,
+      );
+      assert.ok(
+        acl.access_control_list.some((a) => a.group_name === ALL),
+        `${object}: ${JSON.stringify(acl)}`,
+      );
     }
   });
 
   test("the source directory and the files named after the payloads arrive at their literal paths", async () => {
     for (const name of TEMPLATE_PAYLOADS) {
       const path = `${SOURCE_PATH}/payloads/${name}`;
-      const status = await workspace.api<{ path: string; object_type: string }>(`/api/2.0/workspace/get-status?path=${encodeURIComponent(path)}`);
+      const status = await workspace.api<{ path: string; object_type: string }>(
+        `/api/2.0/workspace/get-status?path=${encodeURIComponent(path)}`,
+      );
       assert.deepEqual([status.path, status.object_type], [path, "FILE"]);
     }
   });
 
   test("the app's settings arrive in the deployed app.yaml as written", async () => {
-    const exported = await workspace.api<{ content: string }>(`/api/2.0/workspace/export?format=RAW&path=${encodeURIComponent(`${SOURCE_PATH}/app.yaml`)}`);
-    assert.deepEqual(parse(Buffer.from(exported.content, "base64").toString("utf8")).env.at(-1), { name: "NOTE", value: ALL });
+    const exported = await workspace.api<{ content: string }>(
+      `/api/2.0/workspace/export?format=RAW&path=${encodeURIComponent(`${SOURCE_PATH}/app.yaml`)}`,
+    );
+    assert.deepEqual(parse(Buffer.from(exported.content, "base64").toString("utf8")).env.at(-1), {
+      name: "NOTE",
+      value: ALL,
+    });
   });
 
   test("the post-apply step received the literal profile and roles: it created and granted each role", async () => {
@@ -152,11 +175,17 @@ describe("a stack with template syntax in every free-text field, applied", { ski
       [ROLES],
       config.database.name,
     );
-    assert.deepEqual(rows, [...ROLES].sort().map((role) => ({ role, usage: true })));
+    assert.deepEqual(
+      rows,
+      [...ROLES].sort().map((role) => ({ role, usage: true })),
+    );
   });
 
   test("a second plan is a no-op", () => {
-    const plan = terraform(stackDir, ["plan", "-detailed-exitcode", "-input=false", "-no-color"], { env, allowFailure: true });
+    const plan = terraform(stackDir, ["plan", "-detailed-exitcode", "-input=false", "-no-color"], {
+      env,
+      allowFailure: true,
+    });
     assert.equal(plan.status, 0, `${plan.stdout}\n${plan.stderr}`);
   });
 });

@@ -35,7 +35,9 @@ function runner(args: string[], env: NodeJS.ProcessEnv = {}) {
 /** Runs SQL as the app's service principal (the emulator creates its role without a password; give it one). */
 async function asAppRole<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
   await postgres.query(`ALTER ROLE "${appRole}" PASSWORD 'app-role-test-password'`);
-  const client = new pg.Client(postgres.clientConfig({ database: dev.database.name, user: appRole, password: "app-role-test-password" }));
+  const client = new pg.Client(
+    postgres.clientConfig({ database: dev.database.name, user: appRole, password: "app-role-test-password" }),
+  );
   await client.connect();
   try {
     return await fn(client);
@@ -56,13 +58,20 @@ test("the app's service principal can use the tables the deployer created", asyn
   await asAppRole(async (client) => {
     await client.query("INSERT INTO app.notes (author_email, body) VALUES ('a@example.com', 'hello')");
     const { rows } = await client.query("SELECT body FROM app.notes WHERE author_email = 'a@example.com'");
-    assert.deepEqual(rows.map((r) => r.body), ["hello"]);
+    assert.deepEqual(
+      rows.map((r) => r.body),
+      ["hello"],
+    );
     await assert.rejects(client.query("DROP TABLE app.notes"), /must be owner/);
   });
 });
 
 test("Terraform's entry point (apply, POST_APPLY_* inputs) finds nothing left to do", async () => {
-  const before = await postgres.query("SELECT count(*)::int AS n FROM post_apply.applied_migrations", [], dev.database.name);
+  const before = await postgres.query(
+    "SELECT count(*)::int AS n FROM post_apply.applied_migrations",
+    [],
+    dev.database.name,
+  );
   const { status, output } = runner(["apply"], {
     POST_APPLY_INSTANCE: dev.lakebase.instanceName,
     POST_APPLY_DATABASE: dev.database.name,
@@ -78,7 +87,11 @@ test("Terraform's entry point (apply, POST_APPLY_* inputs) finds nothing left to
     POST_APPLY_STATEMENT_TIMEOUT_SECONDS: "60",
   });
   assert.equal(status, 0, output);
-  const afterRun = await postgres.query("SELECT count(*)::int AS n FROM post_apply.applied_migrations", [], dev.database.name);
+  const afterRun = await postgres.query(
+    "SELECT count(*)::int AS n FROM post_apply.applied_migrations",
+    [],
+    dev.database.name,
+  );
   assert.equal(afterRun.rows[0].n, before.rows[0].n);
 });
 
@@ -89,7 +102,9 @@ test("a revoked grant is found and restored by the next run", async () => {
   assert.match(dry.output, /INSERT/);
   const { status, output } = runner(["dev"]);
   assert.equal(status, 0, output);
-  await asAppRole((client) => client.query("INSERT INTO app.notes (author_email, body) VALUES ('b@example.com', 'again')"));
+  await asAppRole((client) =>
+    client.query("INSERT INTO app.notes (author_email, body) VALUES ('b@example.com', 'again')"),
+  );
 });
 
 test("a wrong workspace token fails at authentication with one clear line", () => {

@@ -48,12 +48,18 @@ async function newApp(): Promise<{ name: string; dir: string; workspacePath: str
 }
 
 /** The variables the release step's local-exec sets; the planned hash is the tree's as it is unless `env` says otherwise. */
-function releaseEnv(app: { name: string; dir: string; workspacePath: string }, env: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+function releaseEnv(
+  app: { name: string; dir: string; workspacePath: string },
+  env: NodeJS.ProcessEnv = {},
+): NodeJS.ProcessEnv {
   return {
     POST_APPLY_APP_NAME: app.name,
     POST_APPLY_SOURCE_DIR: app.dir,
     POST_APPLY_WORKSPACE_PATH: app.workspacePath,
-    POST_APPLY_SOURCE_SHA256: appSourceSha256(app.dir, env.POST_APPLY_APP_ENV ? JSON.parse(env.POST_APPLY_APP_ENV) : {}),
+    POST_APPLY_SOURCE_SHA256: appSourceSha256(
+      app.dir,
+      env.POST_APPLY_APP_ENV ? JSON.parse(env.POST_APPLY_APP_ENV) : {},
+    ),
     POST_APPLY_RELEASE_TIMEOUT_SECONDS: "60",
     ...env,
   };
@@ -64,9 +70,19 @@ const release = (app: { name: string; dir: string; workspacePath: string }, env:
   runToolAgainst(emulator, "tools/post-apply/main.ts", ["release"], releaseEnv(app, env));
 
 const readApp = (name: string) => emulator.api<App>("GET", `/api/2.0/apps/${name}`);
-const deployments = async (name: string) => (await emulator.api<{ app_deployments?: Deployment[] }>("GET", `/api/2.0/apps/${name}/deployments`)).app_deployments ?? [];
+const deployments = async (name: string) =>
+  (await emulator.api<{ app_deployments?: Deployment[] }>("GET", `/api/2.0/apps/${name}/deployments`))
+    .app_deployments ?? [];
 const exportFile = async (path: string) =>
-  Buffer.from((await emulator.api<{ content: string }>("GET", `/api/2.0/workspace/export?format=RAW&path=${encodeURIComponent(path)}`)).content, "base64").toString("utf8");
+  Buffer.from(
+    (
+      await emulator.api<{ content: string }>(
+        "GET",
+        `/api/2.0/workspace/export?format=RAW&path=${encodeURIComponent(path)}`,
+      )
+    ).content,
+    "base64",
+  ).toString("utf8");
 
 test("a first release uploads every file, deploys it and ends with the app RUNNING that deployment", async () => {
   const app = await newApp();
@@ -80,7 +96,8 @@ test("a first release uploads every file, deploys it and ends with the app RUNNI
   const info = await readApp(app.name);
   assert.equal(info.app_status?.state, "RUNNING");
   assert.equal(info.active_deployment?.deployment_id, deployment.deployment_id);
-  for (const file of files) assert.equal(await exportFile(`${app.workspacePath}/${file}`), readLocal(app.dir, file), file);
+  for (const file of files)
+    assert.equal(await exportFile(`${app.workspacePath}/${file}`), readLocal(app.dir, file), file);
 });
 
 test("the next release uploads only the changed file and deletes the removed one", async () => {
@@ -96,7 +113,10 @@ test("the next release uploads only the changed file and deletes the removed one
   assert.equal(await exportFile(`${app.workspacePath}/${changed}`), "// changed\n");
   await assert.rejects(exportFile(`${app.workspacePath}/${removed}`), / -> 404: /);
   assert.equal((await deployments(app.name)).length, 2);
-  assert.deepEqual(Object.keys(JSON.parse(await exportFile(`${app.workspacePath}/${MANIFEST_FILE}`))).sort(), appSourceFiles(app.dir).sort());
+  assert.deepEqual(
+    Object.keys(JSON.parse(await exportFile(`${app.workspacePath}/${MANIFEST_FILE}`))).sort(),
+    appSourceFiles(app.dir).sort(),
+  );
 });
 
 test("app.env settings reach the deployed app.yaml, the repository's app.yaml is left as it is", async () => {
@@ -113,8 +133,14 @@ test("a source tree that changed since the plan is refused before anything is up
   writeFileSync(join(app.dir, "app.yaml"), "command: [sh, -c, 'something else']\n");
   const { status, output } = release(app, { POST_APPLY_SOURCE_SHA256: planned });
   assert.equal(status, 1);
-  assert.match(output, /post-apply failed at release: the app source in .* is not what was planned \(sha256 [0-9a-f]{64}, planned [0-9a-f]{64}\): plan again/);
-  await assert.rejects(emulator.api("GET", `/api/2.0/workspace/get-status?path=${encodeURIComponent(`${app.workspacePath}/app.yaml`)}`), / -> 404: /);
+  assert.match(
+    output,
+    /post-apply failed at release: the app source in .* is not what was planned \(sha256 [0-9a-f]{64}, planned [0-9a-f]{64}\): plan again/,
+  );
+  await assert.rejects(
+    emulator.api("GET", `/api/2.0/workspace/get-status?path=${encodeURIComponent(`${app.workspacePath}/app.yaml`)}`),
+    / -> 404: /,
+  );
   assert.deepEqual(await deployments(app.name), []);
 });
 
@@ -132,12 +158,17 @@ test("a failing deployment fails the release with the platform's message; the pr
   const app = await newApp();
   assert.equal(release(app).status, 0);
   const [good] = await deployments(app.name);
-  await emulator.api("POST", `/_emulator/apps/${app.name}/fail-next-deployment`, { message: "Error installing packages: npm ERR! 404 left-pad" });
+  await emulator.api("POST", `/_emulator/apps/${app.name}/fail-next-deployment`, {
+    message: "Error installing packages: npm ERR! 404 left-pad",
+  });
   writeFileSync(join(app.dir, "app.yaml"), "command: [node, broken.js]\n");
 
   const failed = release(app);
   assert.equal(failed.status, 1, failed.output);
-  assert.match(failed.output, /post-apply failed at release: deployment \w+ of app "release-test-\d+" FAILED: Error installing packages: npm ERR! 404 left-pad/);
+  assert.match(
+    failed.output,
+    /post-apply failed at release: deployment \w+ of app "release-test-\d+" FAILED: Error installing packages: npm ERR! 404 left-pad/,
+  );
   assert.equal((await readApp(app.name)).active_deployment?.deployment_id, good.deployment_id);
 
   // The next deploy retries (the release step is left tainted) and succeeds.
@@ -152,18 +183,28 @@ test("a deployment already in progress is waited for, then this one is made", as
   try {
     const app = { name: "release-busy", dir: join(work, "release-busy"), workspacePath: "/Shared/apps/release-busy" };
     await slow.api("POST", "/api/2.0/apps", { name: app.name, description: "" });
-    await waitFor(async () => (await slow.api<App>("GET", `/api/2.0/apps/${app.name}`)).compute_status?.state === "ACTIVE");
+    await waitFor(
+      async () => (await slow.api<App>("GET", `/api/2.0/apps/${app.name}`)).compute_status?.state === "ACTIVE",
+    );
     cpSync(FIXTURE_SOURCE_DIR, app.dir, { recursive: true });
     await slow.api("POST", "/api/2.0/workspace/mkdirs", { path: app.workspacePath });
-    const other = await slow.api<Deployment>("POST", `/api/2.0/apps/${app.name}/deployments`, { source_code_path: `/Workspace${app.workspacePath}`, mode: "SNAPSHOT" });
+    const other = await slow.api<Deployment>("POST", `/api/2.0/apps/${app.name}/deployments`, {
+      source_code_path: `/Workspace${app.workspacePath}`,
+      mode: "SNAPSHOT",
+    });
     assert.equal(other.status?.state, "IN_PROGRESS");
 
     const { status, output } = runToolAgainst(slow, "tools/post-apply/main.ts", ["release"], releaseEnv(app));
     assert.equal(status, 0, output);
     assert.match(output, new RegExp(`deployment ${other.deployment_id} is in progress; waiting for it first`));
-    const [latest, previous] = (await slow.api<{ app_deployments?: Deployment[] }>("GET", `/api/2.0/apps/${app.name}/deployments`)).app_deployments ?? [];
+    const [latest, previous] =
+      (await slow.api<{ app_deployments?: Deployment[] }>("GET", `/api/2.0/apps/${app.name}/deployments`))
+        .app_deployments ?? [];
     assert.equal(previous.deployment_id, other.deployment_id);
-    assert.equal((await slow.api<App>("GET", `/api/2.0/apps/${app.name}`)).active_deployment?.deployment_id, latest.deployment_id);
+    assert.equal(
+      (await slow.api<App>("GET", `/api/2.0/apps/${app.name}`)).active_deployment?.deployment_id,
+      latest.deployment_id,
+    );
   } finally {
     await slow.stop();
   }
@@ -177,9 +218,17 @@ test("the release is bounded: a deployment slower than the timeout fails naming 
     const dir = join(work, name);
     cpSync(FIXTURE_SOURCE_DIR, dir, { recursive: true });
     const app = { name, dir, workspacePath: `/Shared/apps/${name}` };
-    const { status, output } = runToolAgainst(slow, "tools/post-apply/main.ts", ["release"], releaseEnv(app, { POST_APPLY_RELEASE_TIMEOUT_SECONDS: "1" }));
+    const { status, output } = runToolAgainst(
+      slow,
+      "tools/post-apply/main.ts",
+      ["release"],
+      releaseEnv(app, { POST_APPLY_RELEASE_TIMEOUT_SECONDS: "1" }),
+    );
     assert.equal(status, 1, output);
-    assert.match(output, /post-apply failed at release: (compute of app|deployment \w+).* is still \w+ after 1 s \(postApply\.releaseTimeoutSeconds\)/);
+    assert.match(
+      output,
+      /post-apply failed at release: (compute of app|deployment \w+).* is still \w+ after 1 s \(postApply\.releaseTimeoutSeconds\)/,
+    );
   } finally {
     await slow.stop();
   }

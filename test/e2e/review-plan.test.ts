@@ -21,7 +21,9 @@ import { providerUnavailable } from "../support/terraform";
 
 // Where the bootstrap could not get the provider, CI still runs this tier; these tests then skip, saying why.
 describe("plan-mode review against deployed environments", { skip: providerUnavailable() }, () => {
-  const [first] = loadEnvironments({ dir: join(REPO_ROOT, "environments") }).filter((e) => !e.production).map((e) => e.name);
+  const [first] = loadEnvironments({ dir: join(REPO_ROOT, "environments") })
+    .filter((e) => !e.production)
+    .map((e) => e.name);
   const CANARY = "canary-5d2e8b91-rotated-secret-never-print-me";
   /** A user the workspace knows, given a permission on the app by hand. */
   const INTRUDER = "intruder@example.com";
@@ -57,7 +59,10 @@ describe("plan-mode review against deployed environments", { skip: providerUnava
   }
 
   /** The review of the saved JSON plan in both formats (and of the binary plan file, which must read the same). */
-  function review(status: number, env: NodeJS.ProcessEnv = world.env): { md: string; report: PlanEnvironmentReport; whole: PlanReport } {
+  function review(
+    status: number,
+    env: NodeJS.ProcessEnv = world.env,
+  ): { md: string; report: PlanEnvironmentReport; whole: PlanReport } {
     const json = world.project.dir && join(plans, `${dev.name}.json`);
     const run = (args: string[]) => {
       const result = world.tool("tools/review/main.ts", args, env);
@@ -67,7 +72,11 @@ describe("plan-mode review against deployed environments", { skip: providerUnava
     const md = run(["--plan", json]);
     const whole = JSON.parse(run(["--plan", json, "--format", "json"])) as PlanReport;
     const binary = JSON.parse(run(["--plan", join(plans, `${dev.name}.tfplan`), "--format", "json"])) as PlanReport;
-    assert.deepEqual(binary.environments.map((e) => ({ ...e, file: "" })), whole.environments.map((e) => ({ ...e, file: "" })), "the plan file reads as its JSON does");
+    assert.deepEqual(
+      binary.environments.map((e) => ({ ...e, file: "" })),
+      whole.environments.map((e) => ({ ...e, file: "" })),
+      "the plan file reads as its JSON does",
+    );
     const [report] = whole.environments;
     assert.equal(report.environment, dev.name);
     return { md, report, whole };
@@ -78,20 +87,37 @@ describe("plan-mode review against deployed environments", { skip: providerUnava
   test("create from scratch: every resource a create, the deploy's steps run for the first time, and the Markdown passes GFM and Mermaid", async (t) => {
     savePlan();
     const { md, report } = review(2);
-    const resources = Object.values((JSON.parse(readFileSync(join(world.project.dir, "cdktf.out", "stacks", dev.name, "cdk.tf.json"), "utf8")) as { resource: Record<string, Record<string, { for_each?: object }>> }).resource)
+    const resources = Object.values(
+      (
+        JSON.parse(readFileSync(join(world.project.dir, "cdktf.out", "stacks", dev.name, "cdk.tf.json"), "utf8")) as {
+          resource: Record<string, Record<string, { for_each?: object }>>;
+        }
+      ).resource,
+    )
       .flatMap((byName) => Object.values(byName))
       .reduce((n, block) => n + (block.for_each ? Object.keys(block.for_each).length : 1), 0);
     assert.deepEqual(report.counts, { create: resources, update: 0, replace: 0, destroy: 0 });
     assert.equal(report.emptyState, true);
-    assert.deepEqual(report.steps.map((s) => [s.step, s.runs, s.reasons]), [
-      ["post-apply", true, ["it has not run in this environment yet"]],
-      ["release", true, ["it has not run in this environment yet"]],
-    ]);
+    assert.deepEqual(
+      report.steps.map((s) => [s.step, s.runs, s.reasons]),
+      [
+        ["post-apply", true, ["it has not run in this environment yet"]],
+        ["release", true, ["it has not run in this environment yet"]],
+      ],
+    );
     assert.match(md, /> \*\*The state holds no resources\*\*: everything is created/);
 
     const document = renderGfm(md);
     const headers = tableHeaders(document);
-    assert.deepEqual(headers[0], ["environment", "create", "update", "replace", "destroy", "stateful destroyed or replaced", "changed outside Terraform"]);
+    assert.deepEqual(headers[0], [
+      "environment",
+      "create",
+      "update",
+      "replace",
+      "destroy",
+      "stateful destroyed or replaced",
+      "changed outside Terraform",
+    ]);
     assert.ok(headers.some((h) => h.join() === "action,resource,name,reason"));
     assert.ok(tableRows(document).includes(`${dev.name}\t${resources}\t0\t0\t0\t0\t0`), "the summary row");
     assert.equal((await parseMermaidBlocks(t, md)).length, 1);
@@ -105,13 +131,21 @@ describe("plan-mode review against deployed environments", { skip: providerUnava
     assert.equal(whole.changed, false);
     assert.deepEqual(report.counts, { create: 0, update: 0, replace: 0, destroy: 0 });
     assert.deepEqual(report.outOfBand, []);
-    assert.deepEqual(report.steps.map((s) => [s.step, s.runs]), [["post-apply", false], ["release", false]]);
+    assert.deepEqual(
+      report.steps.map((s) => [s.step, s.runs]),
+      [
+        ["post-apply", false],
+        ["release", false],
+      ],
+    );
     assert.match(md, /\*\*Changed outside Terraform:\*\* nothing\.\n\nNo changes\./);
   });
 
   test("in-place update: the description before → after; a permission added by hand in its own section; the app is not redeployed", async () => {
     const acl = dev.permissions.app.map((p) => ({ group_name: p.group, permission_level: p.level }));
-    await world.emulator.api("PUT", `/api/2.0/permissions/apps/${dev.app.name}`, { access_control_list: [...acl, { user_name: INTRUDER, permission_level: "CAN_MANAGE" }] });
+    await world.emulator.api("PUT", `/api/2.0/permissions/apps/${dev.app.name}`, {
+      access_control_list: [...acl, { user_name: INTRUDER, permission_level: "CAN_MANAGE" }],
+    });
     const file = `environments/${dev.name}.yaml`;
     const original = readFileSync(join(world.project.dir, file), "utf8");
     world.setYaml(dev.name, ["app", "description"], "Notes | edited in the pull request");
@@ -120,15 +154,43 @@ describe("plan-mode review against deployed environments", { skip: providerUnava
       const { md, report } = review(2);
       assert.deepEqual(report.counts, { create: 0, update: 2, replace: 0, destroy: 0 });
       const app = report.changes.find((c) => typeOf(c.address) === "databricks_app");
-      assert.deepEqual(app?.changes, [{ path: "description", before: dev.app.description, after: "Notes | edited in the pull request" }]);
-      assert.deepEqual(report.outOfBand.map((c) => [typeOf(c.address), c.kind, c.changes]), [
-        ["databricks_permissions", "changed", [{ path: "access_control[0]", after: { permission_level: "CAN_MANAGE", user_name: INTRUDER } }]],
+      assert.deepEqual(app?.changes, [
+        { path: "description", before: dev.app.description, after: "Notes | edited in the pull request" },
       ]);
-      assert.deepEqual(report.steps.map((s) => [s.step, s.runs]), [["post-apply", false], ["release", false]]);
+      assert.deepEqual(
+        report.outOfBand.map((c) => [typeOf(c.address), c.kind, c.changes]),
+        [
+          [
+            "databricks_permissions",
+            "changed",
+            [{ path: "access_control[0]", after: { permission_level: "CAN_MANAGE", user_name: INTRUDER } }],
+          ],
+        ],
+      );
+      assert.deepEqual(
+        report.steps.map((s) => [s.step, s.runs]),
+        [
+          ["post-apply", false],
+          ["release", false],
+        ],
+      );
       const rows = tableRows(renderGfm(md));
-      assert.ok(rows.includes(`description\t${dev.app.description}\tNotes | edited in the pull request`), "the description diff in one row");
-      assert.ok(rows.some((r) => /^databricks_permissions\.app-permissions_\w+ \(.+\)\taccess_control\[0\]\t—\t\{"permission_level":"CAN_MANAGE","user_name":"intruder@example\.com"\}$/.test(r)), rows.join("\n"));
-      assert.match(md, /- migrations and grants \(post-apply step\): does not run\n- the app's code deployed \(release step\): does not run/);
+      assert.ok(
+        rows.includes(`description\t${dev.app.description}\tNotes | edited in the pull request`),
+        "the description diff in one row",
+      );
+      assert.ok(
+        rows.some((r) =>
+          /^databricks_permissions\.app-permissions_\w+ \(.+\)\taccess_control\[0\]\t—\t\{"permission_level":"CAN_MANAGE","user_name":"intruder@example\.com"\}$/.test(
+            r,
+          ),
+        ),
+        rows.join("\n"),
+      );
+      assert.match(
+        md,
+        /- migrations and grants \(post-apply step\): does not run\n- the app's code deployed \(release step\): does not run/,
+      );
     } finally {
       world.project.edit(file, () => original);
       await world.emulator.api("PUT", `/api/2.0/permissions/apps/${dev.app.name}`, { access_control_list: acl });
@@ -150,18 +212,39 @@ describe("plan-mode review against deployed environments", { skip: providerUnava
       assert.equal(report.counts.destroy, 0);
       assert.equal(report.counts.replace, report.changes.filter((c) => c.action === "replace").length);
       const stateful = Object.fromEntries(report.stateful.map((c) => [typeOf(c.address), c.reason]));
-      assert.match(stateful.databricks_database_instance ?? "", /^replace_triggered_by terraform_data\.lakebase_instance-name_\w+ \(input\.name: notes-dev → notes-dev-v2\)$/);
-      assert.match(stateful.databricks_database_database_catalog ?? "", /^replace_triggered_by terraform_data\.lakebase_catalog-inputs_\w+ /);
+      assert.match(
+        stateful.databricks_database_instance ?? "",
+        /^replace_triggered_by terraform_data\.lakebase_instance-name_\w+ \(input\.name: notes-dev → notes-dev-v2\)$/,
+      );
+      assert.match(
+        stateful.databricks_database_database_catalog ?? "",
+        /^replace_triggered_by terraform_data\.lakebase_catalog-inputs_\w+ /,
+      );
       assert.equal(stateful.databricks_secret, "the provider cannot change it in place: string_value");
       const secretChange = report.changes.find((c) => typeOf(c.address) === "databricks_secret");
       assert.deepEqual(secretChange?.changes, [{ path: "string_value", before: "(sensitive)", after: "(sensitive)" }]);
-      assert.deepEqual(report.steps.map((s) => [s.step, s.runs]), [["post-apply", true], ["release", true]]);
-      assert.match(report.steps[0].reasons.join(), /the Lakebase instance changes \(instance_name: notes-dev → notes-dev-v2\)/);
+      assert.deepEqual(
+        report.steps.map((s) => [s.step, s.runs]),
+        [
+          ["post-apply", true],
+          ["release", true],
+        ],
+      );
+      assert.match(
+        report.steps[0].reasons.join(),
+        /the Lakebase instance changes \(instance_name: notes-dev → notes-dev-v2\)/,
+      );
 
       const section = md.slice(md.indexOf(`### <code>${dev.name}</code>`));
       const banner = section.indexOf("> [!CAUTION]");
-      assert.ok(banner > 0 && banner < section.indexOf("| create | update | replace | destroy |"), "the banner comes before the counts");
-      assert.match(md, /> - \*\*replace\*\* <code>databricks_database_instance\.lakebase_instance_\w+<\/code> \(<code>notes-dev-v2<\/code>\): replace_triggered_by terraform_data\.lakebase_instance-name_/);
+      assert.ok(
+        banner > 0 && banner < section.indexOf("| create | update | replace | destroy |"),
+        "the banner comes before the counts",
+      );
+      assert.match(
+        md,
+        /> - \*\*replace\*\* <code>databricks_database_instance\.lakebase_instance_\w+<\/code> \(<code>notes-dev-v2<\/code>\): replace_triggered_by terraform_data\.lakebase_instance-name_/,
+      );
       assert.match(md, /the app is \*\*redeployed\*\*: what the app runs changed/);
       renderGfm(md);
       await parseMermaidBlocks(t, md);
@@ -177,11 +260,23 @@ describe("plan-mode review against deployed environments", { skip: providerUnava
     try {
       savePlan();
       const { md, report } = review(2);
-      assert.equal(report.stateful.find((c) => typeOf(c.address) === "databricks_app")?.reason, "the provider cannot change it in place: name");
+      assert.equal(
+        report.stateful.find((c) => typeOf(c.address) === "databricks_app")?.reason,
+        "the provider cannot change it in place: name",
+      );
       const postApply = report.changes.find((c) => c.address.startsWith("terraform_data.post-apply"));
-      assert.deepEqual(postApply?.changes.find((c) => c.path === "triggers_replace.app_sp_client_id"), { path: "triggers_replace.app_sp_client_id", before: principal(report), after: "(known after apply)" });
-      assert.match(report.steps[0].reasons.join(), /the app's service principal changes \(app_sp_client_id: [0-9a-f-]+ → \(known after apply\)\)/);
-      assert.match(md, /\| <code>triggers_replace\.app_sp_client_id<\/code> \| <code>[0-9a-f-]+<\/code> \| _\(known after apply\)_ \|/);
+      assert.deepEqual(
+        postApply?.changes.find((c) => c.path === "triggers_replace.app_sp_client_id"),
+        { path: "triggers_replace.app_sp_client_id", before: principal(report), after: "(known after apply)" },
+      );
+      assert.match(
+        report.steps[0].reasons.join(),
+        /the app's service principal changes \(app_sp_client_id: [0-9a-f-]+ → \(known after apply\)\)/,
+      );
+      assert.match(
+        md,
+        /\| <code>triggers_replace\.app_sp_client_id<\/code> \| <code>[0-9a-f-]+<\/code> \| _\(known after apply\)_ \|/,
+      );
     } finally {
       world.project.edit(file, () => original);
     }
@@ -189,14 +284,25 @@ describe("plan-mode review against deployed environments", { skip: providerUnava
 
   /** The app's service principal before the plan, as the post-apply step's trigger recorded it. */
   function principal(report: PlanEnvironmentReport): unknown {
-    return report.changes.find((c) => c.address.startsWith("terraform_data.post-apply"))?.changes.find((c) => c.path === "triggers_replace.app_sp_client_id")?.before;
+    return report.changes
+      .find((c) => c.address.startsWith("terraform_data.post-apply"))
+      ?.changes.find((c) => c.path === "triggers_replace.app_sp_client_id")?.before;
   }
 
   test("destroy: every resource destroyed, the stateful ones under the banner", () => {
     savePlan({ destroy: true });
     const { md, report } = review(2);
     assert.deepEqual(report.counts, { create: 0, update: 0, replace: 0, destroy: report.changes.length });
-    assert.deepEqual(new Set(report.stateful.map((c) => typeOf(c.address))), new Set(["databricks_app", "databricks_database_instance", "databricks_database_database_catalog", "databricks_secret", "databricks_secret_scope"]));
+    assert.deepEqual(
+      new Set(report.stateful.map((c) => typeOf(c.address))),
+      new Set([
+        "databricks_app",
+        "databricks_database_instance",
+        "databricks_database_database_catalog",
+        "databricks_secret",
+        "databricks_secret_scope",
+      ]),
+    );
     assert.match(md, /> \[!CAUTION\]\n.*\n> - \*\*destroy\*\* <code>databricks_/);
     renderGfm(md);
   });
@@ -205,7 +311,10 @@ describe("plan-mode review against deployed environments", { skip: providerUnava
     const bad = join(plans, "broken.json");
     writeFileSync(bad, JSON.stringify({ values: {} }));
     for (const [args, message] of [
-      [["--plan", bad], /^review: --plan .*broken\.json: expected the JSON of terraform show -json <planfile> \(format_version, planned_values, resource_changes\), found an object with keys values\n$/],
+      [
+        ["--plan", bad],
+        /^review: --plan .*broken\.json: expected the JSON of terraform show -json <planfile> \(format_version, planned_values, resource_changes\), found an object with keys values\n$/,
+      ],
       [["--plan", join(plans, "missing")], /^review: --plan .*missing: no such file or directory\n$/],
       [["--plan", bad, "--base", "main"], /^review: --base and --plan: expected one of them/],
     ] as const) {

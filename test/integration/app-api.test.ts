@@ -10,7 +10,15 @@ import { join } from "node:path";
 import { startApp, type RunningApp } from "../../app-src/src/app";
 import { jsonLogger } from "../../app-src/src/log";
 import { startPostgres, type TestPostgres } from "../support/postgres";
-import { APP_CLIENT_ID, APP_MIGRATIONS, type AppDatabase, appConfig, captureLogs, createAppDatabase, request } from "./app-fixture";
+import {
+  APP_CLIENT_ID,
+  APP_MIGRATIONS,
+  type AppDatabase,
+  appConfig,
+  captureLogs,
+  createAppDatabase,
+  request,
+} from "./app-fixture";
 
 const TOKEN = "static-test-token";
 const staticMint = async () => ({ token: TOKEN, expiresAt: Date.now() + 3_600_000 });
@@ -27,7 +35,12 @@ describe("notes app on a migrated, granted database", () => {
     server = await startPostgres();
     migrated = await createAppDatabase(server, { appPassword: TOKEN });
     database = migrated.name;
-    app = await startApp({ config: appConfig(server, database), logger: jsonLogger(logs.sink), mint: staticMint, listenHost: "127.0.0.1" });
+    app = await startApp({
+      config: appConfig(server, database),
+      logger: jsonLogger(logs.sink),
+      mint: staticMint,
+      listenHost: "127.0.0.1",
+    });
   });
   after(async () => {
     await app?.close();
@@ -56,7 +69,11 @@ describe("notes app on a migrated, granted database", () => {
   });
 
   test("POST /api/notes creates a note for the caller and GET /api/notes lists only the caller's, newest first", async () => {
-    const first = await request(app.url, "/api/notes", { method: "POST", email: "ada@example.com", body: { text: "first" } });
+    const first = await request(app.url, "/api/notes", {
+      method: "POST",
+      email: "ada@example.com",
+      body: { text: "first" },
+    });
     assert.equal(first.status, 201, JSON.stringify(first.body));
     assert.equal(first.body.text, "first");
     assert.match(first.body.id, /^\d+$/);
@@ -66,7 +83,10 @@ describe("notes app on a migrated, granted database", () => {
 
     const ada = await request(app.url, "/api/notes", { email: "ada@example.com" });
     assert.equal(ada.status, 200);
-    assert.deepEqual(ada.body.notes.map((n: { text: string }) => n.text), ["second", "first"]);
+    assert.deepEqual(
+      ada.body.notes.map((n: { text: string }) => n.text),
+      ["second", "first"],
+    );
     const nobody = await request(app.url, "/api/notes", { email: "nobody@example.com" });
     assert.deepEqual(nobody.body, { notes: [] });
   });
@@ -129,10 +149,22 @@ describe("notes app on a migrated, granted database", () => {
     // The next build of the app ships one more migration than the database has.
     const dir = mkdtempSync(join(tmpdir(), "app-migrations-"));
     for (const file of readdirSync(APP_MIGRATIONS)) copyFileSync(join(APP_MIGRATIONS, file), join(dir, file));
-    const last = readdirSync(APP_MIGRATIONS).filter((f) => f.endsWith(".sql")).sort().at(-1)!;
+    const last = readdirSync(APP_MIGRATIONS)
+      .filter((f) => f.endsWith(".sql"))
+      .sort()
+      .at(-1)!;
     const next = `${String(Number(last.slice(0, 4)) + 1).padStart(4, "0")}_create_note_tags.sql`;
-    writeFileSync(join(dir, next), "CREATE TABLE app.note_tags (id bigserial PRIMARY KEY, note_id bigint NOT NULL REFERENCES app.notes (id), tag text NOT NULL);\n");
-    const newer = await startApp({ config: appConfig(server, database), logger: jsonLogger(() => {}), mint: staticMint, migrationsDir: dir, listenHost: "127.0.0.1" });
+    writeFileSync(
+      join(dir, next),
+      "CREATE TABLE app.note_tags (id bigserial PRIMARY KEY, note_id bigint NOT NULL REFERENCES app.notes (id), tag text NOT NULL);\n",
+    );
+    const newer = await startApp({
+      config: appConfig(server, database),
+      logger: jsonLogger(() => {}),
+      mint: staticMint,
+      migrationsDir: dir,
+      listenHost: "127.0.0.1",
+    });
     try {
       const res = await request(newer.url, "/ready");
       assert.equal(res.status, 503);
@@ -154,11 +186,19 @@ describe("notes app on a migrated, granted database", () => {
 
   test("GET /ready is 503 when no migration was ever applied", async () => {
     const empty = await createAppDatabase(server, { migrationsDir: null });
-    const fresh = await startApp({ config: appConfig(server, empty.name), logger: jsonLogger(() => {}), mint: staticMint, listenHost: "127.0.0.1" });
+    const fresh = await startApp({
+      config: appConfig(server, empty.name),
+      logger: jsonLogger(() => {}),
+      mint: staticMint,
+      listenHost: "127.0.0.1",
+    });
     try {
       const res = await request(fresh.url, "/ready");
       assert.equal(res.status, 503);
-      assert.equal(res.body.reason, "post_apply.applied_migrations does not exist: no migrations applied (app expects 0001_create_notes.sql)");
+      assert.equal(
+        res.body.reason,
+        "post_apply.applied_migrations does not exist: no migrations applied (app expects 0001_create_notes.sql)",
+      );
     } finally {
       await fresh.close();
     }
@@ -167,13 +207,25 @@ describe("notes app on a migrated, granted database", () => {
   test("GET /ready is 503 naming the missing grant when the app role may not read the runner's history", async () => {
     const revoked = await createAppDatabase(server);
     await revoked.asDeployer(`REVOKE SELECT ON post_apply.applied_migrations FROM "${APP_CLIENT_ID}"`);
-    const fresh = await startApp({ config: appConfig(server, revoked.name), logger: jsonLogger(() => {}), mint: staticMint, listenHost: "127.0.0.1" });
+    const fresh = await startApp({
+      config: appConfig(server, revoked.name),
+      logger: jsonLogger(() => {}),
+      mint: staticMint,
+      listenHost: "127.0.0.1",
+    });
     try {
       const res = await request(fresh.url, "/ready");
       assert.equal(res.status, 503);
-      assert.match(res.body.reason, /^the app role may not read post_apply\.applied_migrations \(needs USAGE on schema post_apply and SELECT on the table\): permission denied/);
+      assert.match(
+        res.body.reason,
+        /^the app role may not read post_apply\.applied_migrations \(needs USAGE on schema post_apply and SELECT on the table\): permission denied/,
+      );
       // The API itself works: the grants on the app schema are all it needs.
-      assert.equal((await request(fresh.url, "/api/notes", { method: "POST", email: "ada@example.com", body: { text: "hi" } })).status, 201);
+      assert.equal(
+        (await request(fresh.url, "/api/notes", { method: "POST", email: "ada@example.com", body: { text: "hi" } }))
+          .status,
+        201,
+      );
     } finally {
       await fresh.close();
     }
@@ -193,4 +245,3 @@ describe("notes app on a migrated, granted database", () => {
     assert.equal(notes.body.request_id, notes.headers.get("x-request-id"));
   });
 });
-

@@ -47,7 +47,8 @@ test("defaults: a bare DATABRICKS_HOST gets https://, port 8000 and 5432, TLS re
 
 test("every bad or missing variable is reported at once", () => {
   assert.throws(
-    () => loadConfig({ ...platform, PGSSLMODE: "prefer", PGPORT: "0", DATABRICKS_CLIENT_SECRET: " ", PGHOST: undefined }),
+    () =>
+      loadConfig({ ...platform, PGSSLMODE: "prefer", PGPORT: "0", DATABRICKS_CLIENT_SECRET: " ", PGHOST: undefined }),
     (error: ConfigError) => {
       assert.ok(error instanceof ConfigError);
       assert.deepEqual(error.problems, [
@@ -63,5 +64,6 @@ test("every bad or missing variable is reported at once", () => {
 
 test("TLS: certificates are verified for every mode but disable", () => {
   assert.equal(sslOption("disable"), false);
-  for (const mode of ["require", "verify-ca", "verify-full"] as const) assert.deepEqual(sslOption(mode), { rejectUnauthorized: true });
+  for (const mode of ["require", "verify-ca", "verify-full"] as const)
+    assert.deepEqual(sslOption(mode), { rejectUnauthorized: true });
 });

@@ -40,7 +40,8 @@ function appYamlProblems(text: string, environments: readonly EnvironmentConfig[
   entries.forEach((entry: { name?: unknown; value?: unknown; valueFrom?: unknown }, i) => {
     const where = `env[${i}]${typeof entry?.name === "string" ? ` (${entry.name})` : ""}`;
     if (typeof entry?.name !== "string" || !entry.name) problems.push(`${where}: expected a name`);
-    if ((entry?.value === undefined) === (entry?.valueFrom === undefined)) problems.push(`${where}: expected exactly one of value or valueFrom`);
+    if ((entry?.value === undefined) === (entry?.valueFrom === undefined))
+      problems.push(`${where}: expected exactly one of value or valueFrom`);
     if (entry?.valueFrom === undefined) return;
     const key = String(entry.valueFrom);
     const unbound = environments.filter((env) => !boundResourceKeys(env).has(key));
@@ -107,12 +108,19 @@ test("migrations are NNNN_description.sql, consecutive from 0001, forward-only, 
     assert.match(file, MIGRATION_FILE);
     assert.equal(file.slice(0, 4), String(i + 1).padStart(4, "0"), `${file}: expected version ${i + 1}`);
     const sql = readFileSync(join(APP_MIGRATIONS, file), "utf8").replace(/--[^\n]*/g, "");
-    assert.doesNotMatch(sql, /\b(BEGIN|COMMIT|ROLLBACK|START\s+TRANSACTION|SAVEPOINT)\b/i, `${file}: transaction control`);
-    for (const [, kind, name] of sql.matchAll(/\bCREATE\s+(?:UNIQUE\s+)?(TABLE|INDEX|SEQUENCE|VIEW|TYPE|FUNCTION)\s+(?:IF\s+NOT\s+EXISTS\s+)?(\S+)/gi)) {
+    assert.doesNotMatch(
+      sql,
+      /\b(BEGIN|COMMIT|ROLLBACK|START\s+TRANSACTION|SAVEPOINT)\b/i,
+      `${file}: transaction control`,
+    );
+    for (const [, kind, name] of sql.matchAll(
+      /\bCREATE\s+(?:UNIQUE\s+)?(TABLE|INDEX|SEQUENCE|VIEW|TYPE|FUNCTION)\s+(?:IF\s+NOT\s+EXISTS\s+)?(\S+)/gi,
+    )) {
       if (kind.toUpperCase() === "INDEX") continue; // an index lives in its table's schema
       assert.ok(name.startsWith(`${APP_SCHEMA}.`), `${file}: ${kind} ${name} is not in schema ${APP_SCHEMA}`);
     }
-    for (const [, table] of sql.matchAll(/\bON\s+(\S+)\s*\(/gi)) assert.ok(table.startsWith(`${APP_SCHEMA}.`), `${file}: index on ${table}`);
+    for (const [, table] of sql.matchAll(/\bON\s+(\S+)\s*\(/gi))
+      assert.ok(table.startsWith(`${APP_SCHEMA}.`), `${file}: index on ${table}`);
   });
 });
 
@@ -122,8 +130,13 @@ test("the app's dependencies are pinned, locked, installable for the build, and 
   const root = JSON.parse(readFileSync(join(APP_SRC, "..", "package.json"), "utf8"));
   // The Apps runtime skips devDependencies when NODE_ENV=production, and `npm run build` needs tsc.
   assert.equal(pkg.devDependencies, undefined);
-  for (const [name, version] of Object.entries<string>(pkg.dependencies)) assert.match(version, /^\d+\.\d+\.\d+$/, `${name}@${version} is not pinned`);
-  assert.deepEqual(lock.packages[""].dependencies, pkg.dependencies, "package-lock.json is out of date (npm install --package-lock-only)");
+  for (const [name, version] of Object.entries<string>(pkg.dependencies))
+    assert.match(version, /^\d+\.\d+\.\d+$/, `${name}@${version} is not pinned`);
+  assert.deepEqual(
+    lock.packages[""].dependencies,
+    pkg.dependencies,
+    "package-lock.json is out of date (npm install --package-lock-only)",
+  );
   // The root tests import the app's source and resolve its runtime dependency from the root install.
   assert.equal(root.dependencies.pg, pkg.dependencies.pg);
   assert.equal(pkg.scripts.build, "tsc -p tsconfig.json");

@@ -35,7 +35,10 @@ export interface AppDatabase {
   /** Runs the post-apply runner again, with the migrations in `migrationsDir`. */
   migrate(migrationsDir: string): Promise<void>;
   /** Runs SQL as the deployer in this database. */
-  asDeployer<R extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params?: unknown[]): Promise<pg.QueryResult<R>>;
+  asDeployer<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    sql: string,
+    params?: unknown[],
+  ): Promise<pg.QueryResult<R>>;
 }
 
 let databases = 0;
@@ -117,7 +120,14 @@ export function appConfig(server: TestPostgres, database: string, overrides: Par
     workspaceUrl: "http://127.0.0.1:9",
     clientId: APP_CLIENT_ID,
     clientSecret: "test-client-secret",
-    database: { host: server.host, port: server.port, name: database, user: APP_CLIENT_ID, sslMode: "disable", applicationName: "notes-app" },
+    database: {
+      host: server.host,
+      port: server.port,
+      name: database,
+      user: APP_CLIENT_ID,
+      sslMode: "disable",
+      applicationName: "notes-app",
+    },
     ...overrides,
   };
 }
@@ -165,7 +175,12 @@ export async function fakeWorkspace(db: AppDatabase, expiresInSeconds: number): 
   const server: Server = createServer(async (req, res) => {
     let body = "";
     for await (const chunk of req) body += chunk;
-    state.requests.push({ authorization: req.headers.authorization, contentType: req.headers["content-type"], body, path: req.url });
+    state.requests.push({
+      authorization: req.headers.authorization,
+      contentType: req.headers["content-type"],
+      body,
+      path: req.url,
+    });
     res.setHeader("Content-Type", "application/json");
     if (req.method !== "POST" || req.url !== "/oidc/v1/token") {
       res.writeHead(404).end("{}");
@@ -179,7 +194,16 @@ export async function fakeWorkspace(db: AppDatabase, expiresInSeconds: number): 
     const token = `eyJ-${state.issued.length + 1}-${randomBytes(8).toString("hex")}`;
     await db.setAppPassword(token); // from now on only this token logs in
     state.issued.push(token);
-    res.writeHead(200).end(JSON.stringify({ access_token: token, token_type: "Bearer", expires_in: state.expiresInSeconds, scope: "all-apis" }));
+    res
+      .writeHead(200)
+      .end(
+        JSON.stringify({
+          access_token: token,
+          token_type: "Bearer",
+          expires_in: state.expiresInSeconds,
+          scope: "all-apis",
+        }),
+      );
   });
   server.listen(0, "127.0.0.1");
   await once(server, "listening");

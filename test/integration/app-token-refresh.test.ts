@@ -53,27 +53,40 @@ describe("database token refresh", () => {
           for (let i = 0; Date.now() < until; i++) {
             const res =
               (i + worker) % 2
-                ? await request(app.url, "/api/notes", { method: "POST", email: "ada@example.com", body: { text: `w${worker} n${i}` } })
+                ? await request(app.url, "/api/notes", {
+                    method: "POST",
+                    email: "ada@example.com",
+                    body: { text: `w${worker} n${i}` },
+                  })
                 : await request(app.url, "/api/notes", { email: "ada@example.com" });
             statuses.push(res.status);
             if (res.status >= 300) {
               const errors = logs.lines.filter((l) => l.level !== "info");
-              assert.fail(`request failed during rotation: ${res.status} ${JSON.stringify(res.body)}; app errors: ${JSON.stringify(errors)}`);
+              assert.fail(
+                `request failed during rotation: ${res.status} ${JSON.stringify(res.body)}; app errors: ${JSON.stringify(errors)}`,
+              );
             }
             await sleep(10);
           }
         }),
       );
       assert.ok(statuses.length > 50, `only ${statuses.length} requests ran`);
-      assert.ok(workspace.issued.length >= 4, `expected at least 4 tokens in 4.5 s of 2 s tokens, got ${workspace.issued.length}`);
+      assert.ok(
+        workspace.issued.length >= 4,
+        `expected at least 4 tokens in 4.5 s of 2 s tokens, got ${workspace.issued.length}`,
+      );
       // Each issued token replaced the role's password, so logins after each rotation used the new token.
-      const { rows } = await server.query<{ sessions: string }>(`SELECT sessions FROM pg_stat_database WHERE datname = $1`, [db.name]);
+      const { rows } = await server.query<{ sessions: string }>(
+        `SELECT sessions FROM pg_stat_database WHERE datname = $1`,
+        [db.name],
+      );
       assert.ok(Number(rows[0].sessions) > workspace.issued.length, `only ${rows[0].sessions} logins`);
       assert.equal((await request(app.url, "/ready")).status, 200);
       assert.ok(logs.lines.filter((l) => l.msg === "database token refreshed").length >= 4);
       // The request log never carries a token or the client secret.
       const text = logs.lines.map((l) => JSON.stringify(l)).join("\n");
-      for (const secret of [CLIENT_SECRET, ...workspace.issued]) assert.ok(!text.includes(secret), "a secret reached the logs");
+      for (const secret of [CLIENT_SECRET, ...workspace.issued])
+        assert.ok(!text.includes(secret), "a secret reached the logs");
     } finally {
       await app.close();
       await workspace.close();
@@ -84,20 +97,30 @@ describe("database token refresh", () => {
     const db = await createAppDatabase(server);
     const workspace = await fakeWorkspace(db, 3600);
     try {
-      const minted = await workspaceOAuthToken({ workspaceUrl: workspace.url, clientId: APP_CLIENT_ID, clientSecret: CLIENT_SECRET })();
+      const minted = await workspaceOAuthToken({
+        workspaceUrl: workspace.url,
+        clientId: APP_CLIENT_ID,
+        clientSecret: CLIENT_SECRET,
+      })();
       assert.equal(minted.token, workspace.issued[0]);
       assert.ok(Math.abs(minted.expiresAt - (Date.now() + 3_600_000)) < 5_000);
       const [req] = workspace.requests;
       assert.equal(req.path, "/oidc/v1/token");
       assert.equal(req.authorization, `Basic ${Buffer.from(`${APP_CLIENT_ID}:${CLIENT_SECRET}`).toString("base64")}`);
       assert.equal(req.contentType, "application/x-www-form-urlencoded");
-      assert.deepEqual(Object.fromEntries(new URLSearchParams(req.body)), { grant_type: "client_credentials", scope: "all-apis" });
+      assert.deepEqual(Object.fromEntries(new URLSearchParams(req.body)), {
+        grant_type: "client_credentials",
+        scope: "all-apis",
+      });
 
       workspace.failWith = { status: 401, error: "invalid_client", description: "Client authentication failed" };
       await assert.rejects(
         workspaceOAuthToken({ workspaceUrl: workspace.url, clientId: APP_CLIENT_ID, clientSecret: CLIENT_SECRET })(),
         (error: Error) => {
-          assert.equal(error.message, `token request to ${workspace.url}/oidc/v1/token returned HTTP 401 (invalid_client: Client authentication failed)`);
+          assert.equal(
+            error.message,
+            `token request to ${workspace.url}/oidc/v1/token returned HTTP 401 (invalid_client: Client authentication failed)`,
+          );
           return true;
         },
       );
@@ -124,7 +147,9 @@ describe("database token refresh", () => {
       workspace.failWith = { status: 401, error: "invalid_client", description: "Client authentication failed" };
 
       // The background refresh (due 1 s after the mint, 1 s before expiry) fails: logged, and /ready says so while the old token still works.
-      await waitFor("the failed refresh to be logged", () => logs.lines.some((l) => l.msg === "database token refresh failed"));
+      await waitFor("the failed refresh to be logged", () =>
+        logs.lines.some((l) => l.msg === "database token refresh failed"),
+      );
       const failure = logs.lines.find((l) => l.msg === "database token refresh failed")!;
       assert.equal(failure.level, "error");
       assert.match(String(failure.error), /returned HTTP 401 \(invalid_client: Client authentication failed\)/);
@@ -132,15 +157,28 @@ describe("database token refresh", () => {
       const ready = await request(app.url, "/ready");
       assert.equal(ready.status, 503);
       assert.equal(ready.body.checks.credentials.ok, false);
-      assert.match(ready.body.reason, /^database token refresh failed at \S+: token request to .*\/oidc\/v1\/token returned HTTP 401/);
-      assert.equal((await request(app.url, "/api/notes", { email: "ada@example.com" })).status, 200, "the unexpired token still logs in");
+      assert.match(
+        ready.body.reason,
+        /^database token refresh failed at \S+: token request to .*\/oidc\/v1\/token returned HTTP 401/,
+      );
+      assert.equal(
+        (await request(app.url, "/api/notes", { email: "ada@example.com" })).status,
+        200,
+        "the unexpired token still logs in",
+      );
 
       // Retries keep failing; once the token has expired, new connections cannot log in and the API answers 503.
-      await waitFor("the token to expire", () => !app.tokens.status().expiresAt || Date.parse(app.tokens.status().expiresAt!) < Date.now());
+      await waitFor(
+        "the token to expire",
+        () => !app.tokens.status().expiresAt || Date.parse(app.tokens.status().expiresAt!) < Date.now(),
+      );
       await sleep(300); // the pool's connections made with the old token are recycled
       const down = await request(app.url, "/api/notes", { email: "ada@example.com" });
       assert.equal(down.status, 503, JSON.stringify(down.body));
-      assert.ok(logs.lines.filter((l) => l.msg === "database token refresh failed").length >= 2, "the refresh is retried");
+      assert.ok(
+        logs.lines.filter((l) => l.msg === "database token refresh failed").length >= 2,
+        "the refresh is retried",
+      );
 
       // The workspace recovers: the next retry succeeds, /ready is 200 again.
       workspace.failWith = undefined;
@@ -171,10 +209,14 @@ describe("database token refresh", () => {
       assert.equal((await request(app.url, "/health")).status, 200);
       const ready = await request(app.url, "/ready");
       assert.equal(ready.status, 503);
-      assert.match(ready.body.reason, /database token refresh failed at .*HTTP 500 \(temporarily_unavailable: try later\)/);
+      assert.match(
+        ready.body.reason,
+        /database token refresh failed at .*HTTP 500 \(temporarily_unavailable: try later\)/,
+      );
       // Requests needing a connection fail fast with 503 (no hang, no crash, no token request per request)...
       const attempts = workspace.requests.length;
-      for (let i = 0; i < 5; i++) assert.equal((await request(app.url, "/api/notes", { email: "ada@example.com" })).status, 503);
+      for (let i = 0; i < 5; i++)
+        assert.equal((await request(app.url, "/api/notes", { email: "ada@example.com" })).status, 503);
       assert.equal(workspace.requests.length, attempts, "no token request per failing request");
       assert.equal(logs.lines.filter((l) => l.msg === "database token refresh failed").length, 1);
       // ...until a retry succeeds.
@@ -203,7 +245,8 @@ describe("database token refresh", () => {
     });
     try {
       // Just minted and refused: not about its age; 503 without another token request per request.
-      for (let i = 0; i < 3; i++) assert.equal((await request(app.url, "/api/notes", { email: "ada@example.com" })).status, 503);
+      for (let i = 0; i < 3; i++)
+        assert.equal((await request(app.url, "/api/notes", { email: "ada@example.com" })).status, 503);
       assert.deepEqual(handed, ["stale-token"]);
       // Older than retryDelayMs and refused (the server rotated it, or the clocks disagree): one new token, one retry.
       await sleep(250);

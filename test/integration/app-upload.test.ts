@@ -7,7 +7,17 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
 import { once } from "node:events";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { freePort } from "../support/free-port";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -49,8 +59,14 @@ function plant(root: string, files: Record<string, string>): void {
 }
 
 test("app-src/ holds only the app (plus local-only files that are never uploaded)", () => {
-  const unexpected = readdirSync(APP_SRC).filter((e) => ![...APP_ROOT_FILES, ...APP_DIRECTORIES].includes(e) && !LOCAL_ONLY.test(e));
-  assert.deepEqual(unexpected, [], "a new top-level entry in app-src/: add it to APP_ROOT_FILES if it is part of the app");
+  const unexpected = readdirSync(APP_SRC).filter(
+    (e) => ![...APP_ROOT_FILES, ...APP_DIRECTORIES].includes(e) && !LOCAL_ONLY.test(e),
+  );
+  assert.deepEqual(
+    unexpected,
+    [],
+    "a new top-level entry in app-src/: add it to APP_ROOT_FILES if it is part of the app",
+  );
 });
 
 test("the stack uploads exactly the app's files from the real app-src/", () => {
@@ -88,7 +104,10 @@ describe("the uploaded files build and run like on the Apps runtime", () => {
     // Stands in for the runtime's `npm install` (no network in tests): the root install has the same
     // pinned pg and typescript (checked in app-contract.test.ts).
     symlinkSync(join(REPO_ROOT, "node_modules"), join(dir, "node_modules"), "dir");
-    await promisify(execFile)("npm", ["run", "build"], { cwd: dir, env: { ...process.env, npm_config_update_notifier: "false" } });
+    await promisify(execFile)("npm", ["run", "build"], {
+      cwd: dir,
+      env: { ...process.env, npm_config_update_notifier: "false" },
+    });
   });
   after(async () => {
     await server?.stop();
@@ -123,10 +142,17 @@ describe("the uploaded files build and run like on the Apps runtime", () => {
       assert.equal((await request(url, "/health")).status, 200);
       const ready = await request(url, "/ready");
       assert.equal(ready.status, 200, JSON.stringify(ready.body));
-      const created = await request(url, "/api/notes", { method: "POST", email: "ada@example.com", body: { text: "from the built app" } });
+      const created = await request(url, "/api/notes", {
+        method: "POST",
+        email: "ada@example.com",
+        body: { text: "from the built app" },
+      });
       assert.equal(created.status, 201);
       const listed = await request(url, "/api/notes", { email: "ada@example.com" });
-      assert.deepEqual(listed.body.notes.map((n: { text: string }) => n.text), ["from the built app"]);
+      assert.deepEqual(
+        listed.body.notes.map((n: { text: string }) => n.text),
+        ["from the built app"],
+      );
       assert.equal(workspace.issued.length, 1, "one token minted through the workspace OAuth endpoint");
 
       app.child.kill("SIGTERM");
@@ -164,10 +190,21 @@ function appSourceYaml(): string {
 
 /** Runs app.yaml's command in `cwd` with only `env` (plus PATH) and app.yaml's own env entries, like the runtime. */
 function runCommand(cwd: string, env: Record<string, string>) {
-  const spec = parse(appSourceYaml()) as { command: string[]; env?: { name: string; value?: string; valueFrom?: string }[] };
-  const fromYaml = Object.fromEntries((spec.env ?? []).map((e) => [e.name, e.value ?? `<value of resource ${e.valueFrom}>`]));
-  const [command, ...args] = spec.command.map((part) => part.replaceAll("$DATABRICKS_APP_PORT", env.DATABRICKS_APP_PORT ?? ""));
-  const child = spawn(command, args, { cwd, env: { PATH: process.env.PATH ?? "", ...fromYaml, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const spec = parse(appSourceYaml()) as {
+    command: string[];
+    env?: { name: string; value?: string; valueFrom?: string }[];
+  };
+  const fromYaml = Object.fromEntries(
+    (spec.env ?? []).map((e) => [e.name, e.value ?? `<value of resource ${e.valueFrom}>`]),
+  );
+  const [command, ...args] = spec.command.map((part) =>
+    part.replaceAll("$DATABRICKS_APP_PORT", env.DATABRICKS_APP_PORT ?? ""),
+  );
+  const child = spawn(command, args, {
+    cwd,
+    env: { PATH: process.env.PATH ?? "", ...fromYaml, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   const lines: Record<string, unknown>[] = [];
   const nonJson: string[] = [];
   const waiters: { match: (l: Record<string, unknown>) => boolean; resolve: () => void }[] = [];
@@ -195,9 +232,19 @@ function runCommand(cwd: string, env: Record<string, string>) {
     waitForLog(match: (l: Record<string, unknown>) => boolean, timeoutMs = 15_000): Promise<void> {
       if (lines.some(match)) return Promise.resolve();
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no matching log line within ${timeoutMs} ms; stdout: ${JSON.stringify(lines)} stderr: ${stderr}`)), timeoutMs);
+        const timer = setTimeout(
+          () =>
+            reject(
+              new Error(
+                `no matching log line within ${timeoutMs} ms; stdout: ${JSON.stringify(lines)} stderr: ${stderr}`,
+              ),
+            ),
+          timeoutMs,
+        );
         waiters.push({ match, resolve: () => (clearTimeout(timer), resolve()) });
-        child.once("exit", (code) => reject(new Error(`the app exited with ${code}; stdout: ${JSON.stringify(lines)} stderr: ${stderr}`)));
+        child.once("exit", (code) =>
+          reject(new Error(`the app exited with ${code}; stdout: ${JSON.stringify(lines)} stderr: ${stderr}`)),
+        );
       });
     },
   };

@@ -12,11 +12,26 @@ import { type DriftReport, exitCode, renderJson, renderMarkdown } from "../../to
 
 const drifted: EnvironmentResult = {
   environment: "dev",
-  findings: [{ check: "instance", class: "out-of-band", object: "a | b", expected: "7", found: "3", severity: "medium", remediation: "fix\nit" }],
+  findings: [
+    {
+      check: "instance",
+      class: "out-of-band",
+      object: "a | b",
+      expected: "7",
+      found: "3",
+      severity: "medium",
+      remediation: "fix\nit",
+    },
+  ],
   notChecked: [],
 };
 const clean: EnvironmentResult = { environment: "staging", findings: [], notChecked: [] };
-const failed: EnvironmentResult = { environment: "prod", findings: [], notChecked: [], error: "instance: could not read it" };
+const failed: EnvironmentResult = {
+  environment: "prod",
+  findings: [],
+  notChecked: [],
+  error: "instance: could not read it",
+};
 
 function report(...environments: EnvironmentResult[]): DriftReport {
   return { commit: "0".repeat(40), generatedAt: "2026-01-01T00:00:00.000Z", environments };
@@ -44,13 +59,26 @@ test("the JSON report is the report itself", () => {
 });
 
 function drift(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const result = spawnSync(process.execPath, ["--import", "tsx", "tools/drift/main.ts", ...args], { cwd: REPO_ROOT, encoding: "utf8", env: { PATH: process.env.PATH, ...env } });
+  const result = spawnSync(process.execPath, ["--import", "tsx", "tools/drift/main.ts", ...args], {
+    cwd: REPO_ROOT,
+    encoding: "utf8",
+    env: { PATH: process.env.PATH, ...env },
+  });
   return { status: result.status, stderr: result.stderr };
 }
 
 test("a credential in a message is masked by the tools' shared masker, also when it comes back encoded", () => {
-  const env = { DATABRICKS_TOKEN: "dapi-canary-drift-5e0c", DATABRICKS_CLIENT_SECRET: "oauth canary/drift+7a", TF_VAR_secret_api_key: "tf-canary-drift-91" };
-  const echoed = [env.DATABRICKS_TOKEN, Buffer.from(env.DATABRICKS_CLIENT_SECRET).toString("base64url"), encodeURIComponent(env.DATABRICKS_CLIENT_SECRET), Buffer.from(env.TF_VAR_secret_api_key).toString("hex")];
+  const env = {
+    DATABRICKS_TOKEN: "dapi-canary-drift-5e0c",
+    DATABRICKS_CLIENT_SECRET: "oauth canary/drift+7a",
+    TF_VAR_secret_api_key: "tf-canary-drift-91",
+  };
+  const echoed = [
+    env.DATABRICKS_TOKEN,
+    Buffer.from(env.DATABRICKS_CLIENT_SECRET).toString("base64url"),
+    encodeURIComponent(env.DATABRICKS_CLIENT_SECRET),
+    Buffer.from(env.TF_VAR_secret_api_key).toString("hex"),
+  ];
   // The unknown environment's name is quoted in the error, as a server's echo would be.
   for (const name of echoed) {
     const run = drift([name], env);

@@ -34,5 +34,13 @@ test("five runners started at once apply every migration exactly once", async ()
     [],
     "notes",
   );
-  assert.deepEqual(rows.map((r) => [r.name, r.n]), [["0001_create_notes.sql", 1], ["0002_create_tags.sql", 1], ["0003_create_reactions.sql", 1], ["0004_slow.sql", 1]]);
+  assert.deepEqual(
+    rows.map((r) => [r.name, r.n]),
+    [
+      ["0001_create_notes.sql", 1],
+      ["0002_create_tags.sql", 1],
+      ["0003_create_reactions.sql", 1],
+      ["0004_slow.sql", 1],
+    ],
+  );
 });

@@ -15,7 +15,6 @@ before(async () => {
 });
 after(() => world.stop());
 
-
 function assertOneLineFailure(result: RunResult, message: RegExp): void {
   assert.equal(result.code, 1, `expected exit 1\n${result.stdout}${result.stderr}`);
   assert.match(result.stderr, message);
@@ -27,7 +26,11 @@ async function schemaExists(database: string): Promise<boolean> {
 }
 
 async function applied(database: string): Promise<string[]> {
-  const { rows } = await world.postgres.query<{ name: string }>("SELECT name FROM post_apply.applied_migrations ORDER BY name", [], database);
+  const { rows } = await world.postgres.query<{ name: string }>(
+    "SELECT name FROM post_apply.applied_migrations ORDER BY name",
+    [],
+    database,
+  );
   return rows.map((r) => r.name);
 }
 
@@ -41,15 +44,24 @@ test("a NUL byte, which used to drop every statement after it and report success
   );
   assert.equal(await schemaExists(database), false, "nothing was applied, not even the statement before the NUL");
   // A dry run reads the files the same way.
-  assertOneLineFailure(await world.run(["apply", "--dry-run"], world.applyEnv(database, dir)), /^post-apply failed at migrations: \S+0001_a\.sql:2:1: NUL byte/);
+  assertOneLineFailure(
+    await world.run(["apply", "--dry-run"], world.applyEnv(database, dir)),
+    /^post-apply failed at migrations: \S+0001_a\.sql:2:1: NUL byte/,
+  );
 });
 
 test("a NUL byte in a new migration leaves the applied ones as they were and applies nothing", async () => {
   const database = await world.freshDatabase();
   const dir = world.migrations("migrations");
   assert.equal((await world.run(["apply"], world.applyEnv(database, dir))).code, 0);
-  writeFileSync(join(dir, "0003_more.sql"), "CREATE TABLE more_a (id int);\n-- Grüße\0\nCREATE TABLE more_b (id int);\n");
-  assertOneLineFailure(await world.run(["apply"], world.applyEnv(database, dir)), /^post-apply failed at migrations: \S+0003_more\.sql:2:9: NUL byte at byte offset 40;/);
+  writeFileSync(
+    join(dir, "0003_more.sql"),
+    "CREATE TABLE more_a (id int);\n-- Grüße\0\nCREATE TABLE more_b (id int);\n",
+  );
+  assertOneLineFailure(
+    await world.run(["apply"], world.applyEnv(database, dir)),
+    /^post-apply failed at migrations: \S+0003_more\.sql:2:9: NUL byte at byte offset 40;/,
+  );
   assert.deepEqual(await applied(database), ["0001_create_notes.sql", "0002_create_tags.sql"]);
   assert.equal((await world.postgres.query("SELECT to_regclass('app.more_a') AS t", [], database)).rows[0].t, null);
 });
@@ -57,7 +69,10 @@ test("a NUL byte in a new migration leaves the applied ones as they were and app
 test("a migration that is not UTF-8 (a Latin-1 export) fails at its first bad byte", async () => {
   const database = await world.freshDatabase();
   const dir = world.migrations();
-  writeFileSync(join(dir, "0001_a.sql"), Buffer.from("CREATE TABLE a (name text);\nINSERT INTO a VALUES ('Gr\xfc\xdfe');\n", "latin1"));
+  writeFileSync(
+    join(dir, "0001_a.sql"),
+    Buffer.from("CREATE TABLE a (name text);\nINSERT INTO a VALUES ('Gr\xfc\xdfe');\n", "latin1"),
+  );
   assertOneLineFailure(
     await world.run(["apply"], world.applyEnv(database, dir)),
     /^post-apply failed at migrations: \S+0001_a\.sql:2:26: invalid UTF-8 \(byte 0xfc at byte offset 53\); migrations must be UTF-8 text\n$/,
@@ -67,10 +82,26 @@ test("a migration that is not UTF-8 (a Latin-1 export) fails at its first bad by
 
 test("an entry the runner used to skip without a word is an error naming it, and nothing is applied", async () => {
   const cases: [string, (dir: string) => void, RegExp][] = [
-    ["upper-case extension", (dir) => writeFileSync(join(dir, "0002_b.SQL"), "CREATE TABLE b (id int);"), /\/0002_b\.SQL: an unexpected file name; expected a regular file named like 0001_create_notes\.sql/],
-    ["symbolic link", (dir) => symlinkSync(join(dir, "0001_a.sql"), join(dir, "0002_b.sql")), /\/0002_b\.sql: a symbolic link; expected a regular file/],
-    ["directory named like a migration", (dir) => mkdirSync(join(dir, "0002_b.sql")), /\/0002_b\.sql: a directory; expected a regular file/],
-    ["backup copy", (dir) => writeFileSync(join(dir, "0001_a.sql~"), "CREATE TABLE a (id int);"), /\/0001_a\.sql~: an unexpected file name; expected/],
+    [
+      "upper-case extension",
+      (dir) => writeFileSync(join(dir, "0002_b.SQL"), "CREATE TABLE b (id int);"),
+      /\/0002_b\.SQL: an unexpected file name; expected a regular file named like 0001_create_notes\.sql/,
+    ],
+    [
+      "symbolic link",
+      (dir) => symlinkSync(join(dir, "0001_a.sql"), join(dir, "0002_b.sql")),
+      /\/0002_b\.sql: a symbolic link; expected a regular file/,
+    ],
+    [
+      "directory named like a migration",
+      (dir) => mkdirSync(join(dir, "0002_b.sql")),
+      /\/0002_b\.sql: a directory; expected a regular file/,
+    ],
+    [
+      "backup copy",
+      (dir) => writeFileSync(join(dir, "0001_a.sql~"), "CREATE TABLE a (id int);"),
+      /\/0001_a\.sql~: an unexpected file name; expected/,
+    ],
   ];
   for (const [name, add, message] of cases) {
     const database = await world.freshDatabase();

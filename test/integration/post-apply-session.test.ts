@@ -8,20 +8,29 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import pg from "pg";
-import { APP_ROLE, DEPLOYER, type PostApplyWorld, type RunResult, startPostApplyWorld } from "../support/post-apply-world";
+import {
+  APP_ROLE,
+  DEPLOYER,
+  type PostApplyWorld,
+  type RunResult,
+  startPostApplyWorld,
+} from "../support/post-apply-world";
 
 let world: PostApplyWorld;
 /** A role the deployer may SET ROLE to, as a migration might. */
 const OTHER_ROLE = "migration_owner";
 before(async () => {
   world = await startPostApplyWorld();
-  await world.postgres.query(`CREATE ROLE ${OTHER_ROLE} NOLOGIN; GRANT ${OTHER_ROLE} TO ${pg.escapeIdentifier(DEPLOYER)}`);
+  await world.postgres.query(
+    `CREATE ROLE ${OTHER_ROLE} NOLOGIN; GRANT ${OTHER_ROLE} TO ${pg.escapeIdentifier(DEPLOYER)}`,
+  );
 });
 after(() => world.stop());
 
-
 /** The state a migration sees when it starts, recorded by its first statement. */
-const RECORD = (name: string) => `INSERT INTO seen SELECT '${name}', current_user, current_setting('search_path'), current_setting('TimeZone'),
+const RECORD = (
+  name: string,
+) => `INSERT INTO seen SELECT '${name}', current_user, current_setting('search_path'), current_setting('TimeZone'),
   current_setting('lock_timeout'), current_setting('statement_timeout'), current_setting('default_transaction_isolation'),
   to_regclass('pg_temp.notes') IS NOT NULL,
   (SELECT count(*)::int FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid());\n`;
@@ -67,17 +76,31 @@ test("no session setting, role or temporary table of one migration reaches the n
   const [first] = rows;
   assert.deepEqual(
     { ...first, migration: undefined, time_zone: undefined, isolation: undefined },
-    { migration: undefined, role_name: DEPLOYER, search_path: "app", time_zone: undefined, lock_timeout: "7s", statement_timeout: "45s", isolation: undefined, temp_notes: false, advisory_locks: 1 },
+    {
+      migration: undefined,
+      role_name: DEPLOYER,
+      search_path: "app",
+      time_zone: undefined,
+      lock_timeout: "7s",
+      statement_timeout: "45s",
+      isolation: undefined,
+      temp_notes: false,
+      advisory_locks: 1,
+    },
     "the documented starting state; the runner's migration lock still held",
   );
-  for (const row of rows.slice(1)) assert.deepEqual({ ...row, migration: first.migration }, first, `${row.migration} starts as 0001 did`);
+  for (const row of rows.slice(1))
+    assert.deepEqual({ ...row, migration: first.migration }, first, `${row.migration} starts as 0001 did`);
 
   const tables = await world.postgres.query<{ name: string; owner: string }>(
     "SELECT c.oid::regclass::text AS name, pg_get_userbyid(c.relowner) AS owner FROM pg_class c WHERE c.relname IN ('notes', 'more_notes') AND c.relpersistence = 'p' ORDER BY 1",
     [],
     database,
   );
-  assert.deepEqual(tables.rows, [{ name: "app.more_notes", owner: DEPLOYER }, { name: "app.notes", owner: DEPLOYER }]);
+  assert.deepEqual(tables.rows, [
+    { name: "app.more_notes", owner: DEPLOYER },
+    { name: "app.notes", owner: DEPLOYER },
+  ]);
   // Granted by the deployer (its default privileges), verified: the app role can write the new tables.
   const app = await world.connectAs(APP_ROLE, database);
   try {
@@ -89,7 +112,10 @@ test("no session setting, role or temporary table of one migration reaches the n
 
 test("migrations applied together or one run each give the same database", async () => {
   const together = await world.freshDatabase();
-  assert.equal((await world.run(["apply"], world.applyEnv(together, migrationsDir(Object.keys(MIGRATIONS)), BOUNDS))).code, 0);
+  assert.equal(
+    (await world.run(["apply"], world.applyEnv(together, migrationsDir(Object.keys(MIGRATIONS)), BOUNDS))).code,
+    0,
+  );
   const apart = await world.freshDatabase();
   const names = Object.keys(MIGRATIONS);
   for (let n = 1; n <= names.length; n++) {
@@ -111,14 +137,21 @@ async function appHoldingLock(): Promise<{ database: string; dir: string; app: p
   const dir = world.migrations("migrations");
   const first = await world.run(["apply"], world.applyEnv(database, dir));
   assert.equal(first.code, 0, first.stderr);
-  writeFileSync(join(dir, "0003_add_pinned.sql"), "-- The app reads notes all the time.\nALTER TABLE notes ADD COLUMN pinned boolean NOT NULL DEFAULT false;\n");
+  writeFileSync(
+    join(dir, "0003_add_pinned.sql"),
+    "-- The app reads notes all the time.\nALTER TABLE notes ADD COLUMN pinned boolean NOT NULL DEFAULT false;\n",
+  );
   const app = await world.connectAs(APP_ROLE, database);
   await app.query("BEGIN; SELECT count(*) FROM app.notes");
   return { database, dir, app };
 }
 
 async function columnExists(database: string): Promise<boolean> {
-  const { rows } = await world.postgres.query("SELECT 1 FROM information_schema.columns WHERE table_schema = 'app' AND table_name = 'notes' AND column_name = 'pinned'", [], database);
+  const { rows } = await world.postgres.query(
+    "SELECT 1 FROM information_schema.columns WHERE table_schema = 'app' AND table_name = 'notes' AND column_name = 'pinned'",
+    [],
+    database,
+  );
   return rows.length > 0;
 }
 
@@ -145,7 +178,10 @@ test("an ALTER TABLE waiting on a lock the app holds stops after statementLockTi
     await app.query("COMMIT");
     await app.end();
   }
-  const retried = await world.run(["apply"], world.applyEnv(database, dir, { POST_APPLY_STATEMENT_LOCK_TIMEOUT_SECONDS: "1" }));
+  const retried = await world.run(
+    ["apply"],
+    world.applyEnv(database, dir, { POST_APPLY_STATEMENT_LOCK_TIMEOUT_SECONDS: "1" }),
+  );
   assert.equal(retried.code, 0, retried.stderr);
   assert.equal(await columnExists(database), true);
 });
@@ -165,7 +201,10 @@ test("a lock the app releases within the bound is waited for, and the migration 
 test("a statement running longer than statementTimeoutSeconds stops, naming the migration, also while it waits for a lock", async () => {
   const database = await world.freshDatabase();
   const dir = world.migrations("migrations");
-  writeFileSync(join(dir, "0003_backfill.sql"), "CREATE TABLE backfill (id int);\nINSERT INTO backfill SELECT 1 FROM pg_sleep(30);\n");
+  writeFileSync(
+    join(dir, "0003_backfill.sql"),
+    "CREATE TABLE backfill (id int);\nINSERT INTO backfill SELECT 1 FROM pg_sleep(30);\n",
+  );
   const slow = await timedRun(world.applyEnv(database, dir, { POST_APPLY_STATEMENT_TIMEOUT_SECONDS: "1" }));
   assert.equal(slow.code, 1, slow.stdout + slow.stderr);
   assert.match(
@@ -173,13 +212,26 @@ test("a statement running longer than statementTimeoutSeconds stops, naming the 
     /^post-apply failed at migrate: \S+\/0003_backfill\.sql:2:1: statement 2 of 2 failed: canceling statement due to statement timeout \(SQLSTATE 57014\): it ran for more than 1 s \(postApply\.statementTimeoutSeconds\); raise the bound if it needs longer; the migration was rolled back\n$/,
   );
   assert.ok(slow.seconds < 15, `bounded: took ${slow.seconds} s`);
-  assert.equal((await world.postgres.query("SELECT to_regclass('app.backfill') AS t", [], database)).rows[0].t, null, "rolled back");
+  assert.equal(
+    (await world.postgres.query("SELECT to_regclass('app.backfill') AS t", [], database)).rows[0].t,
+    null,
+    "rolled back",
+  );
 
   const { database: locked, dir: lockedDir, app } = await appHoldingLock();
   try {
-    const waiting = await world.run(["apply"], world.applyEnv(locked, lockedDir, { POST_APPLY_STATEMENT_LOCK_TIMEOUT_SECONDS: "60", POST_APPLY_STATEMENT_TIMEOUT_SECONDS: "1" }));
+    const waiting = await world.run(
+      ["apply"],
+      world.applyEnv(locked, lockedDir, {
+        POST_APPLY_STATEMENT_LOCK_TIMEOUT_SECONDS: "60",
+        POST_APPLY_STATEMENT_TIMEOUT_SECONDS: "1",
+      }),
+    );
     assert.equal(waiting.code, 1);
-    assert.match(waiting.stderr, /0003_add_pinned\.sql:2:1: statement 1 of 1 failed: canceling statement due to statement timeout \(SQLSTATE 57014\): it ran for more than 1 s/);
+    assert.match(
+      waiting.stderr,
+      /0003_add_pinned\.sql:2:1: statement 1 of 1 failed: canceling statement due to statement timeout \(SQLSTATE 57014\): it ran for more than 1 s/,
+    );
   } finally {
     await app.end();
   }

@@ -39,7 +39,11 @@ async function as<T>(role: string, database: string, use: (client: pg.Client) =>
 }
 
 async function appliedMigrations(database: string): Promise<string[]> {
-  const { rows } = await world.postgres.query<{ name: string }>("SELECT name FROM post_apply.applied_migrations ORDER BY name", [], database);
+  const { rows } = await world.postgres.query<{ name: string }>(
+    "SELECT name FROM post_apply.applied_migrations ORDER BY name",
+    [],
+    database,
+  );
   return rows.map((r) => r.name);
 }
 
@@ -51,22 +55,40 @@ test("a fresh database gets every migration, and the app role can use the tables
   assert.match(result.stdout, /migrate +0001_create_notes\.sql/);
   assert.match(result.stdout, /migrate +0002_create_tags\.sql/);
   assert.deepEqual(await appliedMigrations(database), ["0001_create_notes.sql", "0002_create_tags.sql"]);
-  const { rows: owners } = await world.postgres.query<{ owner: string }>("SELECT pg_get_userbyid(nspowner) AS owner FROM pg_namespace WHERE nspname = 'app'", [], database);
-  assert.deepEqual(owners, [{ owner: "deployer@example.com" }], "the runner creates the app schema, owned by the deployer");
+  const { rows: owners } = await world.postgres.query<{ owner: string }>(
+    "SELECT pg_get_userbyid(nspowner) AS owner FROM pg_namespace WHERE nspname = 'app'",
+    [],
+    database,
+  );
+  assert.deepEqual(
+    owners,
+    [{ owner: "deployer@example.com" }],
+    "the runner creates the app schema, owned by the deployer",
+  );
 
   await as(APP_ROLE, database, async (app) => {
-    const { rows } = await app.query<{ id: string }>("INSERT INTO app.notes (author, body) VALUES ('ann', 'hello') RETURNING id");
+    const { rows } = await app.query<{ id: string }>(
+      "INSERT INTO app.notes (author, body) VALUES ('ann', 'hello') RETURNING id",
+    );
     const tag = await app.query<{ id: number }>("INSERT INTO app.tags (name) VALUES ('Work') RETURNING id");
     await app.query("INSERT INTO app.note_tags VALUES ($1, $2)", [rows[0].id, tag.rows[0].id]);
     await app.query("UPDATE app.notes SET body = 'hello, world' WHERE id = $1", [rows[0].id]);
-    assert.deepEqual((await app.query("SELECT body, tag FROM app.tagged_notes")).rows, [{ body: "hello, world", tag: "work" }]);
+    assert.deepEqual((await app.query("SELECT body, tag FROM app.tagged_notes")).rows, [
+      { body: "hello, world", tag: "work" },
+    ]);
     await app.query("SELECT nextval('app.notes_id_seq'), currval('app.notes_id_seq')");
     await app.query("DELETE FROM app.notes");
     const history = await app.query("SELECT name FROM post_apply.applied_migrations");
     assert.equal(history.rowCount, 2, "the app may read the migration history (for its readiness check)");
     await assert.rejects(app.query("DELETE FROM post_apply.applied_migrations"), { code: "42501" });
 
-    for (const sql of ["DROP TABLE app.notes", "ALTER TABLE app.notes ADD COLUMN x int", "TRUNCATE app.notes", "CREATE TABLE app.mine (id int)", "CREATE TABLE public.mine (id int)"]) {
+    for (const sql of [
+      "DROP TABLE app.notes",
+      "ALTER TABLE app.notes ADD COLUMN x int",
+      "TRUNCATE app.notes",
+      "CREATE TABLE app.mine (id int)",
+      "CREATE TABLE public.mine (id int)",
+    ]) {
       await assert.rejects(app.query(sql), { code: "42501" }, `the app role must not be able to: ${sql}`);
     }
   });
@@ -93,13 +115,22 @@ test("a second run applies nothing and changes nothing", async () => {
 test("a table created by a later migration is usable by the app role without a grant run", async () => {
   const { database } = await migratedDatabase();
 
-  const later = await world.run(["apply"], world.applyEnv(database, world.migrations("migrations", "migrations-later")));
+  const later = await world.run(
+    ["apply"],
+    world.applyEnv(database, world.migrations("migrations", "migrations-later")),
+  );
 
   assert.equal(later.code, 0, later.stderr);
   assert.match(later.stdout, /migrate +0003_create_reactions\.sql/);
-  assert.doesNotMatch(later.stdout, /grant /, "the deployer's default privileges already cover the new table and its sequence");
+  assert.doesNotMatch(
+    later.stdout,
+    /grant /,
+    "the deployer's default privileges already cover the new table and its sequence",
+  );
   await as(APP_ROLE, database, async (app) => {
-    const { rows } = await app.query<{ id: string }>("INSERT INTO app.notes (author, body) VALUES ('bo', 'hi') RETURNING id");
+    const { rows } = await app.query<{ id: string }>(
+      "INSERT INTO app.notes (author, body) VALUES ('bo', 'hi') RETURNING id",
+    );
     await app.query("INSERT INTO app.reactions (note_id, emoji) VALUES ($1, '👍')", [rows[0].id]);
     await app.query("UPDATE app.notes SET reaction_count = 1");
     assert.equal((await app.query("DELETE FROM app.reactions")).rowCount, 1);
@@ -110,16 +141,29 @@ test("a migration failing half-way leaves the database as it was and names the f
   const { database } = await migratedDatabase();
   const before = await world.snapshot(database);
 
-  const failed = await world.run(["apply"], world.applyEnv(database, world.migrations("migrations", "migrations-failing")));
+  const failed = await world.run(
+    ["apply"],
+    world.applyEnv(database, world.migrations("migrations", "migrations-failing")),
+  );
 
   assert.equal(failed.code, 1);
-  assert.match(failed.stderr, /^post-apply failed at migrate: \S*0003_create_reactions\.sql:10:\d+: statement 3 of 3 failed: column r\.kind does not exist \(SQLSTATE 42703\); hint: .*; the migration was rolled back\n$/);
+  assert.match(
+    failed.stderr,
+    /^post-apply failed at migrate: \S*0003_create_reactions\.sql:10:\d+: statement 3 of 3 failed: column r\.kind does not exist \(SQLSTATE 42703\); hint: .*; the migration was rolled back\n$/,
+  );
   assert.doesNotMatch(failed.stderr, /\n\s+at /, "no stack trace");
   assert.deepEqual(await world.snapshot(database), before);
 
-  const fixed = await world.run(["apply"], world.applyEnv(database, world.migrations("migrations", "migrations-later")));
+  const fixed = await world.run(
+    ["apply"],
+    world.applyEnv(database, world.migrations("migrations", "migrations-later")),
+  );
   assert.equal(fixed.code, 0, fixed.stderr);
-  assert.deepEqual(await appliedMigrations(database), ["0001_create_notes.sql", "0002_create_tags.sql", "0003_create_reactions.sql"]);
+  assert.deepEqual(await appliedMigrations(database), [
+    "0001_create_notes.sql",
+    "0002_create_tags.sql",
+    "0003_create_reactions.sql",
+  ]);
 });
 
 test("an applied migration edited afterwards is refused and nothing is applied", async () => {
@@ -131,7 +175,10 @@ test("an applied migration edited afterwards is refused and nothing is applied",
   const edited = await world.run(["apply"], world.applyEnv(database, dir));
 
   assert.equal(edited.code, 1);
-  assert.match(edited.stderr, /^post-apply failed at migrations: nothing was applied: \S*0002_create_tags\.sql was changed after it was applied at \S+ \(sha256 then [0-9a-f]{12}…, now [0-9a-f]{12}…\); migrations are forward-only/);
+  assert.match(
+    edited.stderr,
+    /^post-apply failed at migrations: nothing was applied: \S*0002_create_tags\.sql was changed after it was applied at \S+ \(sha256 then [0-9a-f]{12}…, now [0-9a-f]{12}…\); migrations are forward-only/,
+  );
   assert.deepEqual(await world.snapshot(database), before);
 });
 
@@ -168,7 +215,8 @@ test("access the runner cannot fix fails verification with the role, the privile
   assert.equal(owner.code, 1);
   assert.equal(
     owner.stderr,
-    `post-apply failed at verify: 2 problems:\n` + `  role "${APP_ROLE}" owns sequence app.tags_id_seq\n  role "${APP_ROLE}" owns table app.tags\n`,
+    `post-apply failed at verify: 2 problems:\n` +
+      `  role "${APP_ROLE}" owns sequence app.tags_id_seq\n  role "${APP_ROLE}" owns table app.tags\n`,
   );
 });
 
@@ -176,21 +224,34 @@ test("a read-only role the workspace does not know fails before anything is gran
   const { database, dir } = await migratedDatabase();
   const before = await world.snapshot(database);
 
-  const run = await world.run(["apply"], world.applyEnv(database, dir, { POST_APPLY_READ_ONLY_ROLES: `${READER_ROLE},ghost-role` }));
+  const run = await world.run(
+    ["apply"],
+    world.applyEnv(database, dir, { POST_APPLY_READ_ONLY_ROLES: `${READER_ROLE},ghost-role` }),
+  );
 
   assert.equal(run.code, 1);
-  assert.match(run.stderr, /^post-apply failed at roles: environments\/test\.yaml: database\.readOnlyRoles\[1\]: the workspace does not know group "ghost-role" \(HTTP 404: [^\n]+\)\n$/);
+  assert.match(
+    run.stderr,
+    /^post-apply failed at roles: environments\/test\.yaml: database\.readOnlyRoles\[1\]: the workspace does not know group "ghost-role" \(HTTP 404: [^\n]+\)\n$/,
+  );
   assert.deepEqual(await world.snapshot(database), before);
 });
 
 test("a privilege removed by hand is granted again and verified", async () => {
   const { database, dir } = await migratedDatabase();
-  await world.postgres.query(`REVOKE INSERT ON app.notes FROM "${APP_ROLE}"; GRANT TRUNCATE ON app.tags TO "${APP_ROLE}"`, [], database);
+  await world.postgres.query(
+    `REVOKE INSERT ON app.notes FROM "${APP_ROLE}"; GRANT TRUNCATE ON app.tags TO "${APP_ROLE}"`,
+    [],
+    database,
+  );
 
   const dryRun = await world.run(["apply", "--dry-run"], world.applyEnv(database, dir));
   assert.equal(dryRun.code, 2, dryRun.stderr);
   assert.match(dryRun.stdout, new RegExp(`access +role "${APP_ROLE}" lacks INSERT on table app\\.notes\n`));
-  assert.match(dryRun.stdout, new RegExp(`access +role "${APP_ROLE}" has TRUNCATE on table app\\.tags, beyond its access level\n`));
+  assert.match(
+    dryRun.stdout,
+    new RegExp(`access +role "${APP_ROLE}" has TRUNCATE on table app\\.tags, beyond its access level\n`),
+  );
 
   const repaired = await world.run(["apply"], world.applyEnv(database, dir));
   assert.equal(repaired.code, 0, repaired.stderr);
@@ -212,7 +273,12 @@ test("a dry run lists pending migrations and the grants it would run, changes no
   assert.match(dryRun.stdout, /would apply +0001_create_notes\.sql\n +would apply +0002_create_tags\.sql\n/);
   assert.match(dryRun.stdout, /access +schema app does not exist\n/);
   assert.match(dryRun.stdout, new RegExp(`would grant +GRANT USAGE ON SCHEMA "app" TO "${APP_ROLE}"\n`));
-  assert.match(dryRun.stdout, new RegExp(`would grant +ALTER DEFAULT PRIVILEGES FOR ROLE "deployer@example.com" IN SCHEMA "app" GRANT SELECT ON TABLES TO "${READER_ROLE}"\n`));
+  assert.match(
+    dryRun.stdout,
+    new RegExp(
+      `would grant +ALTER DEFAULT PRIVILEGES FOR ROLE "deployer@example.com" IN SCHEMA "app" GRANT SELECT ON TABLES TO "${READER_ROLE}"\n`,
+    ),
+  );
   assert.deepEqual(await world.snapshot(database), before);
 
   assert.equal((await world.run(["apply"], env)).code, 0);
@@ -222,7 +288,9 @@ test("a dry run lists pending migrations and the grants it would run, changes no
 });
 
 const APP_MIGRATIONS = join(REPO_ROOT, "app-src", "migrations");
-test("the app's own migrations apply to a fresh database and verify", { skip: !existsSync(APP_MIGRATIONS) && "app-src/migrations does not exist yet" }, async () => {
+test("the app's own migrations apply to a fresh database and verify", {
+  skip: !existsSync(APP_MIGRATIONS) && "app-src/migrations does not exist yet",
+}, async () => {
   const database = await freshDatabase();
   const result = await world.run(["apply"], world.applyEnv(database, APP_MIGRATIONS));
   assert.equal(result.code, 0, result.stderr);

@@ -9,7 +9,11 @@ test("the test PostgreSQL accepts password logins for roles the tests create", a
     const { rows } = await (async () => {
       const client = new (await import("pg")).default.Client(pg.clientConfig({ user: "app-role", password: "pw" }));
       await client.connect();
-      try { return await client.query<{ u: string }>("SELECT current_user AS u"); } finally { await client.end(); }
+      try {
+        return await client.query<{ u: string }>("SELECT current_user AS u");
+      } finally {
+        await client.end();
+      }
     })();
     assert.equal(rows[0].u, "app-role");
   } finally {

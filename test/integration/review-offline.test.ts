@@ -19,7 +19,10 @@ import { mermaidParser } from "../support/mermaid";
 const CANARY = "canary-3c1f9a7e-never-print-me";
 
 function git(cwd: string, ...args: string[]): string {
-  const result = spawnSync("git", ["-c", "user.name=review test", "-c", "user.email=review@test.invalid", ...args], { cwd, encoding: "utf8" });
+  const result = spawnSync("git", ["-c", "user.name=review test", "-c", "user.email=review@test.invalid", ...args], {
+    cwd,
+    encoding: "utf8",
+  });
   assert.equal(result.status, 0, result.stderr);
   return result.stdout.trim();
 }
@@ -53,12 +56,21 @@ interface Run {
 }
 
 function review(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}): Run {
-  const result = spawnSync(process.execPath, ["--import", "tsx", join(REPO_ROOT, "tools", "review", "main.ts"), ...args], { cwd, env: { ...process.env, ...env }, encoding: "utf8" });
+  const result = spawnSync(
+    process.execPath,
+    ["--import", "tsx", join(REPO_ROOT, "tools", "review", "main.ts"), ...args],
+    { cwd, env: { ...process.env, ...env }, encoding: "utf8" },
+  );
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
 /** The review in both formats, each expected to exit `status`. */
-function reviewBoth(cwd: string, base: string, status: number, env: NodeJS.ProcessEnv = {}): { md: string; json: Report } {
+function reviewBoth(
+  cwd: string,
+  base: string,
+  status: number,
+  env: NodeJS.ProcessEnv = {},
+): { md: string; json: Report } {
   const md = review(cwd, ["--base", base], env);
   assert.equal(md.status, status, md.stderr);
   const json = review(cwd, ["--base", base, "--format", "json"], env);
@@ -91,7 +103,10 @@ test("renaming the Lakebase instance: a banner first names the replaced instance
   const dev = environment(json, "dev");
   const instance = dev.stateful.find((c) => c.type === "databricks_database_instance");
   assert.equal(instance?.action, "replace");
-  assert.match(instance.reason ?? "", /^name changes force replacement \(replace_triggered_by terraform_data\.lakebase_instance-name_\w+\)$/);
+  assert.match(
+    instance.reason ?? "",
+    /^name changes force replacement \(replace_triggered_by terraform_data\.lakebase_instance-name_\w+\)$/,
+  );
   // The catalog on it goes too: its instance is one of the inputs the stack replaces it on.
   assert.equal(dev.stateful.find((c) => c.type === "databricks_database_database_catalog")?.action, "replace");
   assert.ok(dev.counts.replace >= 2);
@@ -99,14 +114,22 @@ test("renaming the Lakebase instance: a banner first names the replaced instance
 
   const devSection = section(md, "dev");
   const banner = devSection.indexOf("> [!CAUTION]");
-  assert.ok(banner > 0 && banner < devSection.indexOf("| create | update | replace | destroy |"), "the banner comes before the counts");
-  assert.match(devSection, /> - \*\*replace\*\* <code>databricks_database_instance\.lakebase_instance_\w+<\/code> \(<code>notes-dev-v2<\/code>\): name changes force replacement/);
+  assert.ok(
+    banner > 0 && banner < devSection.indexOf("| create | update | replace | destroy |"),
+    "the banner comes before the counts",
+  );
+  assert.match(
+    devSection,
+    /> - \*\*replace\*\* <code>databricks_database_instance\.lakebase_instance_\w+<\/code> \(<code>notes-dev-v2<\/code>\): name changes force replacement/,
+  );
   assert.doesNotMatch(section(md, "prod"), /CAUTION/);
   assert.match(section(md, "prod"), /No changes\./);
 });
 
 test("renaming the app replaces it, and what names it or needs its new service principal", (t) => {
-  const { dir, base } = branch(t, (d) => edit(d, "environments/dev.yaml", "name: notes-dev\n", "name: notes-dev-app\n"));
+  const { dir, base } = branch(t, (d) =>
+    edit(d, "environments/dev.yaml", "name: notes-dev\n", "name: notes-dev-app\n"),
+  );
   const { json } = reviewBoth(dir, base, 2);
   const dev = environment(json, "dev");
   const change = (prefix: string) => dev.changes.find((c) => c.address.startsWith(prefix));
@@ -114,15 +137,29 @@ test("renaming the app replaces it, and what names it or needs its new service p
     dev.stateful.map((c) => [c.address.split(".")[0], c.action, c.reason]),
     [["databricks_app", "replace", "name changes force replacement (provider: RequiresReplace/ForceNew)"]],
   );
-  assert.equal(change("databricks_permissions.app-permissions")?.reason, "app_name changes force replacement (provider: RequiresReplace/ForceNew)");
+  assert.equal(
+    change("databricks_permissions.app-permissions")?.reason,
+    "app_name changes force replacement (provider: RequiresReplace/ForceNew)",
+  );
   const postApply = change("terraform_data.post-apply");
-  assert.equal(postApply?.reason, "triggers_replace.app_sp_client_id changes force replacement (terraform_data triggers_replace)");
-  assert.equal(postApply.changes.find((c) => c.path === "triggers_replace.app_sp_client_id")?.after, "(known after apply)");
+  assert.equal(
+    postApply?.reason,
+    "triggers_replace.app_sp_client_id changes force replacement (terraform_data triggers_replace)",
+  );
+  assert.equal(
+    postApply.changes.find((c) => c.path === "triggers_replace.app_sp_client_id")?.after,
+    "(known after apply)",
+  );
   assert.equal(dev.postApply.runs, true);
 });
 
 test("a new migration file is listed under post-apply work, and the step runs", (t) => {
-  const { dir, base } = branch(t, (d) => writeFileSync(join(d, "app-src", "migrations", "0002_add_tags.sql"), "CREATE TABLE app.tags (id bigint PRIMARY KEY);\n"));
+  const { dir, base } = branch(t, (d) =>
+    writeFileSync(
+      join(d, "app-src", "migrations", "0002_add_tags.sql"),
+      "CREATE TABLE app.tags (id bigint PRIMARY KEY);\n",
+    ),
+  );
   const { md, json } = reviewBoth(dir, base, 2);
   for (const name of ["dev", "staging", "prod"]) {
     const env = environment(json, name);
@@ -138,15 +175,28 @@ test("a new migration file is listed under post-apply work, and the step runs", 
 });
 
 test("a migration the post-apply runner would refuse fails the review in one line naming it, as it fails synth", (t) => {
-  const { dir, base } = branch(t, (d) => writeFileSync(join(d, "app-src", "migrations", "0002_add_tags.SQL"), "CREATE TABLE app.tags (id bigint PRIMARY KEY);\n"));
+  const { dir, base } = branch(t, (d) =>
+    writeFileSync(
+      join(d, "app-src", "migrations", "0002_add_tags.SQL"),
+      "CREATE TABLE app.tags (id bigint PRIMARY KEY);\n",
+    ),
+  );
   const run = review(dir, ["--base", base]);
   assert.equal(run.status, 1);
-  assert.match(run.stderr, /^review: synthesizing \S+ failed: app-src\/migrations\/0002_add_tags\.SQL: an unexpected file name; expected a regular file named like 0001_create_notes\.sql [^\n]+\n$/);
+  assert.match(
+    run.stderr,
+    /^review: synthesizing \S+ failed: app-src\/migrations\/0002_add_tags\.SQL: an unexpected file name; expected a regular file named like 0001_create_notes\.sql [^\n]+\n$/,
+  );
   assert.equal(git(dir, "worktree", "list").split("\n").length, 1, "no worktree left behind");
 });
 
 function describeStaging(dir: string): void {
-  edit(dir, "environments/staging.yaml", "app:\n  name: notes-staging", "app:\n  name: notes-staging\n  description: Staging | rehearsal");
+  edit(
+    dir,
+    "environments/staging.yaml",
+    "app:\n  name: notes-staging",
+    "app:\n  name: notes-staging\n  description: Staging | rehearsal",
+  );
 }
 
 test("changing an app description is an in-place update, shown before → after", (t) => {
@@ -157,9 +207,14 @@ test("changing an app description is an in-place update, shown before → after"
   const [app] = staging.changes;
   assert.equal(app.type, "databricks_app");
   assert.equal(app.action, "update");
-  assert.deepEqual(app.changes, [{ path: "description", before: "Team notes backed by Lakebase", after: "Staging | rehearsal" }]);
+  assert.deepEqual(app.changes, [
+    { path: "description", before: "Team notes backed by Lakebase", after: "Staging | rehearsal" },
+  ]);
   assert.equal(staging.postApply.runs, false);
-  assert.match(section(md, "staging"), /\| <code>description<\/code> \| <code>Team notes backed by Lakebase<\/code> \| <code>Staging &#124; rehearsal<\/code> \|/);
+  assert.match(
+    section(md, "staging"),
+    /\| <code>description<\/code> \| <code>Team notes backed by Lakebase<\/code> \| <code>Staging &#124; rehearsal<\/code> \|/,
+  );
 });
 
 test("removing an environment destroys its resources, stateful ones under the banner", (t) => {
@@ -167,14 +222,30 @@ test("removing an environment destroys its resources, stateful ones under the ba
   const { md, json } = reviewBoth(dir, base, 2);
   const staging = environment(json, "staging");
   assert.deepEqual(staging.counts, { create: 0, update: 0, replace: 0, destroy: staging.changes.length });
-  assert.deepEqual(new Set(staging.stateful.map((c) => c.type)), new Set(["databricks_app", "databricks_database_instance", "databricks_database_database_catalog", "databricks_secret", "databricks_secret_scope"]));
+  assert.deepEqual(
+    new Set(staging.stateful.map((c) => c.type)),
+    new Set([
+      "databricks_app",
+      "databricks_database_instance",
+      "databricks_database_database_catalog",
+      "databricks_secret",
+      "databricks_secret_scope",
+    ]),
+  );
   assert.ok(staging.stateful.every((c) => c.action === "destroy" && c.reason === "removed from the configuration"));
   assert.deepEqual(staging.postApply.newMigrations, []);
   assert.match(section(md, "staging"), /> \[!CAUTION\]\n.*\n> - \*\*destroy\*\* <code>databricks_app\./);
 });
 
 test("a changed grant setting is reported as a grants hash change that re-runs the post-apply step", (t) => {
-  const { dir, base } = branch(t, (d) => edit(d, "environments/staging.yaml", "catalog: notes_staging", "catalog: notes_staging\n  readOnlyRoles:\n    - notes-auditors"));
+  const { dir, base } = branch(t, (d) =>
+    edit(
+      d,
+      "environments/staging.yaml",
+      "catalog: notes_staging",
+      "catalog: notes_staging\n  readOnlyRoles:\n    - notes-auditors",
+    ),
+  );
   const { md, json } = reviewBoth(dir, base, 2);
   const staging = environment(json, "staging");
   assert.equal(staging.postApply.grantsChanged, true);
@@ -188,13 +259,21 @@ test("a changed grant setting is reported as a grants hash change that re-runs t
 test("a new environment is all creates, with every migration new", (t) => {
   const { dir, base } = branch(t, (d) => {
     const dev = readFileSync(join(d, "environments", "dev.yaml"), "utf8");
-    writeFileSync(join(d, "environments", "qa.yaml"), dev.replaceAll("notes-dev", "notes-qa").replaceAll("notes_dev", "notes_qa"));
+    writeFileSync(
+      join(d, "environments", "qa.yaml"),
+      dev.replaceAll("notes-dev", "notes-qa").replaceAll("notes_dev", "notes_qa"),
+    );
   });
   const { json } = reviewBoth(dir, base, 2);
   const qa = environment(json, "qa");
   assert.deepEqual(qa.counts, { create: qa.changes.length, update: 0, replace: 0, destroy: 0 });
   assert.deepEqual(qa.stateful, []);
-  assert.deepEqual(qa.postApply.newMigrations, readdirSync(join(dir, "app-src", "migrations")).filter((f) => f.endsWith(".sql")).sort());
+  assert.deepEqual(
+    qa.postApply.newMigrations,
+    readdirSync(join(dir, "app-src", "migrations"))
+      .filter((f) => f.endsWith(".sql"))
+      .sort(),
+  );
   assert.equal(qa.postApply.runs, true);
   assert.deepEqual(environment(json, "dev").changes, []);
 });
@@ -202,25 +281,36 @@ test("a new environment is all creates, with every migration new", (t) => {
 test("STACK_ENVIRONMENTS_DIR inside the repository is read from each tree's own copy", (t) => {
   const { dir, base } = branch(t, renameInstance);
   const { json } = reviewBoth(dir, base, 2, { STACK_ENVIRONMENTS_DIR: join(dir, "environments") });
-  assert.equal(environment(json, "dev").stateful.find((c) => c.type === "databricks_database_instance")?.action, "replace");
+  assert.equal(
+    environment(json, "dev").stateful.find((c) => c.type === "databricks_database_instance")?.action,
+    "replace",
+  );
 });
 
 test("no change: exit 0 and every environment says so", (t) => {
   const { dir, base } = branch(t, () => {});
   const { md, json } = reviewBoth(dir, base, 0);
   assert.equal(json.changed, false);
-  assert.deepEqual(json.environments.map((e) => e.environment), ["dev", "prod", "staging"]);
+  assert.deepEqual(
+    json.environments.map((e) => e.environment),
+    ["dev", "prod", "staging"],
+  );
   for (const name of ["dev", "prod", "staging"]) assert.match(section(md, name), /No changes\./);
   assert.ok(md.startsWith(REVIEW_MARKER));
 });
 
 test("a secret's value from TF_VAR_secret_* never appears, even where the configuration repeats it", (t) => {
-  const { dir, base } = branch(t, (d) => edit(d, "environments/common.yaml", "description: Team notes backed by Lakebase", `description: ${CANARY}`));
+  const { dir, base } = branch(t, (d) =>
+    edit(d, "environments/common.yaml", "description: Team notes backed by Lakebase", `description: ${CANARY}`),
+  );
   const { md, json } = reviewBoth(dir, base, 2, { TF_VAR_secret_session_signing_key: CANARY });
   const text = JSON.stringify(json);
   assert.ok(!md.includes(CANARY) && !text.includes(CANARY), "the canary leaked");
   const app = environment(json, "dev").changes.find((c) => c.type === "databricks_app");
-  assert.deepEqual(app?.changes.find((c) => c.path === "description"), { path: "description", before: "Team notes backed by Lakebase", after: "(sensitive)" });
+  assert.deepEqual(
+    app?.changes.find((c) => c.path === "description"),
+    { path: "description", before: "Team notes backed by Lakebase", after: "(sensitive)" },
+  );
   // The secret's value is a sensitive variable reference on both sides: masked, so never a change.
   const secret = json.environments.flatMap((e) => e.changes).find((c) => c.type === "databricks_secret");
   assert.equal(secret, undefined);
@@ -234,11 +324,24 @@ test("a secret's value from TF_VAR_secret_* never appears, even where the config
 
 test("an accepted guardrail finding is shown with its reason, as literal text, even without changes", (t) => {
   const reason = "lab *workspace* | <b>nightly</b> [backups](https://example.com) & `restores`";
-  const { dir, base } = branch(t, (d) => edit(d, "environments/prod.yaml", /^backend:\n(?: .*\n)*/m, `backend:\n  type: local\n  reason: ${JSON.stringify(reason)}\n`));
+  const { dir, base } = branch(t, (d) =>
+    edit(
+      d,
+      "environments/prod.yaml",
+      /^backend:\n(?: .*\n)*/m,
+      `backend:\n  type: local\n  reason: ${JSON.stringify(reason)}\n`,
+    ),
+  );
   const { md, json } = reviewBoth(dir, base, 0);
-  assert.deepEqual(environment(json, "prod").suppressions, [{ rule: "DBX-ProductionRemoteState", path: "prod/backend", appliesTo: "local", reason }]);
+  assert.deepEqual(environment(json, "prod").suppressions, [
+    { rule: "DBX-ProductionRemoteState", path: "prod/backend", appliesTo: "local", reason },
+  ]);
   assert.deepEqual(environment(json, "dev").suppressions, []);
-  const html = micromark(section(md, "prod"), { allowDangerousHtml: true, extensions: [gfm()], htmlExtensions: [gfmHtml()] });
+  const html = micromark(section(md, "prod"), {
+    allowDangerousHtml: true,
+    extensions: [gfm()],
+    htmlExtensions: [gfmHtml()],
+  });
   const item = new JSDOM(html).window.document.querySelector("li");
   assert.equal(item?.textContent, `DBX-ProductionRemoteState on prod/backend (local): ${reason}`);
   assert.equal(item?.querySelectorAll("b, em, a").length, 0, "the reason became markup");
@@ -255,16 +358,28 @@ test("the Markdown parses as GitHub-flavoured Markdown: tables and <details> as 
   const document = new JSDOM(html).window.document;
   const details = [...document.querySelectorAll("details")];
   assert.ok(details.length >= 4, "attribute changes and graphs are collapsed");
-  const headers = [...document.querySelectorAll("table")].map((table) => [...table.querySelectorAll("th")].map((th) => th.textContent));
+  const headers = [...document.querySelectorAll("table")].map((table) =>
+    [...table.querySelectorAll("th")].map((th) => th.textContent),
+  );
   assert.ok(headers.some((h) => h.join() === "create,update,replace,destroy"));
-  assert.ok(headers[0].join() === "environment,create,update,replace,destroy,stateful destroyed or replaced", "the summary comes first");
-  const summary = [...document.querySelectorAll("table")[0].querySelectorAll("tbody tr")].map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent).join());
+  assert.ok(
+    headers[0].join() === "environment,create,update,replace,destroy,stateful destroyed or replaced",
+    "the summary comes first",
+  );
+  const summary = [...document.querySelectorAll("table")[0].querySelectorAll("tbody tr")].map((tr) =>
+    [...tr.querySelectorAll("td")].map((td) => td.textContent).join(),
+  );
   // dev's replacements: the instance, the catalog, the post-apply step and the release (the app's binding changes).
   assert.deepEqual(summary, ["dev,0,3,5,0,2 ⚠️", "prod,0,0,0,0,0", "staging,0,1,0,0,0"]);
   assert.ok(headers.some((h) => h.join() === "action,resource,name,reason"));
   // A `|` in a value stays inside its cell.
-  const rows = [...document.querySelectorAll("tr")].map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent));
-  assert.ok(rows.some((cells) => cells.join("\t") === "description\tTeam notes backed by Lakebase\tStaging | rehearsal"), "description before → after in one row");
+  const rows = [...document.querySelectorAll("tr")].map((tr) =>
+    [...tr.querySelectorAll("td")].map((td) => td.textContent),
+  );
+  assert.ok(
+    rows.some((cells) => cells.join("\t") === "description\tTeam notes backed by Lakebase\tStaging | rehearsal"),
+    "description before → after in one row",
+  );
   assert.ok(!html.includes("| --- |"), "no table left unparsed");
 });
 
@@ -275,9 +390,14 @@ test("each environment's graph parses with Mermaid's own parser", async (t) => {
   const shown = [...md.matchAll(/```mermaid\n([\s\S]*?)\n```/g)].map((m) => m[1]);
   assert.deepEqual(shown, [environment(json, "dev").graph], "sections without changes show no graph");
   for (const { graph } of json.environments) assert.equal((await parse(graph)).diagramType, "flowchart-v2");
-  await assert.rejects(parse("graph LR\n  n0[\"unterminated -->"), "the parser does reject a broken graph");
+  await assert.rejects(parse('graph LR\n  n0["unterminated -->'), "the parser does reject a broken graph");
   const dev = environment(json, "dev").graph;
-  for (const bound of ["Lakebase instance notes-dev-v2 (replace)", "secret scope notes-dev", "serving endpoint databricks-meta-llama-3-3-70b-instruct", "app notes-dev (update)"]) {
+  for (const bound of [
+    "Lakebase instance notes-dev-v2 (replace)",
+    "secret scope notes-dev",
+    "serving endpoint databricks-meta-llama-3-3-70b-instruct",
+    "app notes-dev (update)",
+  ]) {
     assert.ok(dev.includes(bound), `${bound} in the dev graph`);
   }
 });
@@ -309,8 +429,14 @@ test("a change too large for one comment stays under 65,536 characters and says 
   const { md, json } = reviewBoth(dir, base, 2);
   assert.equal(environment(json, "prod").counts.create, 400);
   assert.ok(md.length <= 65_536, `${md.length} characters`);
-  assert.match(md, /Cut to fit GitHub's 65536-character comment limit: .*change tables shortened to 20 rows per environment/);
-  assert.match(section(md, "dev"), /> \[!CAUTION\][\s\S]*databricks_database_instance[\s\S]*\| create \| update \| replace \| destroy \|\n\| --- \| --- \| --- \| --- \|\n\| 400 \|/);
+  assert.match(
+    md,
+    /Cut to fit GitHub's 65536-character comment limit: .*change tables shortened to 20 rows per environment/,
+  );
+  assert.match(
+    section(md, "dev"),
+    /> \[!CAUTION\][\s\S]*databricks_database_instance[\s\S]*\| create \| update \| replace \| destroy \|\n\| --- \| --- \| --- \| --- \|\n\| 400 \|/,
+  );
   assert.match(section(md, "prod"), /_…and 380 more changes, left out to fit\._/);
 });
 
@@ -331,6 +457,9 @@ test("--out writes the file; a missing base ref, a bad option or a tree that doe
   edit(dir, "environments/dev.yaml", "instanceName: notes-dev", "instanceName: notes-xyz");
   const broken = review(dir, ["--base", base]);
   assert.equal(broken.status, 1);
-  assert.match(broken.stderr, /^review: synthesizing \S+ failed: guardrail violations \(1\): DBX-EnvironmentInName: dev\/lakebase\/instance: [^\n]+\n$/);
+  assert.match(
+    broken.stderr,
+    /^review: synthesizing \S+ failed: guardrail violations \(1\): DBX-EnvironmentInName: dev\/lakebase\/instance: [^\n]+\n$/,
+  );
   assert.equal(git(dir, "worktree", "list").split("\n").length, 1, "no worktree left behind");
 });

@@ -7,7 +7,16 @@
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -25,7 +34,10 @@ setInterval(() => {}, 1_000);
 const EMPTY_SYNTH = "export {};\n";
 
 function git(cwd: string, ...args: string[]): string {
-  const result = spawnSync("git", ["-c", "user.name=review test", "-c", "user.email=review@test.invalid", ...args], { cwd, encoding: "utf8" });
+  const result = spawnSync("git", ["-c", "user.name=review test", "-c", "user.email=review@test.invalid", ...args], {
+    cwd,
+    encoding: "utf8",
+  });
   assert.equal(result.status, 0, result.stderr);
   return result.stdout.trim();
 }
@@ -56,7 +68,10 @@ function sandbox(t: TestContext, baseSynth: string, headSynth: string): Sandbox 
 }
 
 /** Starts the review in a process group of its own, which the test kills at its end whatever happened. */
-function startReview(t: TestContext, box: Sandbox): { child: ChildProcess; exit: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> } {
+function startReview(
+  t: TestContext,
+  box: Sandbox,
+): { child: ChildProcess; exit: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> } {
   const child = spawn(process.execPath, ["--import", "tsx", REVIEW, "--base", box.base], {
     cwd: box.repo,
     env: { ...process.env, TMPDIR: box.tmp, MARKER_DIR: box.markers },
@@ -72,13 +87,18 @@ function startReview(t: TestContext, box: Sandbox): { child: ChildProcess; exit:
   });
   let stderr = "";
   child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((resolve) => child.on("close", (code, signal) => resolve({ code, signal, stderr })));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((resolve) =>
+    child.on("close", (code, signal) => resolve({ code, signal, stderr })),
+  );
   return { child, exit };
 }
 
 /** The review's temporary directories (tsx keeps its cache beside them). */
 function reviewTemporaries(box: Sandbox): string[] {
-  return readdirSync(box.tmp).filter((name) => name.startsWith("review-")).map((name) => name.replace(/-\w+$/, "")).sort();
+  return readdirSync(box.tmp)
+    .filter((name) => name.startsWith("review-"))
+    .map((name) => name.replace(/-\w+$/, ""))
+    .sort();
 }
 
 /** The stand-in synth once it runs (in the base worktree when `inBase`): its process id. */
@@ -103,16 +123,29 @@ function alive(pid: number): boolean {
 }
 
 function worktrees(repo: string): string[] {
-  return git(repo, "worktree", "list", "--porcelain").split("\n").filter((l) => l.startsWith("worktree "));
+  return git(repo, "worktree", "list", "--porcelain")
+    .split("\n")
+    .filter((l) => l.startsWith("worktree "));
 }
 
-async function assertCleanedUp(box: Sandbox, signal: NodeJS.Signals, exit: ReturnType<typeof startReview>["exit"], synth: number): Promise<void> {
+async function assertCleanedUp(
+  box: Sandbox,
+  signal: NodeJS.Signals,
+  exit: ReturnType<typeof startReview>["exit"],
+  synth: number,
+): Promise<void> {
   const result = await exit;
   assert.equal(result.signal, signal, `ended by ${signal}; code ${result.code}, stderr:\n${result.stderr}`);
-  assert.match(result.stderr, new RegExp(`^review: interrupted by ${signal}; its temporary worktree and directories were removed\\n$`));
+  assert.match(
+    result.stderr,
+    new RegExp(`^review: interrupted by ${signal}; its temporary worktree and directories were removed\\n$`),
+  );
   assert.deepEqual(reviewTemporaries(box), [], "no temporary directory left");
   assert.equal(worktrees(box.repo).length, 1, "no worktree left");
-  assert.ok(!existsSync(join(box.repo, ".git", "worktrees")) || readdirSync(join(box.repo, ".git", "worktrees")).length === 0, "no worktree administrative files left");
+  assert.ok(
+    !existsSync(join(box.repo, ".git", "worktrees")) || readdirSync(join(box.repo, ".git", "worktrees")).length === 0,
+    "no worktree administrative files left",
+  );
   assert.equal(alive(synth), false, "the synth it ran was stopped");
 }
 
@@ -147,7 +180,11 @@ test("Ctrl-C in a terminal (SIGINT to the whole process group) while the base tr
 });
 
 function review(args: string[], env: NodeJS.ProcessEnv = {}) {
-  return spawnSync(process.execPath, ["--import", "tsx", REVIEW, ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env }, encoding: "utf8" });
+  return spawnSync(process.execPath, ["--import", "tsx", REVIEW, ...args], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...env },
+    encoding: "utf8",
+  });
 }
 
 test("--out into a directory that does not exist, or under a file, is one line and exit 1, before any work", (t) => {
@@ -155,7 +192,10 @@ test("--out into a directory that does not exist, or under a file, is one line a
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, "file"), "");
   const cases: [string, RegExp][] = [
-    [join(dir, "some", "missing", "dir", "x.md"), /^review: --out \S+\/some\/missing\/dir\/x\.md: directory \S+\/some\/missing\/dir does not exist; create it first or write elsewhere\n$/],
+    [
+      join(dir, "some", "missing", "dir", "x.md"),
+      /^review: --out \S+\/some\/missing\/dir\/x\.md: directory \S+\/some\/missing\/dir does not exist; create it first or write elsewhere\n$/,
+    ],
     [join(dir, "file", "x.md"), /^review: --out \S+\/file\/x\.md: \S+\/file is not a directory\n$/],
   ];
   for (const [out, message] of cases) {
@@ -163,7 +203,11 @@ test("--out into a directory that does not exist, or under a file, is one line a
     assert.equal(run.status, 1, out);
     assert.match(run.stderr, message);
     assert.equal(run.stdout, "");
-    assert.deepEqual(readdirSync(dir).filter((name) => !name.startsWith("tsx-")), ["file"], "nothing synthesized, nothing written");
+    assert.deepEqual(
+      readdirSync(dir).filter((name) => !name.startsWith("tsx-")),
+      ["file"],
+      "nothing synthesized, nothing written",
+    );
   }
 });
 

@@ -25,7 +25,11 @@ export interface LintProblem {
 
 /** The problems actionlint finds in each workflow, in the order given. */
 export function actionlint(workflows: readonly Workflow[]): LintProblem[][] {
-  const result = spawnSync(process.execPath, ["--liftoff-only", "--import", "tsx", __filename], { input: JSON.stringify(workflows), encoding: "utf8", maxBuffer: 16 * 1024 * 1024 });
+  const result = spawnSync(process.execPath, ["--liftoff-only", "--import", "tsx", __filename], {
+    input: JSON.stringify(workflows),
+    encoding: "utf8",
+    maxBuffer: 16 * 1024 * 1024,
+  });
   if (result.status !== 0) throw new Error(`actionlint exited ${result.status}: ${result.stderr}`);
   return JSON.parse(result.stdout) as LintProblem[][];
 }

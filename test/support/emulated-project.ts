@@ -28,7 +28,11 @@ export interface EmulatedProject {
   readonly secrets: readonly string[];
   environment(name: string): EnvironmentConfig;
   /** SQL as the superuser of the environment's own instance, in its database. */
-  sql<R extends pg.QueryResultRow = pg.QueryResultRow>(config: EnvironmentConfig, text: string, params?: unknown[]): Promise<pg.QueryResult<R>>;
+  sql<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    config: EnvironmentConfig,
+    text: string,
+    params?: unknown[],
+  ): Promise<pg.QueryResult<R>>;
   /** The environment's Terraform state file. */
   stateFile(environment: string): string;
   /** `cdktf deploy <environments>` in the copy; throws with its output unless it succeeds. */
@@ -44,7 +48,10 @@ export interface EmulatedProject {
 export async function startEmulatedProject(options: { identities?: string[] } = {}): Promise<EmulatedProject> {
   const shipped = loadEnvironments({ dir: join(REPO_ROOT, "environments") });
   const workspace = workspaceFor(shipped);
-  const emulator = await startEmulator({ ...workspace, identities: [...(workspace.identities ?? []), ...(options.identities ?? [])] });
+  const emulator = await startEmulator({
+    ...workspace,
+    identities: [...(workspace.identities ?? []), ...(options.identities ?? [])],
+  });
   const stateDir = mkdtempSync(join(tmpdir(), "e2e-state-"));
   const secrets = secretValues(shipped);
   const env = { ...emulator.env, ...secrets, STACK_TEST_STATE_DIR: stateDir };
@@ -60,7 +67,8 @@ export async function startEmulatedProject(options: { identities?: string[] } = 
       if (!config) throw new Error(`no environment ${name} in the copy`);
       return config;
     },
-    sql: async (config, text, params = []) => (await emulator.instancePostgres(config.lakebase.instanceName)).query(text, params, config.database.name),
+    sql: async (config, text, params = []) =>
+      (await emulator.instancePostgres(config.lakebase.instanceName)).query(text, params, config.database.name),
     stateFile: (environment) => join(stateDir, `${environment}.tfstate`),
     deploy(...environments) {
       const result = copy.cdktf(["deploy", ...environments, "--auto-approve", "--skip-provider-lock"]);
@@ -76,7 +84,13 @@ export async function startEmulatedProject(options: { identities?: string[] } = 
       spawnSync(process.execPath, ["--import", "tsx", script, ...args], {
         cwd: copy.dir,
         encoding: "utf8",
-        env: { PATH: process.env.PATH, HOME: process.env.HOME, TERRAFORM_BINARY_NAME: terraformBinary(), TF_CLI_CONFIG_FILE: process.env.TF_CLI_CONFIG_FILE, ...extra },
+        env: {
+          PATH: process.env.PATH,
+          HOME: process.env.HOME,
+          TERRAFORM_BINARY_NAME: terraformBinary(),
+          TF_CLI_CONFIG_FILE: process.env.TF_CLI_CONFIG_FILE,
+          ...extra,
+        },
         maxBuffer: 64 * 1024 * 1024,
         timeout: 5 * 60_000,
       }),

@@ -49,7 +49,10 @@ export interface Emulator {
 
 export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
   const binary = process.env.DATABRICKS_EMULATOR_BIN;
-  if (!binary) throw new Error("DATABRICKS_EMULATOR_BIN is not set: run `npm run tools:bootstrap` and this tier through its npm script");
+  if (!binary)
+    throw new Error(
+      "DATABRICKS_EMULATOR_BIN is not set: run `npm run tools:bootstrap` and this tier through its npm script",
+    );
   const workspaceToken = "e2e-workspace-token";
   const userName = "deployer@example.com";
   const dbToken = "e2e-db-token";
@@ -91,10 +94,18 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     userName,
     dbToken,
     pgPort,
-    env: { DATABRICKS_HOST: url, DATABRICKS_TOKEN: workspaceToken, POST_APPLY_INSECURE_NO_TLS: "1", POST_APPLY_PG_PORT: String(pgPort) },
+    env: {
+      DATABRICKS_HOST: url,
+      DATABRICKS_TOKEN: workspaceToken,
+      POST_APPLY_INSECURE_NO_TLS: "1",
+      POST_APPLY_PG_PORT: String(pgPort),
+    },
     api,
     async instancePostgres(instance) {
-      const login = await api<{ host: string; port: number; user: string; password: string }>("GET", `/_emulator/database-instances/${encodeURIComponent(instance)}/postgres`);
+      const login = await api<{ host: string; port: number; user: string; password: string }>(
+        "GET",
+        `/_emulator/database-instances/${encodeURIComponent(instance)}/postgres`,
+      );
       return postgresAccess(login.host, login.port, login.user, login.password);
     },
     async stop() {
@@ -106,7 +117,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         child.kill("SIGTERM");
         await exited;
       }
-      if (unhandled.length) throw new Error(`the emulator was called on routes it does not handle: ${unhandled.join(", ")}`);
+      if (unhandled.length)
+        throw new Error(`the emulator was called on routes it does not handle: ${unhandled.join(", ")}`);
     },
   };
 }
@@ -126,9 +138,13 @@ export async function deployThroughEmulator(emulator: Emulator, config: Environm
   });
   // Like the provider, wait for the instance's PostgreSQL to boot.
   for (let started = Date.now(); ; await new Promise((resolve) => setTimeout(resolve, 100))) {
-    const { state } = await emulator.api<{ state: string }>("GET", `/api/2.0/database/instances/${lakebase.instanceName}`);
+    const { state } = await emulator.api<{ state: string }>(
+      "GET",
+      `/api/2.0/database/instances/${lakebase.instanceName}`,
+    );
     if (state === "AVAILABLE") break;
-    if (Date.now() - started > 60_000) throw new Error(`instance ${lakebase.instanceName} is still ${state} after 60 s`);
+    if (Date.now() - started > 60_000)
+      throw new Error(`instance ${lakebase.instanceName} is still ${state} after 60 s`);
   }
   await emulator.api("POST", "/api/2.0/database/catalogs", {
     name: database.catalog,
@@ -139,7 +155,16 @@ export async function deployThroughEmulator(emulator: Emulator, config: Environm
   const created = await emulator.api<{ service_principal_client_id: string }>("POST", "/api/2.0/apps", {
     name: app.name,
     description: app.description,
-    resources: [{ name: app.databaseResourceName, database: { instance_name: lakebase.instanceName, database_name: database.name, permission: "CAN_CONNECT_AND_CREATE" } }],
+    resources: [
+      {
+        name: app.databaseResourceName,
+        database: {
+          instance_name: lakebase.instanceName,
+          database_name: database.name,
+          permission: "CAN_CONNECT_AND_CREATE",
+        },
+      },
+    ],
   });
   return created.service_principal_client_id;
 }
@@ -158,6 +183,7 @@ export function runToolAgainst(emulator: Emulator, script: string, args: string[
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...emulator.env, ...env },
   });
   const output = `${result.stdout}\n${result.stderr}`;
-  for (const secret of [emulator.workspaceToken, emulator.dbToken]) assert.ok(!output.includes(secret), `a credential was printed:\n${output}`);
+  for (const secret of [emulator.workspaceToken, emulator.dbToken])
+    assert.ok(!output.includes(secret), `a credential was printed:\n${output}`);
   return { status: result.status, stdout: result.stdout, output };
 }

@@ -63,12 +63,20 @@ export async function startFakeDatabricks(options: FakeDatabricksOptions): Promi
     const route = `${req.method} ${path}`;
 
     if (route === "GET /oidc/.well-known/oauth-authorization-server") {
-      return json(res, 200, { authorization_endpoint: `${host}/oidc/v1/authorize`, token_endpoint: `${host}/oidc/v1/token` });
+      return json(res, 200, {
+        authorization_endpoint: `${host}/oidc/v1/authorize`,
+        token_endpoint: `${host}/oidc/v1/token`,
+      });
     }
     if (route === "POST /oidc/v1/token") {
       const expected = `Basic ${Buffer.from(`${options.clientId}:${options.clientSecret}`).toString("base64")}`;
       const form = new URLSearchParams(body);
-      if (!options.clientId || req.headers.authorization !== expected || form.get("grant_type") !== "client_credentials" || form.get("scope") !== "all-apis") {
+      if (
+        !options.clientId ||
+        req.headers.authorization !== expected ||
+        form.get("grant_type") !== "client_credentials" ||
+        form.get("scope") !== "all-apis"
+      ) {
         return json(res, 401, { error: "invalid_client", error_description: "Client authentication failed" });
       }
       return json(res, 200, { access_token: M2M_ACCESS_TOKEN, token_type: "Bearer", expires_in: 3600 });
@@ -83,35 +91,57 @@ export async function startFakeDatabricks(options: FakeDatabricksOptions): Promi
     if (instance) {
       const name = decodeURIComponent(instance[1]);
       const found = instances[name];
-      if (!found) return json(res, 404, { error_code: "RESOURCE_DOES_NOT_EXIST", message: `Database instance '${name}' does not exist.` });
+      if (!found)
+        return json(res, 404, {
+          error_code: "RESOURCE_DOES_NOT_EXIST",
+          message: `Database instance '${name}' does not exist.`,
+        });
       const state = found.states.length > 1 ? found.states.shift()! : found.states[0];
       return json(res, 200, { name, state, read_write_dns: found.readWriteDns });
     }
 
     const role = /^(POST|GET) \/api\/2\.0\/database\/instances\/([^/]+)\/roles(?:\/([^/]+))?$/.exec(route);
     if (role) {
-      const name = role[1] === "POST" ? (JSON.parse(body || "{}") as { name?: string }).name : decodeURIComponent(role[3] ?? "");
-      if (!instances[decodeURIComponent(role[2])]) return json(res, 404, { error_code: "RESOURCE_DOES_NOT_EXIST", message: "no such instance" });
-      if (!name || !options.roles?.includes(name)) return json(res, 404, { error_code: "RESOURCE_DOES_NOT_EXIST", message: `Identity '${name}' not found in this workspace.` });
-      if (role[1] === "POST") return json(res, 409, { error_code: "RESOURCE_ALREADY_EXISTS", message: `Role '${name}' already exists.` });
+      const name =
+        role[1] === "POST" ? (JSON.parse(body || "{}") as { name?: string }).name : decodeURIComponent(role[3] ?? "");
+      if (!instances[decodeURIComponent(role[2])])
+        return json(res, 404, { error_code: "RESOURCE_DOES_NOT_EXIST", message: "no such instance" });
+      if (!name || !options.roles?.includes(name))
+        return json(res, 404, {
+          error_code: "RESOURCE_DOES_NOT_EXIST",
+          message: `Identity '${name}' not found in this workspace.`,
+        });
+      if (role[1] === "POST")
+        return json(res, 409, { error_code: "RESOURCE_ALREADY_EXISTS", message: `Role '${name}' already exists.` });
       return json(res, 200, { name, identity_type: "GROUP" });
     }
 
     if (route === "POST /api/2.0/database/credentials") {
-      if (options.denyCredentials) return json(res, 403, { error_code: "PERMISSION_DENIED", message: "User does not have CAN_USE on the database instance." });
+      if (options.denyCredentials)
+        return json(res, 403, {
+          error_code: "PERMISSION_DENIED",
+          message: "User does not have CAN_USE on the database instance.",
+        });
       const request = JSON.parse(body || "{}") as { instance_names?: string[]; request_id?: string };
       const unknown = (request.instance_names ?? []).filter((n) => !instances[n]);
       if (!request.instance_names?.length || !request.request_id || unknown.length) {
         return json(res, 400, { error_code: "INVALID_PARAMETER_VALUE", message: `bad credential request: ${body}` });
       }
-      return json(res, 200, { token: options.databaseToken, expiration_time: new Date(Date.now() + 3_600_000).toISOString() });
+      return json(res, 200, {
+        token: options.databaseToken,
+        expiration_time: new Date(Date.now() + 3_600_000).toISOString(),
+      });
     }
 
     const app = /^GET \/api\/2\.0\/apps\/([^/]+)$/.exec(route);
     if (app) {
       const name = decodeURIComponent(app[1]);
       const clientId = options.apps?.[name];
-      if (!clientId) return json(res, 404, { error_code: "RESOURCE_DOES_NOT_EXIST", message: `App with name ${name} does not exist or is deleted.` });
+      if (!clientId)
+        return json(res, 404, {
+          error_code: "RESOURCE_DOES_NOT_EXIST",
+          message: `App with name ${name} does not exist or is deleted.`,
+        });
       return json(res, 200, { name, service_principal_client_id: clientId });
     }
 

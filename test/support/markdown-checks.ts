@@ -18,12 +18,16 @@ export function renderGfm(md: string): Document {
 
 /** Each table's header cells, in order. */
 export function tableHeaders(document: Document): string[][] {
-  return [...document.querySelectorAll("table")].map((table) => [...table.querySelectorAll("th")].map((th) => th.textContent ?? ""));
+  return [...document.querySelectorAll("table")].map((table) =>
+    [...table.querySelectorAll("th")].map((th) => th.textContent ?? ""),
+  );
 }
 
 /** The text of every body row of every table, cells joined by tabs. */
 export function tableRows(document: Document): string[] {
-  return [...document.querySelectorAll("tr")].map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent).join("\t")).filter(Boolean);
+  return [...document.querySelectorAll("tr")]
+    .map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent).join("\t"))
+    .filter(Boolean);
 }
 
 /** Every ```mermaid block of `md`, each checked with Mermaid's parser (a flowchart); returns their sources. */

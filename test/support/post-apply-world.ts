@@ -78,7 +78,9 @@ export async function startPostApplyWorld(fakeOptions: Partial<FakeDatabricksOpt
   let databases = 0;
   const createDatabase = async (name: string) => {
     await postgres.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`);
-    await postgres.query(`GRANT CONNECT, CREATE ON DATABASE ${pg.escapeIdentifier(name)} TO ${pg.escapeIdentifier(DEPLOYER)}, ${pg.escapeIdentifier(APP_ROLE)}`);
+    await postgres.query(
+      `GRANT CONNECT, CREATE ON DATABASE ${pg.escapeIdentifier(name)} TO ${pg.escapeIdentifier(DEPLOYER)}, ${pg.escapeIdentifier(APP_ROLE)}`,
+    );
   };
 
   return {
@@ -121,7 +123,10 @@ export async function startPostApplyWorld(fakeOptions: Partial<FakeDatabricksOpt
     },
     run(args, env) {
       return new Promise((resolve, reject) => {
-        const child = spawn(process.execPath, ["tools/build/run.cjs", "tools/post-apply/main.ts", ...args], { cwd: REPO_ROOT, env });
+        const child = spawn(process.execPath, ["tools/build/run.cjs", "tools/post-apply/main.ts", ...args], {
+          cwd: REPO_ROOT,
+          env,
+        });
         let stdout = "";
         let stderr = "";
         child.stdout.on("data", (d) => (stdout += d));

@@ -19,7 +19,11 @@ export interface PostgresAccess {
   /** A client config for `database`, connecting as `user` (default: the superuser). */
   clientConfig(options?: { database?: string; user?: string; password?: string }): pg.ClientConfig;
   /** Runs SQL as the superuser in `database` (default `postgres`). */
-  query<R extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params?: unknown[], database?: string): Promise<pg.QueryResult<R>>;
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    sql: string,
+    params?: unknown[],
+    database?: string,
+  ): Promise<pg.QueryResult<R>>;
 }
 
 export interface TestPostgres extends PostgresAccess {
@@ -27,7 +31,12 @@ export interface TestPostgres extends PostgresAccess {
 }
 
 /** Superuser access to the server at host:port. */
-export function postgresAccess(host: string, port: number, superuser: string, superuserPassword: string): PostgresAccess {
+export function postgresAccess(
+  host: string,
+  port: number,
+  superuser: string,
+  superuserPassword: string,
+): PostgresAccess {
   const clientConfig = (options: { database?: string; user?: string; password?: string } = {}): pg.ClientConfig => ({
     host,
     port,

@@ -29,7 +29,10 @@ export interface ProjectCopy {
 
 export function copyProject(env: NodeJS.ProcessEnv): ProjectCopy {
   const dir = mkdtempSync(join(tmpdir(), "project-copy-"));
-  const files = execFileSync("git", ["ls-files", "--cached", "--others", "--exclude-standard", "-z"], { cwd: REPO_ROOT, encoding: "utf8" })
+  const files = execFileSync("git", ["ls-files", "--cached", "--others", "--exclude-standard", "-z"], {
+    cwd: REPO_ROOT,
+    encoding: "utf8",
+  })
     .split("\0")
     .filter(Boolean);
   for (const file of files) {
@@ -44,7 +47,11 @@ export function copyProject(env: NodeJS.ProcessEnv): ProjectCopy {
   symlinkSync(join(REPO_ROOT, "node_modules"), join(dir, "node_modules"));
 
   // Asked for on the first command, so that a tier without Terraform can still make and use a copy.
-  const tools = () => ({ TERRAFORM_BINARY_NAME: terraformBinary(), TF_CLI_CONFIG_FILE: process.env.TF_CLI_CONFIG_FILE, CHECKPOINT_DISABLE: "1" });
+  const tools = () => ({
+    TERRAFORM_BINARY_NAME: terraformBinary(),
+    TF_CLI_CONFIG_FILE: process.env.TF_CLI_CONFIG_FILE,
+    CHECKPOINT_DISABLE: "1",
+  });
   const run = (command: string, args: readonly string[], cwd: string, extra: NodeJS.ProcessEnv, input?: string) =>
     spawnSync(command, [...args], {
       cwd,
@@ -71,7 +78,8 @@ export function copyProject(env: NodeJS.ProcessEnv): ProjectCopy {
     },
     run: (command, args, extra = {}, input) => run(command, args, dir, extra, input),
     cdktf: (args, extra = {}) => run(join(dir, "node_modules", ".bin", "cdktf"), args, dir, extra),
-    terraform: (stack, args, extra = {}) => run(terraformBinary(), args, join(dir, "cdktf.out", "stacks", stack), { TF_IN_AUTOMATION: "1", ...extra }),
+    terraform: (stack, args, extra = {}) =>
+      run(terraformBinary(), args, join(dir, "cdktf.out", "stacks", stack), { TF_IN_AUTOMATION: "1", ...extra }),
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
 }
@@ -82,15 +90,24 @@ export function copyProject(env: NodeJS.ProcessEnv): ProjectCopy {
  */
 export function workspaceFor(environments: readonly EnvironmentConfig[]): EmulatorOptions {
   const identities = environments.flatMap((e) => [
-    ...[...e.permissions.app, ...e.permissions.instance].map((g) => (g.user ? `USER:${g.user}` : g.group ? `GROUP:${g.group}` : `SERVICE_PRINCIPAL:${g.servicePrincipal}`)),
+    ...[...e.permissions.app, ...e.permissions.instance].map((g) =>
+      g.user ? `USER:${g.user}` : g.group ? `GROUP:${g.group}` : `SERVICE_PRINCIPAL:${g.servicePrincipal}`,
+    ),
     ...e.database.readOnlyRoles.map((name) => `${identityTypeOf(name)}:${name}`),
   ]);
-  return { servingEndpoints: [...new Set(environments.flatMap((e) => e.servingEndpoints.map((s) => s.name)))], identities: [...new Set(identities)] };
+  return {
+    servingEndpoints: [...new Set(environments.flatMap((e) => e.servingEndpoints.map((s) => s.name)))],
+    identities: [...new Set(identities)],
+  };
 }
 
 /** A made-up value for every secret the environments declare, as CI would set them (TF_VAR_secret_*). */
 export function secretValues(environments: readonly EnvironmentConfig[]): Record<string, string> {
-  return Object.fromEntries(environments.flatMap((e) => e.secrets?.keys ?? []).map((key) => [`TF_VAR_${secretVariableName(key)}`, `e2e-secret-${key}`]));
+  return Object.fromEntries(
+    environments
+      .flatMap((e) => e.secrets?.keys ?? [])
+      .map((key) => [`TF_VAR_${secretVariableName(key)}`, `e2e-secret-${key}`]),
+  );
 }
 
 /** A command's output for an assertion message: without terminal control codes and spinner frames, its last lines. */

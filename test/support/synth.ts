@@ -16,7 +16,12 @@ import { errorAnnotations } from "../../stacks/guardrails/nag-pack";
  * Text Terraform would evaluate, or fail on, if it reached the JSON unescaped: a file read, a directive, a
  * broken directive and a secret variable's value.
  */
-export const TEMPLATE_PAYLOADS = ['${file("/etc/passwd")}', "%{if true}x%{endif}", "100%{", "${var.secret_session_signing_key}"] as const;
+export const TEMPLATE_PAYLOADS = [
+  '${file("/etc/passwd")}',
+  "%{if true}x%{endif}",
+  "100%{",
+  "${var.secret_session_signing_key}",
+] as const;
 
 /** A small app source tree with migrations; tests never depend on what app-src/ holds today. */
 export const FIXTURE_SOURCE_DIR = join(REPO_ROOT, "test", "fixtures", "app-src");
@@ -42,13 +47,21 @@ export const baseFixture = {
  * over common.yaml (mappings by key, lists replace); a `null` removes the key.
  */
 export function environment(overrides: object = {}, name = "test"): EnvironmentConfig {
-  return { ...environmentSchema.parse(withoutNulls(deepMerge(baseFixture, overrides))), name, file: `environments/${name}.yaml` };
+  return {
+    ...environmentSchema.parse(withoutNulls(deepMerge(baseFixture, overrides))),
+    name,
+    file: `environments/${name}.yaml`,
+  };
 }
 
 function withoutNulls(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(withoutNulls);
   if (typeof value !== "object" || value === null) return value;
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== null).map(([k, v]) => [k, withoutNulls(v)]));
+  return Object.fromEntries(
+    Object.entries(value)
+      .filter(([, v]) => v !== null)
+      .map(([k, v]) => [k, withoutNulls(v)]),
+  );
 }
 
 /** Attributes of one resource (or output, variable...) as written to cdk.tf.json. */
@@ -77,7 +90,11 @@ export interface SynthesizedStack {
  * `extend` may add to the stack before synthesis (e.g. a raw resource a guardrail must catch); `props` are
  * the stack's other properties.
  */
-export function synthStack(config: EnvironmentConfig = environment(), extend?: (stack: AppStack) => void, props: Pick<AppStackProps, "state"> = {}): SynthesizedStack {
+export function synthStack(
+  config: EnvironmentConfig = environment(),
+  extend?: (stack: AppStack) => void,
+  props: Pick<AppStackProps, "state"> = {},
+): SynthesizedStack {
   const app = Testing.app({ outdir: join(REPO_ROOT, "cdktf.out") });
   const stack = new AppStack(app, config.name, { config, sourceDir: FIXTURE_SOURCE_DIR, ...props });
   extend?.(stack);
@@ -98,14 +115,26 @@ export function resources(json: TerraformJson, type: string): Record<string, Att
 /** The one resource of `type`; fails listing what there is when there is not exactly one. */
 export function onlyResource(json: TerraformJson, type: string): Attributes {
   const found = Object.values(resources(json, type));
-  assert.equal(found.length, 1, `expected exactly one ${type}, found ${found.length}:\n${JSON.stringify(json.resource ?? {}, null, 2)}`);
+  assert.equal(
+    found.length,
+    1,
+    `expected exactly one ${type}, found ${found.length}:\n${JSON.stringify(json.resource ?? {}, null, 2)}`,
+  );
   return found[0];
 }
 
 /** Asserts that some resource of `type` satisfies `predicate`; on failure prints the actual ones. */
-export function assertHasResource(json: TerraformJson, type: string, what: string, predicate: (r: Attributes) => boolean): Attributes {
+export function assertHasResource(
+  json: TerraformJson,
+  type: string,
+  what: string,
+  predicate: (r: Attributes) => boolean,
+): Attributes {
   const found = Object.values(resources(json, type)).find(predicate);
-  assert.ok(found, `expected a ${type} ${what}; the ${type} resources are:\n${JSON.stringify(resources(json, type), null, 2)}`);
+  assert.ok(
+    found,
+    `expected a ${type} ${what}; the ${type} resources are:\n${JSON.stringify(resources(json, type), null, 2)}`,
+  );
   return found;
 }
 

@@ -10,7 +10,9 @@ import { join } from "node:path";
 export function terraformBinary(): string {
   const binary = process.env.TERRAFORM_BINARY_NAME;
   if (!binary || !process.env.TF_CLI_CONFIG_FILE) {
-    throw new Error("TERRAFORM_BINARY_NAME / TF_CLI_CONFIG_FILE are not set: run `npm run tools:bootstrap`, then this tier through its npm script (it sources .tools/env)");
+    throw new Error(
+      "TERRAFORM_BINARY_NAME / TF_CLI_CONFIG_FILE are not set: run `npm run tools:bootstrap`, then this tier through its npm script (it sources .tools/env)",
+    );
   }
   return binary;
 }
@@ -21,9 +23,21 @@ export function terraformBinary(): string {
  * e2e tier anyway; tests that apply with the provider skip with this reason.
  */
 export function providerUnavailable(): string | undefined {
-  const version = join(process.env.DATABRICKS_PROVIDER_MIRROR ?? "", "registry.terraform.io", "databricks", "databricks", "1.99.0");
-  const found = existsSync(version) && readdirSync(version).some((platform) => existsSync(join(version, platform, "terraform-provider-databricks_v1.99.0")));
-  return found ? undefined : "the Databricks provider 1.99.0 is not in the bootstrap's mirror (DATABRICKS_PROVIDER_MIRROR); see npm run tools:bootstrap";
+  const version = join(
+    process.env.DATABRICKS_PROVIDER_MIRROR ?? "",
+    "registry.terraform.io",
+    "databricks",
+    "databricks",
+    "1.99.0",
+  );
+  const found =
+    existsSync(version) &&
+    readdirSync(version).some((platform) =>
+      existsSync(join(version, platform, "terraform-provider-databricks_v1.99.0")),
+    );
+  return found
+    ? undefined
+    : "the Databricks provider 1.99.0 is not in the bootstrap's mirror (DATABRICKS_PROVIDER_MIRROR); see npm run tools:bootstrap";
 }
 
 /** Runs terraform in `dir`; throws with its output unless it succeeds (or `allowFailure`). */
@@ -40,7 +54,9 @@ export function terraform(
   });
   if (result.error) throw result.error;
   if (result.status !== 0 && !options.allowFailure) {
-    throw new Error(`terraform ${args.join(" ")} in ${dir} exited ${result.status}:\n${result.stdout}\n${result.stderr}`);
+    throw new Error(
+      `terraform ${args.join(" ")} in ${dir} exited ${result.status}:\n${result.stdout}\n${result.stderr}`,
+    );
   }
   return result;
 }

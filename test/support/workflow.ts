@@ -44,6 +44,12 @@ export function readWorkflow(file: string): Workflow {
 }
 
 /** Runs a step's `run:` script with bash as GitHub's default shell does (`bash --noprofile --norc -eo pipefail`). */
-export function runStep(step: WorkflowStep, options: { env: NodeJS.ProcessEnv; cwd?: string }): SpawnSyncReturns<Buffer> {
-  return spawnSync("bash", ["--noprofile", "--norc", "-eo", "pipefail", "-c", step.run!], { cwd: options.cwd, env: options.env });
+export function runStep(
+  step: WorkflowStep,
+  options: { env: NodeJS.ProcessEnv; cwd?: string },
+): SpawnSyncReturns<Buffer> {
+  return spawnSync("bash", ["--noprofile", "--norc", "-eo", "pipefail", "-c", step.run!], {
+    cwd: options.cwd,
+    env: options.env,
+  });
 }

@@ -17,7 +17,8 @@ function generated(count: number): string[] {
   const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
   const alphabet = ["$", "$", "%", "%", "{", "}", "a", "\\", '"', "\n", "~"];
   const texts = new Set<string>([...TEMPLATE_PAYLOADS, "$${x}", "%%{x}", "$$$${", "$", "%", ""]);
-  while (texts.size < count) texts.add(Array.from({ length: 1 + (next() % 10) }, () => alphabet[next() % alphabet.length]).join(""));
+  while (texts.size < count)
+    texts.add(Array.from({ length: 1 + (next() % 10) }, () => alphabet[next() % alphabet.length]).join(""));
   return [...texts];
 }
 
@@ -35,9 +36,17 @@ test("escaped text evaluates to itself in Terraform, as values and as object key
     writeFileSync(join(dir, "main.tf.json"), JSON.stringify(stack));
     terraform(dir, ["init", "-input=false", "-no-color"]);
     terraform(dir, ["apply", "-auto-approve", "-input=false", "-no-color"]);
-    const outputs = JSON.parse(terraform(dir, ["output", "-json"]).stdout) as { values: { value: string[] }; keys: { value: Record<string, number> } };
+    const outputs = JSON.parse(terraform(dir, ["output", "-json"]).stdout) as {
+      values: { value: string[] };
+      keys: { value: Record<string, number> };
+    };
     assert.deepEqual(outputs.values.value, texts);
-    assert.deepEqual(Object.entries(outputs.keys.value).map(([key, i]) => [key, texts[i]]).filter(([key, text]) => key !== text), []);
+    assert.deepEqual(
+      Object.entries(outputs.keys.value)
+        .map(([key, i]) => [key, texts[i]])
+        .filter(([key, text]) => key !== text),
+      [],
+    );
     assert.equal(Object.keys(outputs.keys.value).length, texts.length);
   } finally {
     rmSync(dir, { recursive: true, force: true });

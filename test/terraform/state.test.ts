@@ -47,17 +47,34 @@ function initBackendOffline(t: TestContext, backend: object): string {
 /** The backend block addStateBackend writes for `config` (as YAML gives it). */
 function backendBlock(config: object): object {
   const stack = new TerraformStack(new App({ outdir: join(tmpdir(), "unused") }), "prod");
-  addStateBackend(stack, { environment: "prod", production: true, config: environmentSchema.shape.backend.parse(config) });
+  addStateBackend(stack, {
+    environment: "prod",
+    production: true,
+    config: environmentSchema.shape.backend.parse(config),
+  });
   return (stack.toTerraform() as { terraform: { backend: object } }).terraform.backend;
 }
 
-const CONFIGURATION_ERROR = /No argument or block type is named|Extraneous JSON object property|Unsupported argument|Missing required argument|Invalid .* value/;
+const CONFIGURATION_ERROR =
+  /No argument or block type is named|Extraneous JSON object property|Unsupported argument|Missing required argument|Invalid .* value/;
 
 test("every remote backend kind we synthesize is accepted by Terraform's backend configuration", (t) => {
   const kinds: [object, RegExp][] = [
     [{ type: "s3", bucket: "tf-state", key: "k", region: "eu-west-1" }, /No valid credential sources found/],
-    [{ type: "s3", bucket: "tf-state", key: "k", region: "eu-west-1", dynamodbTable: "locks" }, /No valid credential sources found/],
-    [{ type: "azurerm", resourceGroupName: "rg", storageAccountName: "notestfstate", containerName: "tfstate", key: "k" }, /unable to build authorizer/],
+    [
+      { type: "s3", bucket: "tf-state", key: "k", region: "eu-west-1", dynamodbTable: "locks" },
+      /No valid credential sources found/,
+    ],
+    [
+      {
+        type: "azurerm",
+        resourceGroupName: "rg",
+        storageAccountName: "notestfstate",
+        containerName: "tfstate",
+        key: "k",
+      },
+      /unable to build authorizer/,
+    ],
     [{ type: "gcs", bucket: "tf-state", prefix: "p" }, /could not find default credentials/],
     [{ type: "remote", organization: "acme", workspace: "notes-prod" }, /Failed to request discovery document/],
   ];
@@ -87,19 +104,31 @@ function clone(t: TestContext): string {
 /** `npm run synth -- dev` in `repo` (into its own cdktf.out), then `terraform init`; returns the stack directory. */
 function synthAndInit(repo: string, env: NodeJS.ProcessEnv = {}): string {
   const { CDKTF_OUTDIR: _, STACK_STATE_DIR: __, STACK_TEST_STATE_DIR: ___, ...inherited } = process.env;
-  const result = spawnSync(process.execPath, ["--import", "tsx", "main.ts", "dev"], { cwd: repo, env: { ...inherited, ...env }, encoding: "utf8" });
+  const result = spawnSync(process.execPath, ["--import", "tsx", "main.ts", "dev"], {
+    cwd: repo,
+    env: { ...inherited, ...env },
+    encoding: "utf8",
+  });
   assert.equal(result.status, 0, result.stderr);
   const stackDir = join(repo, "cdktf.out", "stacks", "dev");
   terraform(stackDir, ["init", "-input=false"]);
   return stackDir;
 }
 
-const lineage = (stackDir: string) => (JSON.parse(terraform(stackDir, ["state", "pull"]).stdout || "{}") as { lineage?: string }).lineage;
+const lineage = (stackDir: string) =>
+  (JSON.parse(terraform(stackDir, ["state", "pull"]).stdout || "{}") as { lineage?: string }).lineage;
 
 test("local state is written to terraform-state/, survives rm -rf cdktf.out, and a second clone reaches it with STACK_STATE_DIR", (t) => {
   const first = clone(t);
   const stackDir = synthAndInit(first);
-  const state = { version: 4, terraform_version: "1.5.0", serial: 1, lineage: "9f3c6a1e-state-test", outputs: {}, resources: [] };
+  const state = {
+    version: 4,
+    terraform_version: "1.5.0",
+    serial: 1,
+    lineage: "9f3c6a1e-state-test",
+    outputs: {},
+    resources: [],
+  };
   writeFileSync(join(first, "pushed.tfstate"), JSON.stringify(state));
   terraform(stackDir, ["state", "push", join(first, "pushed.tfstate")]);
   const stateFile = join(first, "terraform-state", "dev.tfstate");
@@ -109,6 +138,10 @@ test("local state is written to terraform-state/, survives rm -rf cdktf.out, and
   assert.equal(lineage(synthAndInit(first)), state.lineage, "re-synthesized: the state is gone");
 
   const second = clone(t);
-  assert.equal(lineage(synthAndInit(second, { STACK_STATE_DIR: join(first, "terraform-state") })), state.lineage, "second clone: another state");
+  assert.equal(
+    lineage(synthAndInit(second, { STACK_STATE_DIR: join(first, "terraform-state") })),
+    state.lineage,
+    "second clone: another state",
+  );
   assert.equal(existsSync(join(second, "terraform-state")), false, "the second clone made a state of its own");
 });

@@ -52,7 +52,8 @@ function validateBroken(mutate: (stack: Record<string, any>) => void): string {
   }
 }
 
-const onlyResource = (stack: Record<string, any>, type: string) => Object.values(stack.resource[type])[0] as Record<string, unknown>;
+const onlyResource = (stack: Record<string, any>, type: string) =>
+  Object.values(stack.resource[type])[0] as Record<string, unknown>;
 
 test("a misspelt attribute fails validation", () => {
   const diagnostics = validateBroken((stack) => {
@@ -69,7 +70,10 @@ test("a misspelt attribute fails validation", () => {
 test("an app binding of two kinds at once fails validation", () => {
   const diagnostics = validateBroken((stack) => {
     const [first, second] = onlyResource(stack, "databricks_app").resources as Record<string, unknown>[];
-    Object.assign(first, Object.fromEntries(Object.entries(second).filter(([key]) => key !== "name" && key !== "description")));
+    Object.assign(
+      first,
+      Object.fromEntries(Object.entries(second).filter(([key]) => key !== "name" && key !== "description")),
+    );
   });
   assert.match(diagnostics, /Invalid Attribute Combination: 2 attributes specified when one \(and only one\)/);
 });

@@ -10,11 +10,23 @@ import { join } from "node:path";
 import { AppStack } from "../../stacks/app-stack";
 import { appSourceSha256 } from "../../stacks/source/app-source-files";
 import { Testing } from "../../stacks/cdktf";
-import { addressOf, type Attributes, environment, FIXTURE_SOURCE_DIR, resources, synthStack, type TerraformJson } from "../support/synth";
+import {
+  addressOf,
+  type Attributes,
+  environment,
+  FIXTURE_SOURCE_DIR,
+  resources,
+  synthStack,
+  type TerraformJson,
+} from "../support/synth";
 
 function release(json: TerraformJson): Attributes {
   const found = Object.entries(resources(json, "terraform_data")).filter(([address]) => address.startsWith("release"));
-  assert.equal(found.length, 1, `expected one release terraform_data, found: ${Object.keys(resources(json, "terraform_data"))}`);
+  assert.equal(
+    found.length,
+    1,
+    `expected one release terraform_data, found: ${Object.keys(resources(json, "terraform_data"))}`,
+  );
   return found[0][1];
 }
 
@@ -42,7 +54,10 @@ test("the release comes after the source directory exists and after migrations a
   const { json } = synthStack(environment());
   const dependsOn: string[] = release(json).depends_on;
   assert.ok(dependsOn.includes(addressOf(json, "databricks_directory")), `${dependsOn}`);
-  assert.ok(dependsOn.some((d) => d.startsWith("terraform_data.post-apply")), `${dependsOn}`);
+  assert.ok(
+    dependsOn.some((d) => d.startsWith("terraform_data.post-apply")),
+    `${dependsOn}`,
+  );
 });
 
 test("what the app runs re-triggers the release: its bindings, size, scopes, migrations, source and service principal", () => {

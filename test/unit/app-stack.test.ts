@@ -12,8 +12,12 @@ import { errorAnnotations } from "../../stacks/guardrails/nag-pack";
 import { addressOf, environment, onlyResource, resources, synthStack, type TerraformJson } from "../support/synth";
 
 test("the provider takes host and profile from workspace, and nothing when it is not set", () => {
-  const configured = synthStack(environment({ workspace: { host: "https://example.cloud.databricks.com", profile: "notes" } })).json;
-  assert.deepEqual(configured.provider?.databricks, [{ host: "https://example.cloud.databricks.com", profile: "notes" }]);
+  const configured = synthStack(
+    environment({ workspace: { host: "https://example.cloud.databricks.com", profile: "notes" } }),
+  ).json;
+  assert.deepEqual(configured.provider?.databricks, [
+    { host: "https://example.cloud.databricks.com", profile: "notes" },
+  ]);
   assert.deepEqual(synthStack(environment()).json.provider?.databricks, [{}]);
 });
 
@@ -35,7 +39,10 @@ test("an environment without a secrets section has no scope, secrets or variable
   assert.deepEqual(resources(json, "databricks_secret_scope"), {});
   assert.deepEqual(resources(json, "databricks_secret"), {});
   assert.equal(json.variable, undefined);
-  assert.equal(onlyResource(json, "databricks_app").resources.some((r: { secret?: unknown }) => r.secret), false);
+  assert.equal(
+    onlyResource(json, "databricks_app").resources.some((r: { secret?: unknown }) => r.secret),
+    false,
+  );
 });
 
 /** The shipped environments, synthesized with the shipped app source. */
@@ -44,7 +51,10 @@ function realStacks(): Map<string, { config: EnvironmentConfig; json: TerraformJ
   return new Map(
     loadEnvironments().map((config) => {
       const stack = new AppStack(app, config.name, { config });
-      return [config.name, { config, json: JSON.parse(Testing.synth(stack)) as TerraformJson, violations: errorAnnotations(stack) }];
+      return [
+        config.name,
+        { config, json: JSON.parse(Testing.synth(stack)) as TerraformJson, violations: errorAnnotations(stack) },
+      ];
     }),
   );
 }
@@ -63,7 +73,9 @@ test("no environment references another: cdktf's preparing pass, which AppStack 
     const app = new App({ outdir });
     for (const config of loadEnvironments()) new Stack(app, config.name, { config });
     app.synth();
-    return readdirSync(join(outdir, "stacks")).map((name) => readFileSync(join(outdir, "stacks", name, "cdk.tf.json"), "utf8"));
+    return readdirSync(join(outdir, "stacks")).map((name) =>
+      readFileSync(join(outdir, "stacks", name, "cdk.tf.json"), "utf8"),
+    );
   };
   assert.deepEqual(synthesized(AppStack), synthesized(PreparedByCdktf));
 });
@@ -87,9 +99,17 @@ test("the shipped environments synthesize every expected resource type and pass 
     assert.equal(onlyResource(json, "databricks_app").name, config.app.name);
     // Both permission objects: the app and the Lakebase instance.
     const permissions = Object.values(json.resource!.databricks_permissions) as Record<string, unknown>[];
-    assert.deepEqual(permissions.map((p) => ("app_name" in p ? "app_name" : "database_instance_name" in p ? "database_instance_name" : "?")).sort(), ["app_name", "database_instance_name"], name);
+    assert.deepEqual(
+      permissions
+        .map((p) => ("app_name" in p ? "app_name" : "database_instance_name" in p ? "database_instance_name" : "?"))
+        .sort(),
+      ["app_name", "database_instance_name"],
+      name,
+    );
     // The app binds its database, its secret and its serving endpoint.
-    const bindings = (onlyResource(json, "databricks_app").resources as Record<string, unknown>[]).map((r) => Object.keys(r).find((k) => k !== "name")).sort();
+    const bindings = (onlyResource(json, "databricks_app").resources as Record<string, unknown>[])
+      .map((r) => Object.keys(r).find((k) => k !== "name"))
+      .sort();
     assert.deepEqual(bindings, ["database", "secret", "serving_endpoint"], name);
   }
 });

@@ -7,7 +7,10 @@ const file = (path: string, content: string) => ({ path, content: Buffer.from(co
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
 
 test("the hash of the documented manifest: `<path> NUL <sha256 of content> LF` per file, sorted by path", () => {
-  assert.equal(contentHash([file("b.sql", "B"), file("a.sql", "A")]), sha256(`a.sql\0${sha256("A")}\nb.sql\0${sha256("B")}\n`));
+  assert.equal(
+    contentHash([file("b.sql", "B"), file("a.sql", "A")]),
+    sha256(`a.sql\0${sha256("A")}\nb.sql\0${sha256("B")}\n`),
+  );
   assert.equal(contentHash([]), sha256(""));
 });
 

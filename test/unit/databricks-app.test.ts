@@ -7,13 +7,23 @@ import { addressOf, environment, onlyResource, resources, synthConstruct, synthS
 const APP = "databricks_app";
 
 test("an app that binds nothing has no resources attribute at all (provider bug TFP #5204 on [])", () => {
-  const app = onlyResource(synthConstruct((scope) => new DatabricksApp(scope, "app", { name: "notes-test" })), APP);
+  const app = onlyResource(
+    synthConstruct((scope) => new DatabricksApp(scope, "app", { name: "notes-test" })),
+    APP,
+  );
   assert.equal("resources" in app, false, `resources must be omitted, found ${JSON.stringify(app.resources)}`);
-  assert.equal("user_api_scopes" in app, false, `user_api_scopes must be omitted, found ${JSON.stringify(app.user_api_scopes)}`);
+  assert.equal(
+    "user_api_scopes" in app,
+    false,
+    `user_api_scopes must be omitted, found ${JSON.stringify(app.user_api_scopes)}`,
+  );
 });
 
-test("description is always set, even when empty (the API returns \"\" for none)", () => {
-  const app = onlyResource(synthConstruct((scope) => new DatabricksApp(scope, "app", { name: "notes-test" })), APP);
+test('description is always set, even when empty (the API returns "" for none)', () => {
+  const app = onlyResource(
+    synthConstruct((scope) => new DatabricksApp(scope, "app", { name: "notes-test" })),
+    APP,
+  );
   assert.equal(app.description, "");
   assert.equal(app.compute_size, "MEDIUM");
 
@@ -45,7 +55,10 @@ test("every kind of binding, under its resource key and with its permission, in 
         permission: "CAN_CONNECT_AND_CREATE",
       },
     },
-    { name: "api-key", secret: { scope: `\${${addressOf(json, "databricks_secret_scope")}.name}`, key: "api-key", permission: "READ" } },
+    {
+      name: "api-key",
+      secret: { scope: `\${${addressOf(json, "databricks_secret_scope")}.name}`, key: "api-key", permission: "READ" },
+    },
     { name: "llm", serving_endpoint: { name: "llm-endpoint", permission: "CAN_VIEW" } },
     { name: "warehouse", sql_warehouse: { id: "abc123", permission: "CAN_USE" } },
     { name: "nightly", job: { id: "42", permission: "CAN_VIEW" } },
@@ -75,7 +88,14 @@ test("renaming the app keeps its address, so Terraform replaces it (name is Requ
 
 test("secret bindings without a scope are refused", () => {
   assert.throws(
-    () => synthConstruct((scope) => new DatabricksApp(scope, "app", { name: "notes-test", secrets: [{ resourceName: "k", key: "api-key", permission: "READ" }] })),
+    () =>
+      synthConstruct(
+        (scope) =>
+          new DatabricksApp(scope, "app", {
+            name: "notes-test",
+            secrets: [{ resourceName: "k", key: "api-key", permission: "READ" }],
+          }),
+      ),
     /app "notes-test": secret bindings \(api-key\) need a secretScope, found none/,
   );
 });
@@ -84,13 +104,22 @@ test("the stack records a CAN_MANAGE serving endpoint with a reason as a suppres
   const { stack } = synthStack(
     environment({
       servingEndpoints: [
-        { resourceName: "tuner", name: "tuning-endpoint", permission: "CAN_MANAGE", reason: "the app updates the endpoint's traffic split" },
+        {
+          resourceName: "tuner",
+          name: "tuning-endpoint",
+          permission: "CAN_MANAGE",
+          reason: "the app updates the endpoint's traffic split",
+        },
         { resourceName: "llm", name: "llm-endpoint" },
       ],
     }),
   );
   const app = stack.node.findChild("app") as DatabricksApp;
   assert.deepEqual(nagSuppressions(app.resource), [
-    { id: "DBX-ServingEndpointLeastPrivilege", appliesTo: "tuner", reason: "the app updates the endpoint's traffic split" },
+    {
+      id: "DBX-ServingEndpointLeastPrivilege",
+      appliesTo: "tuner",
+      reason: "the app updates the endpoint's traffic split",
+    },
   ]);
 });

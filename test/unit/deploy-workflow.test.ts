@@ -35,7 +35,9 @@ test("on a push to main: the review, then each environment after the previous on
   // Follow `needs` from the review: one line, every environment once.
   const order: string[] = [];
   for (let previous = "review"; ; ) {
-    const next = deploying.filter(([, job]) => job.needs === previous || (Array.isArray(job.needs) && job.needs.includes(previous)));
+    const next = deploying.filter(
+      ([, job]) => job.needs === previous || (Array.isArray(job.needs) && job.needs.includes(previous)),
+    );
     if (!next.length) break;
     assert.equal(next.length, 1, `more than one job waits for ${previous}`);
     previous = next[0][0];
@@ -43,12 +45,17 @@ test("on a push to main: the review, then each environment after the previous on
   }
   assert.deepEqual(order, ["dev", "staging", "prod"]);
   const production = new Set(environments.filter((e) => e.production).map((e) => e.name));
-  assert.ok(order.findIndex((n) => production.has(n)) >= order.filter((n) => !production.has(n)).length, "a production environment deploys before a non-production one");
+  assert.ok(
+    order.findIndex((n) => production.has(n)) >= order.filter((n) => !production.has(n)).length,
+    "a production environment deploys before a non-production one",
+  );
 });
 
 test("each environment: one deploy at a time (a newer one waits, never cancels), through the per-environment workflow", () => {
   const inputs = perEnvironment.on.workflow_call.inputs;
-  assert.deepEqual(inputs, { environment: { description: inputs.environment.description, type: "string", required: true } });
+  assert.deepEqual(inputs, {
+    environment: { description: inputs.environment.description, type: "string", required: true },
+  });
   for (const { name } of environments) {
     const job = deploy.jobs[name];
     assert.equal(job.uses, "./.github/workflows/deploy-environment.yml", name);
@@ -89,9 +96,15 @@ test("the apply job applies the saved plan from the stack directory it was made 
 
 test("every workflow sets up a maintained Node LTS (22 or 24)", () => {
   for (const file of ["deploy.yml", "deploy-environment.yml", "review.yml", "drift.yml"]) {
-    const setups = Object.values(readWorkflow(file).jobs).flatMap((job) => (job.steps ?? []).filter((s) => s.uses?.startsWith("actions/setup-node@")));
+    const setups = Object.values(readWorkflow(file).jobs).flatMap((job) =>
+      (job.steps ?? []).filter((s) => s.uses?.startsWith("actions/setup-node@")),
+    );
     assert.ok(setups.length > 0, file);
-    for (const setup of setups) assert.ok([22, 24].includes(setup.with?.["node-version"] as number), `${file}: node ${setup.with?.["node-version"]}`);
+    for (const setup of setups)
+      assert.ok(
+        [22, 24].includes(setup.with?.["node-version"] as number),
+        `${file}: node ${setup.with?.["node-version"]}`,
+      );
   }
 });
 
@@ -133,20 +146,37 @@ function githubEnv(fake: { dir: string; bin: string }, extra: NodeJS.ProcessEnv)
 
 test("the plan step: exit 0 means no changes, 2 changes, 1 fails; the saved plan is in the run summary as text", (t) => {
   const fake = fakeTerraform(t);
-  for (const [status, result, changes] of [[0, 0, "false"], [2, 0, "true"], [1, 1, undefined]] as const) {
-    const env = githubEnv(fake, { FAKE_PLAN_STATUS: String(status), SECRETS: JSON.stringify({ FAKE_ENV_VALUE: "dev" }) });
+  for (const [status, result, changes] of [
+    [0, 0, "false"],
+    [2, 0, "true"],
+    [1, 1, undefined],
+  ] as const) {
+    const env = githubEnv(fake, {
+      FAKE_PLAN_STATUS: String(status),
+      SECRETS: JSON.stringify({ FAKE_ENV_VALUE: "dev" }),
+    });
     const run = runStep(step(plan, "Plan"), { cwd: REPO_ROOT, env });
     assert.equal(run.status, result, `plan exit ${status}: ${run.stderr}`);
-    assert.equal(readFileSync(env.GITHUB_OUTPUT!, "utf8"), changes ? `changes=${changes}\n` : "", `plan exit ${status}`);
+    assert.equal(
+      readFileSync(env.GITHUB_OUTPUT!, "utf8"),
+      changes ? `changes=${changes}\n` : "",
+      `plan exit ${status}`,
+    );
     if (changes) {
       const summary = readFileSync(env.GITHUB_STEP_SUMMARY!, "utf8");
       assert.match(summary, /^### Terraform plan: dev\n/);
-      assert.ok(summary.includes('~ description = "a&lt;b&gt;&amp;c" -&gt; "&lt;/pre&gt;&lt;script&gt;x&lt;/script&gt;"'), summary);
+      assert.ok(
+        summary.includes('~ description = "a&lt;b&gt;&amp;c" -&gt; "&lt;/pre&gt;&lt;script&gt;x&lt;/script&gt;"'),
+        summary,
+      );
     }
   }
   // The environment's secrets reached terraform (the plan it wrote names one).
   assert.equal(readFileSync(join(fake.dir, "stack", "tfplan"), "utf8"), "PLAN FOR dev\n");
-  assert.match(readFileSync(fake.log, "utf8"), /^-chdir=\S+ plan -input=false -lock-timeout=10m -detailed-exitcode -out=tfplan$/m);
+  assert.match(
+    readFileSync(fake.log, "utf8"),
+    /^-chdir=\S+ plan -input=false -lock-timeout=10m -detailed-exitcode -out=tfplan$/m,
+  );
 });
 
 test("the saved plan travels encrypted, and the apply step applies exactly it, with the same key only", (t) => {
@@ -155,35 +185,67 @@ test("the saved plan travels encrypted, and the apply step applies exactly it, w
   const saved = "PLAN with TF_VAR values 5e1b0c";
   writeFileSync(planFile, `${saved}\n`);
   const key = "a-plan-key-4f2a";
-  const encrypt = runStep(step(plan, "Encrypt the plan"), { cwd: REPO_ROOT, env: githubEnv(fake, { PLAN_ENCRYPTION_KEY: key }) });
+  const encrypt = runStep(step(plan, "Encrypt the plan"), {
+    cwd: REPO_ROOT,
+    env: githubEnv(fake, { PLAN_ENCRYPTION_KEY: key }),
+  });
   assert.equal(encrypt.status, 0, encrypt.stderr.toString());
   assert.equal(existsSync(planFile), false, "the plain plan is left for the artifact");
   assert.ok(!readFileSync(`${planFile}.enc`).includes(saved), "not encrypted");
 
   const applyStep = step(apply, "Apply the saved plan");
-  const applyWith = (secrets: Record<string, string>) => runStep(applyStep, { cwd: REPO_ROOT, env: githubEnv(fake, { SECRETS: JSON.stringify(secrets), FAKE_EXPECTED_PLAN: saved }) });
+  const applyWith = (secrets: Record<string, string>) =>
+    runStep(applyStep, {
+      cwd: REPO_ROOT,
+      env: githubEnv(fake, { SECRETS: JSON.stringify(secrets), FAKE_EXPECTED_PLAN: saved }),
+    });
   assert.notEqual(applyWith({ PLAN_ENCRYPTION_KEY: "another-key" }).status, 0, "decrypted with the wrong key");
   const missing = applyWith({});
   assert.notEqual(missing.status, 0);
-  assert.match(missing.stdout.toString(), /::error::secret PLAN_ENCRYPTION_KEY is not set in the GitHub environment dev/);
+  assert.match(
+    missing.stdout.toString(),
+    /::error::secret PLAN_ENCRYPTION_KEY is not set in the GitHub environment dev/,
+  );
   const applied = applyWith({ PLAN_ENCRYPTION_KEY: key });
   assert.equal(applied.status, 0, applied.stderr.toString());
   const stack = join(fake.dir, "stack");
-  assert.equal(readFileSync(fake.log, "utf8"), `-chdir=${stack} init -input=false -lockfile=readonly\n-chdir=${stack} apply -input=false tfplan\n`);
+  assert.equal(
+    readFileSync(fake.log, "utf8"),
+    `-chdir=${stack} init -input=false -lockfile=readonly\n-chdir=${stack} apply -input=false tfplan\n`,
+  );
 
-  const noKey = runStep(step(plan, "Encrypt the plan"), { cwd: REPO_ROOT, env: githubEnv(fake, { PLAN_ENCRYPTION_KEY: "" }) });
-  assert.match(noKey.stdout.toString(), /::error::secret PLAN_ENCRYPTION_KEY is not set in the GitHub environment dev-plan/);
+  const noKey = runStep(step(plan, "Encrypt the plan"), {
+    cwd: REPO_ROOT,
+    env: githubEnv(fake, { PLAN_ENCRYPTION_KEY: "" }),
+  });
+  assert.match(
+    noKey.stdout.toString(),
+    /::error::secret PLAN_ENCRYPTION_KEY is not set in the GitHub environment dev-plan/,
+  );
 });
 
 test("every secret of the GitHub environment reaches Terraform; TF_VAR_SECRET_<KEY> as Terraform's TF_VAR_secret_<key>", () => {
   const variables = [...new Set(environments.flatMap((e) => e.secrets?.keys ?? []).map(secretVariableName))];
   assert.ok(variables.length > 0);
   // GitHub secret names are upper case.
-  const secrets: Record<string, string> = { github_token: "ghs_not-for-terraform", DATABRICKS_HOST: "https://example.cloud.databricks.com", GOOGLE_CREDENTIALS: '{\n  "type": "x"\n}\n' };
+  const secrets: Record<string, string> = {
+    github_token: "ghs_not-for-terraform",
+    DATABRICKS_HOST: "https://example.cloud.databricks.com",
+    GOOGLE_CREDENTIALS: '{\n  "type": "x"\n}\n',
+  };
   for (const name of variables) secrets[`TF_VAR_${name.toUpperCase()}`] = `value of ${name}`;
-  const result = spawnSync("bash", ["-c", ". .github/scripts/export-secrets.sh && env -0"], { cwd: REPO_ROOT, env: { PATH: process.env.PATH, SECRETS: JSON.stringify(secrets) }, encoding: "utf8" });
+  const result = spawnSync("bash", ["-c", ". .github/scripts/export-secrets.sh && env -0"], {
+    cwd: REPO_ROOT,
+    env: { PATH: process.env.PATH, SECRETS: JSON.stringify(secrets) },
+    encoding: "utf8",
+  });
   assert.equal(result.status, 0, result.stderr);
-  const exported = new Map(result.stdout.split("\0").filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
+  const exported = new Map(
+    result.stdout
+      .split("\0")
+      .filter(Boolean)
+      .map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]),
+  );
   for (const name of variables) assert.equal(exported.get(`TF_VAR_${name}`), `value of ${name}`, name);
   assert.equal(exported.get("DATABRICKS_HOST"), secrets.DATABRICKS_HOST);
   assert.equal(exported.get("GOOGLE_CREDENTIALS"), secrets.GOOGLE_CREDENTIALS, "a multi-line value");
@@ -205,7 +267,10 @@ test("an environment with local state is refused before planning: a runner's dis
   };
   const local = withBackend({ local: { path: "../../../terraform-state/dev.tfstate" } });
   assert.equal(local.status, 1);
-  assert.match(local.stdout.toString(), /^::error file=environments\/dev\.yaml::dev keeps local Terraform state, which this runner would lose/);
+  assert.match(
+    local.stdout.toString(),
+    /^::error file=environments\/dev\.yaml::dev keeps local Terraform state, which this runner would lose/,
+  );
   assert.equal(withBackend({ s3: { bucket: "b", key: "k", region: "eu-west-1", use_lockfile: true } }).status, 0);
 });
 
@@ -217,15 +282,27 @@ test("the review is the run summary's first part: exit 0 or 2 writes it, 1 fails
   writeFileSync(join(fake.bin, "npm"), '#!/bin/sh\necho "# review of $5" >review.md\nexit "$FAKE_REVIEW_STATUS"\n');
   chmodSync(join(fake.bin, "npm"), 0o755);
   // The run's checkout: a repository whose previous commit is BEFORE.
-  const git = (...args: string[]) => spawnSync("git", ["-c", "user.name=t", "-c", "user.email=t@test.invalid", ...args], { cwd: fake.dir, encoding: "utf8" }).stdout.trim();
+  const git = (...args: string[]) =>
+    spawnSync("git", ["-c", "user.name=t", "-c", "user.email=t@test.invalid", ...args], {
+      cwd: fake.dir,
+      encoding: "utf8",
+    }).stdout.trim();
   git("init", "--quiet");
   git("commit", "--quiet", "--allow-empty", "-m", "before");
   const before = git("rev-parse", "HEAD");
-  for (const [status, result] of [[0, 0], [2, 0], [1, 1]]) {
+  for (const [status, result] of [
+    [0, 0],
+    [2, 0],
+    [1, 1],
+  ]) {
     const env = githubEnv(fake, { BEFORE: before, FAKE_REVIEW_STATUS: String(status) });
     const run = runStep(review, { cwd: fake.dir, env });
     assert.equal(run.status, result, `review exit ${status}`);
-    assert.equal(readFileSync(env.GITHUB_STEP_SUMMARY!, "utf8"), result === 0 ? `# review of ${before}\n` : "", `review exit ${status}`);
+    assert.equal(
+      readFileSync(env.GITHUB_STEP_SUMMARY!, "utf8"),
+      result === 0 ? `# review of ${before}\n` : "",
+      `review exit ${status}`,
+    );
   }
   const first = githubEnv(fake, { BEFORE: "0000000000000000000000000000000000000000" });
   assert.equal(runStep(review, { cwd: fake.dir, env: first }).status, 0);

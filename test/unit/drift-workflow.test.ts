@@ -23,12 +23,21 @@ test("the drift workflow is scheduled and manual, may write issues, and runs a j
   assert.deepEqual(drift.strategy?.matrix, { environment: "${{ fromJSON(needs.environments.outputs.names) }}" });
   assert.equal(drift.strategy?.["fail-fast"], false);
   // Terraform itself (not the wrapper, which would change its output and exit codes) for the plans.
-  assert.deepEqual(steps.find((s) => s.uses?.startsWith("hashicorp/setup-terraform@"))?.with, { terraform_version: "1.11.4", terraform_wrapper: false });
+  assert.deepEqual(steps.find((s) => s.uses?.startsWith("hashicorp/setup-terraform@"))?.with, {
+    terraform_version: "1.11.4",
+    terraform_wrapper: false,
+  });
   assert.deepEqual(driftStep.env, { SECRETS: "${{ toJSON(secrets) }}", ENVIRONMENT: "${{ matrix.environment }}" });
   assert.match(driftStep.run!, /^\. \.github\/scripts\/export-secrets\.sh$/m);
   const script = steps.find((s) => s.uses?.startsWith("actions/github-script@"))?.with?.script as string;
   // One issue per environment: created, updated, closed when clean; its body is the tool's own per-environment report.
-  for (const call of ["issues.create", "issues.update", 'state: "closed"', "drift-report/drift-${result.environment}.md"]) assert.ok(script.includes(call), call);
+  for (const call of [
+    "issues.create",
+    "issues.update",
+    'state: "closed"',
+    "drift-report/drift-${result.environment}.md",
+  ])
+    assert.ok(script.includes(call), call);
   assert.equal(steps.at(-1)?.if, "steps.drift.outputs.status == '1'");
 });
 
@@ -38,7 +47,10 @@ test("the environment list is every environments/*.yaml but common.yaml, or the 
   const list = (environments: string) => {
     const output = join(dir, "github-output");
     writeFileSync(output, "");
-    const result = runStep(listStep, { cwd: REPO_ROOT, env: { PATH: process.env.PATH, GITHUB_OUTPUT: output, ENVIRONMENTS: environments } });
+    const result = runStep(listStep, {
+      cwd: REPO_ROOT,
+      env: { PATH: process.env.PATH, GITHUB_OUTPUT: output, ENVIRONMENTS: environments },
+    });
     assert.equal(result.status, 0, result.stderr.toString());
     return JSON.parse(readFileSync(output, "utf8").replace(/^names=/, "")) as string[];
   };
@@ -51,11 +63,22 @@ test("drift (2) and clean (0) runs go on to the issue; an error without a report
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   // A stand-in npm: records its arguments and a secret it was given, exits with the given status, writing a report unless told not to.
   mkdirSync(join(dir, "bin"));
-  writeFileSync(join(dir, "bin", "npm"), '#!/bin/sh\necho "$@ $TF_VAR_secret_key" > npm-args\nif [ "$FAKE_WRITES_REPORT" = 1 ]; then mkdir -p drift-report && echo "{}" > drift-report/drift-report.json; fi\nexit "$FAKE_DRIFT_STATUS"\n');
+  writeFileSync(
+    join(dir, "bin", "npm"),
+    '#!/bin/sh\necho "$@ $TF_VAR_secret_key" > npm-args\nif [ "$FAKE_WRITES_REPORT" = 1 ]; then mkdir -p drift-report && echo "{}" > drift-report/drift-report.json; fi\nexit "$FAKE_DRIFT_STATUS"\n',
+  );
   chmodSync(join(dir, "bin", "npm"), 0o755);
   mkdirSync(join(dir, ".github", "scripts"), { recursive: true });
-  copyFileSync(join(REPO_ROOT, ".github", "scripts", "export-secrets.sh"), join(dir, ".github", "scripts", "export-secrets.sh"));
-  for (const [status, writes, step] of [[0, 1, 0], [2, 1, 0], [1, 1, 0], [1, 0, 1]]) {
+  copyFileSync(
+    join(REPO_ROOT, ".github", "scripts", "export-secrets.sh"),
+    join(dir, ".github", "scripts", "export-secrets.sh"),
+  );
+  for (const [status, writes, step] of [
+    [0, 1, 0],
+    [2, 1, 0],
+    [1, 1, 0],
+    [1, 0, 1],
+  ]) {
     rmSync(join(dir, "drift-report"), { recursive: true, force: true });
     const output = join(dir, "github-output");
     writeFileSync(output, "");
@@ -72,6 +95,9 @@ test("drift (2) and clean (0) runs go on to the issue; an error without a report
     });
     assert.equal(result.status, step, `drift exit ${status}, report written: ${writes}`);
     assert.equal(readFileSync(output, "utf8"), `status=${status}\n`);
-    assert.equal(readFileSync(join(dir, "npm-args"), "utf8"), "run --silent drift -- staging --out-dir drift-report value\n");
+    assert.equal(
+      readFileSync(join(dir, "npm-args"), "utf8"),
+      "run --silent drift -- staging --out-dir drift-report value\n",
+    );
   }
 });

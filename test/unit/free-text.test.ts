@@ -6,7 +6,15 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { literalText, terraformLiteral } from "../../stacks/config/terraform-literal";
-import { type Attributes, environment, onlyResource, resources, synthStack, TEMPLATE_PAYLOADS, type TerraformJson } from "../support/synth";
+import {
+  type Attributes,
+  environment,
+  onlyResource,
+  resources,
+  synthStack,
+  TEMPLATE_PAYLOADS,
+  type TerraformJson,
+} from "../support/synth";
 
 const ALL = TEMPLATE_PAYLOADS.join(" ");
 /** Workspace paths take no whitespace. */
@@ -87,14 +95,23 @@ test("each free-text field reads back as written", () => {
   assert.equal(text(app.description), ALL);
   assert.equal(text(onlyResource(json, "databricks_directory").path), `/Shared/apps/notes-test/${PATH_SEGMENT}`);
 
-  const tags = (onlyResource(json, "databricks_database_instance").custom_tags as { key: string; value: string }[]).map((t) => [text(t.key), text(t.value)]);
-  assert.deepEqual(Object.fromEntries(tags), { project: "notes", ...freeText(ALL, TEMPLATE_PAYLOADS, PATH_SEGMENT, ROLES).lakebase.tags });
+  const tags = (onlyResource(json, "databricks_database_instance").custom_tags as { key: string; value: string }[]).map(
+    (t) => [text(t.key), text(t.value)],
+  );
+  assert.deepEqual(Object.fromEntries(tags), {
+    project: "notes",
+    ...freeText(ALL, TEMPLATE_PAYLOADS, PATH_SEGMENT, ROLES).lakebase.tags,
+  });
 
-  const groups = Object.values(json.resource?.databricks_permissions ?? {}).flatMap((p: Attributes) => p.access_control.map((a: Attributes) => text(a.group_name)));
+  const groups = Object.values(json.resource?.databricks_permissions ?? {}).flatMap((p: Attributes) =>
+    p.access_control.map((a: Attributes) => text(a.group_name)),
+  );
   assert.deepEqual(groups, [ALL, ALL]);
 
   assert.equal(text(json.provider?.databricks[0].profile), ALL);
-  const [postApply, release] = ["post-apply", "release"].map((prefix) => Object.entries(resources(json, "terraform_data")).find(([name]) => name.startsWith(prefix))![1]);
+  const [postApply, release] = ["post-apply", "release"].map(
+    (prefix) => Object.entries(resources(json, "terraform_data")).find(([name]) => name.startsWith(prefix))![1],
+  );
   const environment = postApply.provisioner[0]["local-exec"].environment;
   assert.equal(text(environment.DATABRICKS_CONFIG_PROFILE), ALL);
   assert.deepEqual(text(environment.POST_APPLY_READ_ONLY_ROLES)?.split(","), [...ROLES].sort());

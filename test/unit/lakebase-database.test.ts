@@ -7,19 +7,40 @@ const INSTANCE = "databricks_database_instance";
 const CATALOG = "databricks_database_database_catalog";
 
 function synthLakebase(preventDestroy?: boolean): TerraformJson {
-  const config = environment({ lakebase: { capacity: "CU_2", nodeCount: 2, retentionWindowInDays: 14, stopped: true, tags: { team: "notes", cost: "42" } } });
-  return synthConstruct((scope) =>
-    new LakebaseDatabase(scope, "lakebase", { instance: config.lakebase, databaseName: "notes", catalogName: "notes_test", preventDestroy }),
+  const config = environment({
+    lakebase: {
+      capacity: "CU_2",
+      nodeCount: 2,
+      retentionWindowInDays: 14,
+      stopped: true,
+      tags: { team: "notes", cost: "42" },
+    },
+  });
+  return synthConstruct(
+    (scope) =>
+      new LakebaseDatabase(scope, "lakebase", {
+        instance: config.lakebase,
+        databaseName: "notes",
+        catalogName: "notes_test",
+        preventDestroy,
+      }),
   );
 }
 
 /** The `input` of the one terraform_data whose change replaces the resource of `type`. */
 function replacementTrigger(json: TerraformJson, type: string): Record<string, unknown> {
   const triggers: string[] = onlyResource(json, type).lifecycle?.replace_triggered_by ?? [];
-  assert.equal(triggers.length, 1, `${type}: expected one replace_triggered_by entry, found ${JSON.stringify(triggers)}`);
+  assert.equal(
+    triggers.length,
+    1,
+    `${type}: expected one replace_triggered_by entry, found ${JSON.stringify(triggers)}`,
+  );
   // A plain address: Terraform's JSON syntax rejects "${...}" in replace_triggered_by.
   const id = /^terraform_data\.([^.]+)$/.exec(triggers[0])?.[1];
-  assert.ok(id && resources(json, "terraform_data")[id], `${type}: replace_triggered_by ${triggers[0]} is not a terraform_data of this stack`);
+  assert.ok(
+    id && resources(json, "terraform_data")[id],
+    `${type}: replace_triggered_by ${triggers[0]} is not a terraform_data of this stack`,
+  );
   return resources(json, "terraform_data")[id].input;
 }
 

@@ -2,7 +2,16 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { environmentsDir, loadEnvironments } from "../../stacks/config/load-environments";
@@ -27,7 +36,10 @@ function synth(t: { after: (fn: () => void) => void }, args: string[] = [], env:
 }
 
 /** A copy of the shipped environments with some files replaced; removed after the test. */
-function environments(t: { after: (fn: () => void) => void }, replace: Record<string, (text: string) => string>): string {
+function environments(
+  t: { after: (fn: () => void) => void },
+  replace: Record<string, (text: string) => string>,
+): string {
   const dir = mkdtempSync(join(tmpdir(), "envs-"));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   for (const name of readdirSync(environmentsDir({}))) {
@@ -41,7 +53,8 @@ function assertNoStackTrace(stderr: string) {
   assert.doesNotMatch(stderr, /^\s+at /m, `stderr has a stack trace:\n${stderr}`);
 }
 
-const stackFiles = (outdir: string) => readdirSync(join(outdir, "stacks")).filter((s) => existsSync(join(outdir, "stacks", s, "cdk.tf.json")));
+const stackFiles = (outdir: string) =>
+  readdirSync(join(outdir, "stacks")).filter((s) => existsSync(join(outdir, "stacks", s, "cdk.tf.json")));
 
 test("synthesizes every environment, one stack each, and a secret's value set for Terraform appears nowhere", (t) => {
   const canary = "canary-5d1f9a-main-synth";
@@ -74,7 +87,10 @@ test("named environments only: `npm run synth -- dev`", (t) => {
 test("an unknown environment: exit 1, one line naming it, no stack trace", (t) => {
   const run = synth(t, ["qa"]);
   assert.equal(run.status, 1);
-  assert.match(run.stderr, /^invalid environment configuration \(1 problem\):\n {2}.*unknown environment "qa"; known environments: dev, prod, staging\n$/);
+  assert.match(
+    run.stderr,
+    /^invalid environment configuration \(1 problem\):\n {2}.*unknown environment "qa"; known environments: dev, prod, staging\n$/,
+  );
   assertNoStackTrace(run.stderr);
 });
 
@@ -96,7 +112,8 @@ test("a bad configuration: exit 1, one line per problem, no stack trace, nothing
 
 test("guardrail violations in several stacks: exit 1, every violation on its own line, no stack trace", (t) => {
   const dir = environments(t, {
-    "dev.yaml": (s) => `${s}servingEndpoints:\n  - resourceName: llm\n    name: some-endpoint\n    permission: CAN_MANAGE\n`,
+    "dev.yaml": (s) =>
+      `${s}servingEndpoints:\n  - resourceName: llm\n    name: some-endpoint\n    permission: CAN_MANAGE\n`,
     "staging.yaml": (s) => s.replace("scope: notes-staging", "scope: notes"),
   });
   const run = synth(t, [], { STACK_ENVIRONMENTS_DIR: dir });
@@ -110,11 +127,19 @@ test("guardrail violations in several stacks: exit 1, every violation on its own
 });
 
 /** The shipped production environments' files with their backend section replaced by `backend`. */
-function productionWithBackend(t: { after: (fn: () => void) => void }, backend: string): { dir: string; production: string[] } {
-  const production = loadEnvironments().filter((e) => e.production).map((e) => e.name);
+function productionWithBackend(
+  t: { after: (fn: () => void) => void },
+  backend: string,
+): { dir: string; production: string[] } {
+  const production = loadEnvironments()
+    .filter((e) => e.production)
+    .map((e) => e.name);
   assert.ok(production.length > 0, "no production environment ships");
   const withBackend = (text: string) => `${text.replace(/^backend:\n(?: .*\n|\n)*/m, "")}${backend}`;
-  return { dir: environments(t, Object.fromEntries(production.map((name) => [`${name}.yaml`, withBackend]))), production };
+  return {
+    dir: environments(t, Object.fromEntries(production.map((name) => [`${name}.yaml`, withBackend]))),
+    production,
+  };
 }
 
 test("a production environment with local state: exit 1 with the rule id, its file and the fix; a backend.reason lets it through", (t) => {
@@ -131,13 +156,21 @@ test("a production environment with local state: exit 1 with the rule id, its fi
   }
   assertNoStackTrace(run.stderr);
 
-  const accepted = productionWithBackend(t, "backend:\n  type: local\n  reason: a lab workspace; state is backed up nightly\n");
+  const accepted = productionWithBackend(
+    t,
+    "backend:\n  type: local\n  reason: a lab workspace; state is backed up nightly\n",
+  );
   const ok = synth(t, [], { STACK_ENVIRONMENTS_DIR: accepted.dir });
   assert.equal(ok.status, 0, ok.stderr);
   for (const name of accepted.production) {
     const stack = JSON.parse(readFileSync(join(ok.outdir, "stacks", name, "cdk.tf.json"), "utf8"));
     assert.deepEqual(stack["//"].guardrailSuppressions, [
-      { rule: "DBX-ProductionRemoteState", path: `${name}/backend`, appliesTo: "local", reason: "a lab workspace; state is backed up nightly" },
+      {
+        rule: "DBX-ProductionRemoteState",
+        path: `${name}/backend`,
+        appliesTo: "local",
+        reason: "a lab workspace; state is backed up nightly",
+      },
     ]);
   }
 });
@@ -165,24 +198,66 @@ test("STACK_TEST_STATE_DIR: a warning on stderr naming the replaced backends; ev
   assert.equal(synth(t).stderr, "", "the warning without the variable");
 });
 test("input synth cannot use: exit 1 and one line, no stack trace, from synth and from drift alike", (t) => {
-  const bomb = Array.from({ length: 9 }, (_, i) => `l${i}: &l${i} [${Array(9).fill(i ? `*l${i - 1}` : '"lol"').join(", ")}]`).join("\n");
+  const bomb = Array.from(
+    { length: 9 },
+    (_, i) =>
+      `l${i}: &l${i} [${Array(9)
+        .fill(i ? `*l${i - 1}` : '"lol"')
+        .join(", ")}]`,
+  ).join("\n");
   const cases: { what: string; args: string[]; prepare: (dir: string) => void; line: RegExp }[] = [
-    { what: "a YAML alias bomb", args: [], prepare: (dir) => writeFileSync(join(dir, "dev.yaml"), `${bomb}\n`), line: /dev\.yaml: expected YAML whose aliases expand to a bounded size/ },
-    { what: "a directory named like an environment", args: [], prepare: (dir) => mkdirSync(join(dir, "qa.yaml")), line: /qa\.yaml: expected a readable YAML file, found a directory$/ },
-    { what: "an environment named twice", args: ["dev", "dev"], prepare: () => {}, line: /: expected each environment once, found "dev" named again$/ },
-    { what: "a *.yml file", args: [], prepare: (dir) => writeFileSync(join(dir, "qa.yml"), "app: {}\n"), line: /qa\.yml: expected the extension \.yaml/ },
-    { what: "no environments", args: [], prepare: (dir) => ["dev", "staging", "prod"].forEach((e) => rmSync(join(dir, `${e}.yaml`))), line: /: expected at least one environment file/ },
+    {
+      what: "a YAML alias bomb",
+      args: [],
+      prepare: (dir) => writeFileSync(join(dir, "dev.yaml"), `${bomb}\n`),
+      line: /dev\.yaml: expected YAML whose aliases expand to a bounded size/,
+    },
+    {
+      what: "a directory named like an environment",
+      args: [],
+      prepare: (dir) => mkdirSync(join(dir, "qa.yaml")),
+      line: /qa\.yaml: expected a readable YAML file, found a directory$/,
+    },
+    {
+      what: "an environment named twice",
+      args: ["dev", "dev"],
+      prepare: () => {},
+      line: /: expected each environment once, found "dev" named again$/,
+    },
+    {
+      what: "a *.yml file",
+      args: [],
+      prepare: (dir) => writeFileSync(join(dir, "qa.yml"), "app: {}\n"),
+      line: /qa\.yml: expected the extension \.yaml/,
+    },
+    {
+      what: "no environments",
+      args: [],
+      prepare: (dir) => ["dev", "staging", "prod"].forEach((e) => rmSync(join(dir, `${e}.yaml`))),
+      line: /: expected at least one environment file/,
+    },
   ];
   for (const { what, args, prepare, line } of cases) {
     const dir = environments(t, {});
     prepare(dir);
     for (const [tool, run] of [
       ["synth", synth(t, args, { STACK_ENVIRONMENTS_DIR: dir })],
-      ["drift", spawnSync(process.execPath, ["--import", "tsx", "tools/drift/main.ts", ...args], { cwd: REPO_ROOT, env: { ...process.env, STACK_ENVIRONMENTS_DIR: dir }, encoding: "utf8" })],
+      [
+        "drift",
+        spawnSync(process.execPath, ["--import", "tsx", "tools/drift/main.ts", ...args], {
+          cwd: REPO_ROOT,
+          env: { ...process.env, STACK_ENVIRONMENTS_DIR: dir },
+          encoding: "utf8",
+        }),
+      ],
     ] as const) {
       assert.equal(run.status, 1, `${tool}, ${what}:\n${run.stderr}`);
       const lines = run.stderr.trimEnd().split("\n");
-      assert.deepEqual([lines.length, lines[0]], [2, "invalid environment configuration (1 problem):"], `${tool}, ${what}:\n${run.stderr}`);
+      assert.deepEqual(
+        [lines.length, lines[0]],
+        [2, "invalid environment configuration (1 problem):"],
+        `${tool}, ${what}:\n${run.stderr}`,
+      );
       assert.match(lines[1], line, `${tool}, ${what}`);
       assertNoStackTrace(run.stderr);
     }

@@ -10,15 +10,33 @@ import { REPO_ROOT } from "../../stacks/repo-paths";
 import { contentHash } from "../../stacks/content-hash";
 import { migrationFiles, migrationsSha256 } from "../../stacks/post-apply/migrations";
 import { POST_APPLY_COMMAND } from "../../stacks/post-apply/post-apply";
-import { inputsFromApplyEnvironment, inputsFromEnvironmentConfig, type PostApplyInputs } from "../../tools/post-apply/inputs";
-import { addressOf, type Attributes, environment, FIXTURE_SOURCE_DIR, resources, synthStack, type TerraformJson } from "../support/synth";
+import {
+  inputsFromApplyEnvironment,
+  inputsFromEnvironmentConfig,
+  type PostApplyInputs,
+} from "../../tools/post-apply/inputs";
+import {
+  addressOf,
+  type Attributes,
+  environment,
+  FIXTURE_SOURCE_DIR,
+  resources,
+  synthStack,
+  type TerraformJson,
+} from "../support/synth";
 
 const MIGRATIONS = join(FIXTURE_SOURCE_DIR, "migrations");
 
 /** The post-apply terraform_data: the one whose provisioner runs the runner's `apply`. */
 function postApply(json: TerraformJson): Attributes {
-  const found = Object.values(resources(json, "terraform_data")).filter((r) => r.provisioner?.[0]["local-exec"].command.endsWith(" apply"));
-  assert.equal(found.length, 1, `expected one terraform_data running the runner's apply:\n${JSON.stringify(resources(json, "terraform_data"), null, 2)}`);
+  const found = Object.values(resources(json, "terraform_data")).filter((r) =>
+    r.provisioner?.[0]["local-exec"].command.endsWith(" apply"),
+  );
+  assert.equal(
+    found.length,
+    1,
+    `expected one terraform_data running the runner's apply:\n${JSON.stringify(resources(json, "terraform_data"), null, 2)}`,
+  );
   return found[0];
 }
 
@@ -26,8 +44,14 @@ const localExec = (json: TerraformJson) => postApply(json).provisioner[0]["local
 
 test("migrationFiles lists the migrations in order (the README beside them is not one); migrationsSha256 hashes their names and contents", () => {
   const names = ["0001_init.sql", "0002_add_created.sql"];
-  assert.deepEqual(migrationFiles(MIGRATIONS).map((f) => f.name), names);
-  assert.equal(migrationsSha256(MIGRATIONS), contentHash(names.map((name) => ({ path: name, content: readFileSync(join(MIGRATIONS, name)) }))));
+  assert.deepEqual(
+    migrationFiles(MIGRATIONS).map((f) => f.name),
+    names,
+  );
+  assert.equal(
+    migrationsSha256(MIGRATIONS),
+    contentHash(names.map((name) => ({ path: name, content: readFileSync(join(MIGRATIONS, name)) }))),
+  );
 });
 
 test("a missing migrations directory has no migrations and the hash of nothing", () => {
@@ -55,7 +79,9 @@ test("the step re-runs when its inputs change: migrations, grants, the app's ser
   const app = addressOf(json, "databricks_app");
   assert.deepEqual(postApply(json).triggers_replace, {
     migrations_sha256: migrationsSha256(MIGRATIONS),
-    grants_sha256: createHash("sha256").update(JSON.stringify({ schema: "app", appAccess: "readWrite", readOnlyRoles: [] })).digest("hex"),
+    grants_sha256: createHash("sha256")
+      .update(JSON.stringify({ schema: "app", appAccess: "readWrite", readOnlyRoles: [] }))
+      .digest("hex"),
     app_sp_client_id: `\${${app}.service_principal_client_id}`,
     instance_name: `\${${addressOf(json, "databricks_database_instance")}.name}`,
     database_name: `\${${addressOf(json, "databricks_database_database_catalog")}.database_name}`,
@@ -64,7 +90,8 @@ test("the step re-runs when its inputs change: migrations, grants, the app's ser
 });
 
 test("the grants hash follows schema, app access and read-only roles, not the roles' order", () => {
-  const grants = (database: object) => postApply(synthStack(environment({ database })).json).triggers_replace.grants_sha256;
+  const grants = (database: object) =>
+    postApply(synthStack(environment({ database })).json).triggers_replace.grants_sha256;
   const base = grants({ readOnlyRoles: ["analysts", "auditors"] });
   assert.equal(grants({ readOnlyRoles: ["auditors", "analysts"] }), base);
   assert.notEqual(grants({ readOnlyRoles: ["analysts"] }), base);
@@ -81,7 +108,17 @@ test("the step runs after the app, the catalog and the instance exist", () => {
 });
 
 test("local-exec runs the runner from the repository root with the documented, non-secret environment", () => {
-  const { json } = synthStack(environment({ database: { readOnlyRoles: ["analysts", "auditors"] }, postApply: { instanceReadyTimeoutSeconds: 600, lockTimeoutSeconds: 60, statementLockTimeoutSeconds: 7, statementTimeoutSeconds: 120 } }));
+  const { json } = synthStack(
+    environment({
+      database: { readOnlyRoles: ["analysts", "auditors"] },
+      postApply: {
+        instanceReadyTimeoutSeconds: 600,
+        lockTimeoutSeconds: 60,
+        statementLockTimeoutSeconds: 7,
+        statementTimeoutSeconds: 120,
+      },
+    }),
+  );
   const exec = localExec(json);
   assert.equal(exec.command, "node tools/build/run.cjs tools/post-apply/main.ts apply");
   assert.equal(exec.command, POST_APPLY_COMMAND);
@@ -113,24 +150,37 @@ test("no secret reaches the command or its environment", () => {
     // Secret values only exist as variables and databricks_secret resources; neither is passed on.
     assert.doesNotMatch(text, /\$\{var\.|databricks_secret/);
     // Credentials are inherited from the process running Terraform, never set here.
-    assert.deepEqual(Object.keys(exec.environment).filter((k) => !k.startsWith("POST_APPLY_")), []);
+    assert.deepEqual(
+      Object.keys(exec.environment).filter((k) => !k.startsWith("POST_APPLY_")),
+      [],
+    );
   } finally {
     delete process.env.TF_VAR_secret_api_key;
   }
 });
 
 test("the workspace chosen in the YAML reaches the runner too, without any credential", () => {
-  const { json } = synthStack(environment({ workspace: { host: "https://adb-1.azuredatabricks.net", profile: "notes-ci" } }));
+  const { json } = synthStack(
+    environment({ workspace: { host: "https://adb-1.azuredatabricks.net", profile: "notes-ci" } }),
+  );
   const env = localExec(json).environment;
   assert.equal(env.DATABRICKS_HOST, "https://adb-1.azuredatabricks.net");
   assert.equal(env.DATABRICKS_CONFIG_PROFILE, "notes-ci");
-  assert.deepEqual(Object.keys(env).filter((k) => k.startsWith("DATABRICKS_")).sort(), ["DATABRICKS_CONFIG_PROFILE", "DATABRICKS_HOST"]);
+  assert.deepEqual(
+    Object.keys(env)
+      .filter((k) => k.startsWith("DATABRICKS_"))
+      .sort(),
+    ["DATABRICKS_CONFIG_PROFILE", "DATABRICKS_HOST"],
+  );
 });
 
 test("working_dir is computed from the app's output directory", () => {
   const outdir = mkdtempSync(join(tmpdir(), "outdir-"));
   try {
-    const stack = new AppStack(Testing.app({ outdir: join(outdir, "out") }), "test", { config: environment(), sourceDir: FIXTURE_SOURCE_DIR });
+    const stack = new AppStack(Testing.app({ outdir: join(outdir, "out") }), "test", {
+      config: environment(),
+      sourceDir: FIXTURE_SOURCE_DIR,
+    });
     const exec = localExec(JSON.parse(Testing.synth(stack)));
     assert.equal(resolve(outdir, "out", "stacks", "test", exec.working_dir), REPO_ROOT);
   } finally {
@@ -141,12 +191,20 @@ test("working_dir is computed from the app's output directory", () => {
 test("the runner reads back the bounds the construct passes: the YAML's postApply values, or their documented defaults", () => {
   const cases: [object, PostApplyInputs["statementBounds"], number][] = [
     [{}, { lockTimeoutSeconds: 10, timeoutSeconds: 3600 }, 300],
-    [{ lockTimeoutSeconds: 20, statementLockTimeoutSeconds: 2, statementTimeoutSeconds: 90 }, { lockTimeoutSeconds: 2, timeoutSeconds: 90 }, 20],
+    [
+      { lockTimeoutSeconds: 20, statementLockTimeoutSeconds: 2, statementTimeoutSeconds: 90 },
+      { lockTimeoutSeconds: 2, timeoutSeconds: 90 },
+      20,
+    ],
   ];
   for (const [postApply, statementBounds, lockTimeoutSeconds] of cases) {
     const config = environment({ postApply });
     const inputs = inputsFromApplyEnvironment(localExec(synthStack(config).json).environment, false);
-    assert.deepEqual([inputs.statementBounds, inputs.lockTimeoutSeconds], [statementBounds, lockTimeoutSeconds], JSON.stringify(postApply));
+    assert.deepEqual(
+      [inputs.statementBounds, inputs.lockTimeoutSeconds],
+      [statementBounds, lockTimeoutSeconds],
+      JSON.stringify(postApply),
+    );
     // By hand, from the same YAML, the runner gets the same bounds.
     const byHand = inputsFromEnvironmentConfig(config, "app-role", {}, false);
     assert.deepEqual([byHand.statementBounds, byHand.lockTimeoutSeconds], [statementBounds, lockTimeoutSeconds]);

@@ -16,7 +16,9 @@ type After = { after: (fn: () => void) => void };
 /** The synthesized stacks under `outdir`, by name. */
 function stacks(outdir: string): Record<string, string> {
   const dir = join(outdir, "stacks");
-  return Object.fromEntries(readdirSync(dir).map((name) => [name, readFileSync(join(dir, name, "cdk.tf.json"), "utf8")]));
+  return Object.fromEntries(
+    readdirSync(dir).map((name) => [name, readFileSync(join(dir, name, "cdk.tf.json"), "utf8")]),
+  );
 }
 
 function run(cwd: string, command: string, args: string[], outdir: string) {
@@ -37,7 +39,8 @@ function copy(t: After): ProjectCopy {
   return project;
 }
 
-const synth = (project: ProjectCopy, out: string) => run(project.dir, process.execPath, ["tools/build/run.cjs", "main.ts"], out);
+const synth = (project: ProjectCopy, out: string) =>
+  run(project.dir, process.execPath, ["tools/build/run.cjs", "main.ts"], out);
 const bundle = (project: ProjectCopy) => join(project.dir, ".build", "main.js");
 
 test("npm run synth writes exactly what main.ts run from source writes", (t) => {
@@ -57,7 +60,9 @@ test("an edited source is rebuilt before it runs; nothing edited, nothing rebuil
   synth(project, out);
   assert.equal(statSync(bundle(project)).mtimeMs, built, "rebuilt with nothing changed");
 
-  project.edit("stacks/app-stack.ts", (text) => text.replace(`description: "The app's URL"`, `description: "The app's URL, edited"`));
+  project.edit("stacks/app-stack.ts", (text) =>
+    text.replace(`description: "The app's URL"`, `description: "The app's URL, edited"`),
+  );
   synth(project, out);
   assert.match(stacks(out).dev, /"The app's URL, edited"/);
 });
@@ -69,7 +74,9 @@ test("a code cache made from another bundle of the same length is not used", (t)
   synth(project, out); // runs from that cache
   const length = statSync(bundle(project)).size;
   // Same length, other behaviour: V8's own check of a cache compares lengths only.
-  project.edit("stacks/app-stack.ts", (text) => text.replace(`description: "The app's URL"`, `description: "The app's URI"`));
+  project.edit("stacks/app-stack.ts", (text) =>
+    text.replace(`description: "The app's URL"`, `description: "The app's URI"`),
+  );
   synth(project, out);
   assert.equal(statSync(bundle(project)).size, length);
   assert.match(stacks(out).dev, /"The app's URI"/);

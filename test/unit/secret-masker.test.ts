@@ -41,8 +41,18 @@ test("base64 of a longer text that contains the secret at any offset (a Basic au
 
 test("percent-encoding, with hex digits in either case, partly encoded, and form-encoded spaces", () => {
   const upper = encodeURIComponent(SECRET);
-  const forms = [upper, upper.replace(/%[0-9A-F]{2}/g, (e) => e.toLowerCase()), upper.replace(/%20/g, "+"), SECRET.replace("/", "%2f").replace("&", "%26")];
-  for (const encoded of forms) assert.equal(mask(`https://example.invalid/cb?code=${encoded}&state=1`), `https://example.invalid/cb?code=${MASK}&state=1`, encoded);
+  const forms = [
+    upper,
+    upper.replace(/%[0-9A-F]{2}/g, (e) => e.toLowerCase()),
+    upper.replace(/%20/g, "+"),
+    SECRET.replace("/", "%2f").replace("&", "%26"),
+  ];
+  for (const encoded of forms)
+    assert.equal(
+      mask(`https://example.invalid/cb?code=${encoded}&state=1`),
+      `https://example.invalid/cb?code=${MASK}&state=1`,
+      encoded,
+    );
   // Every character of a multi-byte secret, as UTF-8 bytes.
   const accented = "pässwörd-€-1";
   assert.equal(secretMasker([accented])(`q=${encodeURIComponent(accented)}`), `q=${MASK}`);
@@ -66,6 +76,15 @@ test("a short secret masks itself, but not its encodings, which would match unre
 });
 
 test("what is masked: the Databricks credentials and Terraform's secret variables, nothing else", () => {
-  const env = { DATABRICKS_TOKEN: "t", DATABRICKS_CLIENT_SECRET: "c", DATABRICKS_PASSWORD: "p", TF_VAR_secret_api_key: "k", TF_VAR_secret_empty: "", TF_VAR_other: "o", DATABRICKS_HOST: "h", PATH: "/bin" };
+  const env = {
+    DATABRICKS_TOKEN: "t",
+    DATABRICKS_CLIENT_SECRET: "c",
+    DATABRICKS_PASSWORD: "p",
+    TF_VAR_secret_api_key: "k",
+    TF_VAR_secret_empty: "",
+    TF_VAR_other: "o",
+    DATABRICKS_HOST: "h",
+    PATH: "/bin",
+  };
   assert.deepEqual(secretsOf(env).sort(), ["c", "k", "p", "t"]);
 });

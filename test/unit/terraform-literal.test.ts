@@ -4,7 +4,6 @@ import { App, TerraformStack, Token, Tokenization, DefaultTokenResolver, StringC
 import { cdktfTokenIn, literalText, terraformLiteral, terraformLiterals } from "../../stacks/config/terraform-literal";
 import { TEMPLATE_PAYLOADS } from "../support/synth";
 
-
 test("terraformLiteral escapes interpolations and directives; literalText reads the escaped text back", () => {
   assert.equal(terraformLiteral('${file("/etc/passwd")}'), '$${file("/etc/passwd")}');
   assert.equal(terraformLiteral("%{if true}x%{endif}"), "%%{if true}x%%{endif}");
@@ -28,8 +27,9 @@ test("literalText round-trips any text made of the characters that matter", () =
 });
 
 test("literalText: a template that interpolates or has a directive has no literal text", () => {
-  for (const template of ["${var.x}", "a-${var.x}", "%{if true}x%{endif}", "x${var.x}y", "100%{"]) assert.equal(literalText(template), undefined, template);
-  assert.equal(literalText("/Shared/apps/notes-prod$${\"\"}"), '/Shared/apps/notes-prod${""}');
+  for (const template of ["${var.x}", "a-${var.x}", "%{if true}x%{endif}", "x${var.x}y", "100%{"])
+    assert.equal(literalText(template), undefined, template);
+  assert.equal(literalText('/Shared/apps/notes-prod$${""}'), '/Shared/apps/notes-prod${""}');
 });
 
 test("terraformLiterals escapes every string of a structure, mapping keys included, and keeps the rest", () => {
@@ -45,12 +45,20 @@ test("terraformLiterals escapes every string of a structure, mapping keys includ
 /** A string as cdktf resolves it in a stack (what synthesis would write). */
 function resolved(text: string): unknown {
   const stack = new TerraformStack(new App(), "s");
-  return Tokenization.resolve(text, { scope: stack, preparing: false, resolver: new DefaultTokenResolver(new StringConcat()) });
+  return Tokenization.resolve(text, {
+    scope: stack,
+    preparing: false,
+    resolver: new DefaultTokenResolver(new StringConcat()),
+  });
 }
 
 test("cdktfTokenIn finds each of cdktf's token encodings, which synthesis would otherwise replace", () => {
   // What a reference to the secret's variable looks like inside cdktf, once created.
-  const reference = { creationStack: [], resolve: () => "${var.secret_session_signing_key}", toString: () => "reference" };
+  const reference = {
+    creationStack: [],
+    resolve: () => "${var.secret_session_signing_key}",
+    toString: () => "reference",
+  };
   const secret = Token.asString(reference);
   const number = Token.asNumber(reference);
   const encodings = {

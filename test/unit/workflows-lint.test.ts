@@ -11,7 +11,9 @@ const workflows = readdirSync(WORKFLOWS_DIR)
   .map((f) => ({ path: join(".github", "workflows", f), text: readFileSync(join(WORKFLOWS_DIR, f), "utf8") }));
 
 test("actionlint finds nothing in any workflow, and reports a broken one (the check can fail)", () => {
-  assert.ok(workflows.some((w) => w.path.endsWith("deploy.yml")) && workflows.some((w) => w.path.endsWith("review.yml")));
+  assert.ok(
+    workflows.some((w) => w.path.endsWith("deploy.yml")) && workflows.some((w) => w.path.endsWith("review.yml")),
+  );
   const environment = workflows.find((w) => w.path.endsWith("deploy-environment.yml"))!;
   const broken = {
     path: environment.path,
@@ -21,7 +23,19 @@ test("actionlint finds nothing in any workflow, and reports a broken one (the ch
   };
   const [brokenProblems, ...results] = actionlint([broken, ...workflows]);
 
-  workflows.forEach((w, i) => assert.deepEqual(results[i].map((p) => `${w.path}:${p.line}:${p.column}: ${p.message} [${p.kind}]`), [], w.path));
-  assert.ok(brokenProblems.some((p) => p.kind === "expression" && p.message.includes('"enviroment"')), JSON.stringify(brokenProblems));
-  assert.ok(brokenProblems.some((p) => p.kind === "action" && p.message.includes('"if-no-file-found"')), JSON.stringify(brokenProblems));
+  workflows.forEach((w, i) =>
+    assert.deepEqual(
+      results[i].map((p) => `${w.path}:${p.line}:${p.column}: ${p.message} [${p.kind}]`),
+      [],
+      w.path,
+    ),
+  );
+  assert.ok(
+    brokenProblems.some((p) => p.kind === "expression" && p.message.includes('"enviroment"')),
+    JSON.stringify(brokenProblems),
+  );
+  assert.ok(
+    brokenProblems.some((p) => p.kind === "action" && p.message.includes('"if-no-file-found"')),
+    JSON.stringify(brokenProblems),
+  );
 });

@@ -53,7 +53,8 @@ const samples = new Map<string, Sample[]>();
 async function main(): Promise<number> {
   const environments = loadEnvironments({ only: environmentNames(environmentsDir()) });
   const all = environments.map((e) => e.name);
-  if (!all.includes("dev")) throw new Error("the benchmark deploys dev again and again: environments/ must have dev.yaml");
+  if (!all.includes("dev"))
+    throw new Error("the benchmark deploys dev again and again: environments/ must have dev.yaml");
   const work = mkdtempSync(join(tmpdir(), "bench-deploy-"));
   const world = await startDeployWorld(environments);
   try {
@@ -75,12 +76,23 @@ async function main(): Promise<number> {
         else bench.time("synth fast", ["node", "tools/build/run.cjs", "main.ts"], 0);
       }
       for (const tool of order) {
-        if (tool === "cdktf") bench.time("plan cdktf", ["node_modules/.bin/cdktf", "diff", "dev", "--skip-provider-lock"], 0);
+        if (tool === "cdktf")
+          bench.time("plan cdktf", ["node_modules/.bin/cdktf", "diff", "dev", "--skip-provider-lock"], 0);
         else bench.time("plan fast", bench.fast("plan", ["dev"]), 0);
       }
       bench.time("plan fast, all", bench.fast("plan", all), 0);
-      bench.time("terraform plan alone", ["terraform", "plan", "-input=false", "-detailed-exitcode", "-no-color"], 0, "dev");
-      bench.time("terraform apply alone, no-op", ["terraform", "apply", "-input=false", "-auto-approve", "-no-color"], 0, "dev");
+      bench.time(
+        "terraform plan alone",
+        ["terraform", "plan", "-input=false", "-detailed-exitcode", "-no-color"],
+        0,
+        "dev",
+      );
+      bench.time(
+        "terraform apply alone, no-op",
+        ["terraform", "apply", "-input=false", "-auto-approve", "-no-color"],
+        0,
+        "dev",
+      );
     }
 
     // Deploys of dev, from scratch to destroyed, by each tool in turn.
@@ -88,14 +100,19 @@ async function main(): Promise<number> {
     for (let round = 0; round < runs; round++) {
       const order: Tool[] = round % 2 ? ["fast", "cdktf"] : ["cdktf", "fast"];
       for (const tool of order) {
-        const deploy = tool === "cdktf" ? ["node_modules/.bin/cdktf", "deploy", "dev", "--auto-approve", "--skip-provider-lock"] : bench.fast("deploy", ["dev", "--auto-approve"]);
+        const deploy =
+          tool === "cdktf"
+            ? ["node_modules/.bin/cdktf", "deploy", "dev", "--auto-approve", "--skip-provider-lock"]
+            : bench.fast("deploy", ["dev", "--auto-approve"]);
         bench.time(`deploy ${tool}, first`, deploy, 0);
         bench.time(`deploy ${tool}, no changes`, deploy, 0);
         project.edit("app-src/src/log.ts", (text) => `${text}// bench:deploy round ${round} ${tool}\n`);
         bench.time(`deploy ${tool}, one change`, deploy, 0);
         bench.time(
           `destroy ${tool}`,
-          tool === "cdktf" ? ["node_modules/.bin/cdktf", "destroy", "dev", "--auto-approve", "--skip-provider-lock"] : bench.fast("destroy", ["dev", "--auto-approve"]),
+          tool === "cdktf"
+            ? ["node_modules/.bin/cdktf", "destroy", "dev", "--auto-approve", "--skip-provider-lock"]
+            : bench.fast("destroy", ["dev", "--auto-approve"]),
           0,
         );
       }
@@ -127,7 +144,10 @@ class Bench {
       ? this.world.project.terraform(stack, command.slice(1), { ...this.env, TF_IN_AUTOMATION: "1" })
       : this.world.project.run(command[0], command.slice(1), this.env);
     const ms = Number(process.hrtime.bigint() - start) / 1e6;
-    if (result.status !== status) throw new Error(`${name}: ${command.join(" ")} exited ${result.status}, expected ${status}\n${outputOf(result, 40)}`);
+    if (result.status !== status)
+      throw new Error(
+        `${name}: ${command.join(" ")} exited ${result.status}, expected ${status}\n${outputOf(result, 40)}`,
+      );
     return { ms, terraform: this.terraformRuns().slice(before) };
   }
 
@@ -148,7 +168,10 @@ class Bench {
 /** A `terraform` that records its subcommand in `log`, then runs the real one. */
 function countingTerraform(dir: string, log: string): string {
   const real = process.env.TERRAFORM_BINARY_NAME;
-  if (!real) throw new Error("TERRAFORM_BINARY_NAME is not set: run `npm run tools:bootstrap`, then this benchmark through its npm script");
+  if (!real)
+    throw new Error(
+      "TERRAFORM_BINARY_NAME is not set: run `npm run tools:bootstrap`, then this benchmark through its npm script",
+    );
   mkdirSync(dir, { recursive: true });
   const wrapper = join(dir, "terraform");
   writeFileSync(wrapper, `#!/bin/sh\nprintf '%s\\n' "$1" >> '${log}'\nexec '${real}' "$@"\n`);
@@ -171,10 +194,21 @@ function terraformRuns(name: string): string {
 function report(all: readonly string[]): number {
   const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
   const x = (ratio: number) => `${ratio.toFixed(2)}x`;
-  console.log(`deploy benchmark (${runs} rounds, medians; emulator + PostgreSQL on localhost; ${process.platform} ${process.arch}, node ${process.version})`);
-  const rows: string[][] = [["operation", "cdktf CLI", "fast path", "cdktf / fast", "Terraform runs (cdktf | fast)", "asset bundle (issue 16)"]];
+  console.log(
+    `deploy benchmark (${runs} rounds, medians; emulator + PostgreSQL on localhost; ${process.platform} ${process.arch}, node ${process.version})`,
+  );
+  const rows: string[][] = [
+    ["operation", "cdktf CLI", "fast path", "cdktf / fast", "Terraform runs (cdktf | fast)", "asset bundle (issue 16)"],
+  ];
   const pair = (label: string, cdktf: string, fast: string, bundle?: number) =>
-    rows.push([label, s(median(cdktf)), s(median(fast)), x(median(cdktf) / median(fast)), `${terraformRuns(cdktf)} | ${terraformRuns(fast)}`, bundle === undefined ? "" : `${bundle.toFixed(2)} s`]);
+    rows.push([
+      label,
+      s(median(cdktf)),
+      s(median(fast)),
+      x(median(cdktf) / median(fast)),
+      `${terraformRuns(cdktf)} | ${terraformRuns(fast)}`,
+      bundle === undefined ? "" : `${bundle.toFixed(2)} s`,
+    ]);
   pair("synth (3 stacks)", "synth cdktf", "synth fast");
   pair("plan dev, no changes", "plan cdktf", "plan fast", BUNDLE_SECONDS.plan);
   pair("deploy dev from scratch", "deploy cdktf, first", "deploy fast, first", BUNDLE_SECONDS.first);
@@ -183,23 +217,57 @@ function report(all: readonly string[]): number {
   pair("destroy dev", "destroy cdktf", "destroy fast", BUNDLE_SECONDS.destroy);
   printTable(rows, [1, 2, 3, 4, 5]);
   console.log();
-  printTable([
-    ["floor", "median"],
-    ["terraform plan alone (dev, no changes)", s(median("terraform plan alone"))],
-    ["terraform apply alone (dev, no-op)", s(median("terraform apply alone, no-op"))],
-    [`fast plan of ${all.join(", ")}`, s(median("plan fast, all"))],
-    ["node -e 0", s(median("node -e 0"))],
-    ["npm's own start-up (npm run synth - synth fast), not counted above", s(median("npm run synth") - median("synth fast"))],
-  ], [1]);
+  printTable(
+    [
+      ["floor", "median"],
+      ["terraform plan alone (dev, no changes)", s(median("terraform plan alone"))],
+      ["terraform apply alone (dev, no-op)", s(median("terraform apply alone, no-op"))],
+      [`fast plan of ${all.join(", ")}`, s(median("plan fast, all"))],
+      ["node -e 0", s(median("node -e 0"))],
+      [
+        "npm's own start-up (npm run synth - synth fast), not counted above",
+        s(median("npm run synth") - median("synth fast")),
+      ],
+    ],
+    [1],
+  );
   const targets = [
-    { what: "synth: cdktf / fast", ratio: median("synth cdktf") / median("synth fast"), ok: (r: number) => r >= 8, target: ">= 8x" },
-    { what: "no-op plan: cdktf diff / fast", ratio: median("plan cdktf") / median("plan fast"), ok: (r: number) => r >= 3, target: ">= 3x" },
-    { what: "no-op plan: fast / terraform plan", ratio: median("plan fast") / median("terraform plan alone"), ok: (r: number) => r <= 1.4, target: "<= 1.4x" },
-    { what: "no-op deploy: fast / terraform apply", ratio: median("deploy fast, no changes") / median("terraform apply alone, no-op"), ok: (r: number) => r <= 1.5, target: "<= 1.5x" },
-    { what: `plan of ${all.length} / plan of one`, ratio: median("plan fast, all") / median("plan fast"), ok: (r: number) => r <= 1.5, target: "<= 1.5x" },
+    {
+      what: "synth: cdktf / fast",
+      ratio: median("synth cdktf") / median("synth fast"),
+      ok: (r: number) => r >= 8,
+      target: ">= 8x",
+    },
+    {
+      what: "no-op plan: cdktf diff / fast",
+      ratio: median("plan cdktf") / median("plan fast"),
+      ok: (r: number) => r >= 3,
+      target: ">= 3x",
+    },
+    {
+      what: "no-op plan: fast / terraform plan",
+      ratio: median("plan fast") / median("terraform plan alone"),
+      ok: (r: number) => r <= 1.4,
+      target: "<= 1.4x",
+    },
+    {
+      what: "no-op deploy: fast / terraform apply",
+      ratio: median("deploy fast, no changes") / median("terraform apply alone, no-op"),
+      ok: (r: number) => r <= 1.5,
+      target: "<= 1.5x",
+    },
+    {
+      what: `plan of ${all.length} / plan of one`,
+      ratio: median("plan fast, all") / median("plan fast"),
+      ok: (r: number) => r <= 1.5,
+      target: "<= 1.5x",
+    },
   ];
   console.log();
-  for (const t of targets) console.log(`  ${t.ok(t.ratio) ? "ok  " : "MISS"} ${t.what.padEnd(38)} ${x(t.ratio).padStart(7)}   target ${t.target}`);
+  for (const t of targets)
+    console.log(
+      `  ${t.ok(t.ratio) ? "ok  " : "MISS"} ${t.what.padEnd(38)} ${x(t.ratio).padStart(7)}   target ${t.target}`,
+    );
   return targets.every((t) => t.ok(t.ratio)) ? 0 : 2;
 }
 

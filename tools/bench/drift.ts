@@ -37,7 +37,10 @@ async function main(): Promise<number> {
     for (const name of names) {
       world.project.edit(`environments/${name}.yaml`, () => {
         // notes-dev → notes-bench-a, notes_dev → notes_bench_a (catalog names take no hyphens).
-        const renamed = templateText.replace(new RegExp(`([-_])${template.name}\\b`, "g"), (_, separator: string) => separator + (separator === "_" ? name.replace(/-/g, "_") : name));
+        const renamed = templateText.replace(
+          new RegExp(`([-_])${template.name}\\b`, "g"),
+          (_, separator: string) => separator + (separator === "_" ? name.replace(/-/g, "_") : name),
+        );
         const doc = parseDocument(renamed);
         doc.setIn(["database", "name"], `notes_${name.replace(/-/g, "_")}`);
         return doc.toString();
@@ -49,7 +52,10 @@ async function main(): Promise<number> {
       const start = performance.now();
       const result = world.tool("tools/drift/main.ts", [...environments, "--format", "json"]);
       const elapsed = performance.now() - start;
-      if (result.status !== 0) throw new Error(`drift ${environments.join(" ")} exited ${result.status} (expected 0: clean):\n${result.stdout}\n${result.stderr}`);
+      if (result.status !== 0)
+        throw new Error(
+          `drift ${environments.join(" ")} exited ${result.status} (expected 0: clean):\n${result.stdout}\n${result.stderr}`,
+        );
       return elapsed;
     };
     time(names); // warm-up: file caches, the provider binary
@@ -61,7 +67,9 @@ async function main(): Promise<number> {
     }
     const ratio = median(three) / median(one);
     const met = ratio <= TARGET_RATIO;
-    console.log(`drift benchmark (medians of ${runs}; ${cpus().length} CPUs, ${process.platform} ${process.arch}, node ${process.version})`);
+    console.log(
+      `drift benchmark (medians of ${runs}; ${cpus().length} CPUs, ${process.platform} ${process.arch}, node ${process.version})`,
+    );
     console.log(`  one environment     ${seconds(one)}   (${one.map((ms) => (ms / 1000).toFixed(1)).join(", ")})`);
     console.log(`  three in parallel   ${seconds(three)}   (${three.map((ms) => (ms / 1000).toFixed(1)).join(", ")})`);
     console.log(`  three / one         ${ratio.toFixed(2)}x   target <= ${TARGET_RATIO}x: ${met ? "met" : "MISSED"}`);

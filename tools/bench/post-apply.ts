@@ -17,7 +17,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import pg from "pg";
-import { startPostApplyWorld, APP_ROLE, DATABASE_TOKEN, DEPLOYER, INSTANCE, READER_ROLE, WORKSPACE_TOKEN } from "../../test/support/post-apply-world";
+import {
+  startPostApplyWorld,
+  APP_ROLE,
+  DATABASE_TOKEN,
+  DEPLOYER,
+  INSTANCE,
+  READER_ROLE,
+  WORKSPACE_TOKEN,
+} from "../../test/support/post-apply-world";
 import { connect } from "../post-apply/database";
 import type { PostApplyInputs } from "../post-apply/inputs";
 import { postApply } from "../post-apply/post-apply";
@@ -61,7 +69,13 @@ async function main(): Promise<number> {
     await world.createDatabase("bench_noop");
     const noopInputs = inputs("bench_noop", generated);
     await postApply(noopInputs, workspace, silent); // applies everything once, and warms up
-    const target = { host: world.postgres.host, database: "bench_noop", user: DEPLOYER, password: DATABASE_TOKEN, connection: noopInputs.connection };
+    const target = {
+      host: world.postgres.host,
+      database: "bench_noop",
+      user: DEPLOYER,
+      password: DATABASE_TOKEN,
+      connection: noopInputs.connection,
+    };
 
     const connectMs: number[] = [];
     const noopMs: number[] = [];
@@ -85,26 +99,50 @@ async function main(): Promise<number> {
     }
     const processMs: number[] = [];
     for (let i = 0; i < slowRuns; i++) {
-      processMs.push(await time(async () => {
-        const result = await world.run(["apply"], world.applyEnv("bench_noop", generated));
-        if (result.code !== 0) throw new Error(`the runner failed: ${result.stderr}`);
-      }));
+      processMs.push(
+        await time(async () => {
+          const result = await world.run(["apply"], world.applyEnv("bench_noop", generated));
+          if (result.code !== 0) throw new Error(`the runner failed: ${result.stderr}`);
+        }),
+      );
     }
 
     const connectMedian = median(connectMs);
     const noopMedian = median(noopMs);
     const overhead = noopMedian - connectMedian;
     const ok = overhead < TARGET_OVERHEAD_MS;
-    const { rows } = await world.postgres.query<{ version: string }>("SELECT current_setting('server_version') AS version");
-    console.log(`post-apply benchmark (medians; PostgreSQL ${rows[0].version} on localhost; ${process.platform} ${process.arch}, node ${process.version})`);
-    printTable([
-      ["measurement", "median", "runs", "notes"],
-      ["connect (baseline)", ms(connectMs), String(connectMs.length), "open + close the deployer's session"],
-      ["no-op run", ms(noopMs), String(noopMs.length), `${roundTrips} SQL round trips, ${restCalls} REST calls`],
-      ["no-op overhead", `${overhead.toFixed(1)} ms`, "", `no-op / connect = ${(noopMedian / connectMedian).toFixed(1)}x; target < ${TARGET_OVERHEAD_MS} ms: ${ok ? "met" : "MISSED"}`],
-      ["100 migrations, fresh db", ms(fromScratchMs), String(fromScratchMs.length), `${(median(fromScratchMs) / 100).toFixed(1)} ms per migration (SQL parser already loaded)`],
-      ["no-op, whole process", ms(processMs), String(processMs.length), "node tools/build/run.cjs tools/post-apply/main.ts apply"],
-    ], [1]);
+    const { rows } = await world.postgres.query<{ version: string }>(
+      "SELECT current_setting('server_version') AS version",
+    );
+    console.log(
+      `post-apply benchmark (medians; PostgreSQL ${rows[0].version} on localhost; ${process.platform} ${process.arch}, node ${process.version})`,
+    );
+    printTable(
+      [
+        ["measurement", "median", "runs", "notes"],
+        ["connect (baseline)", ms(connectMs), String(connectMs.length), "open + close the deployer's session"],
+        ["no-op run", ms(noopMs), String(noopMs.length), `${roundTrips} SQL round trips, ${restCalls} REST calls`],
+        [
+          "no-op overhead",
+          `${overhead.toFixed(1)} ms`,
+          "",
+          `no-op / connect = ${(noopMedian / connectMedian).toFixed(1)}x; target < ${TARGET_OVERHEAD_MS} ms: ${ok ? "met" : "MISSED"}`,
+        ],
+        [
+          "100 migrations, fresh db",
+          ms(fromScratchMs),
+          String(fromScratchMs.length),
+          `${(median(fromScratchMs) / 100).toFixed(1)} ms per migration (SQL parser already loaded)`,
+        ],
+        [
+          "no-op, whole process",
+          ms(processMs),
+          String(processMs.length),
+          "node tools/build/run.cjs tools/post-apply/main.ts apply",
+        ],
+      ],
+      [1],
+    );
     return ok ? 0 : 2;
   } finally {
     await world.stop();

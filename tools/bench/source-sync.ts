@@ -40,7 +40,8 @@ function appWithFiles(total: number): string {
   cpSync(APP_SOURCE_DIR, dir, { recursive: true, filter: (src) => !/node_modules|dist/.test(src) });
   const missing = total - appSourceFiles(dir).length;
   mkdirSync(join(dir, "static"), { recursive: true });
-  for (let i = 0; i < missing; i++) writeFileSync(join(dir, "static", `asset-${String(i).padStart(4, "0")}.js`), `export const asset${i} = ${i};\n`);
+  for (let i = 0; i < missing; i++)
+    writeFileSync(join(dir, "static", `asset-${String(i).padStart(4, "0")}.js`), `export const asset${i} = ${i};\n`);
   if (appSourceFiles(dir).length !== total) throw new Error(`expected ${total} files in ${dir}`);
   return dir;
 }
@@ -60,11 +61,18 @@ async function measure(sourceDir: string, round: number): Promise<Sample> {
     new AppStack(app, "dev", { config: dev, sourceDir, state: { testStateDir: join(outdir, "state") } });
     app.synth();
     const stackDir = join(outdir, "stacks", "dev");
-    const env = { ...process.env, ...emulator.env, ...secretValues([dev]), CHECKPOINT_DISABLE: "1", TF_IN_AUTOMATION: "1" };
+    const env = {
+      ...process.env,
+      ...emulator.env,
+      ...secretValues([dev]),
+      CHECKPOINT_DISABLE: "1",
+      TF_IN_AUTOMATION: "1",
+    };
     const terraform = (args: string[]) => {
       const started = performance.now();
       const result = spawnSync(terraformBinary(), args, { cwd: stackDir, env, encoding: "utf8", maxBuffer: 64 << 20 });
-      if (result.status !== 0) throw new Error(`terraform ${args.join(" ")} exited ${result.status}:\n${result.stdout}\n${result.stderr}`);
+      if (result.status !== 0)
+        throw new Error(`terraform ${args.join(" ")} exited ${result.status}:\n${result.stdout}\n${result.stderr}`);
       return { seconds: (performance.now() - started) / 1000, output: result.stdout };
     };
     terraform(["init", "-input=false"]);
@@ -77,7 +85,12 @@ async function measure(sourceDir: string, round: number): Promise<Sample> {
     again.synth();
     const oneFile = terraform(["apply", "-auto-approve", "-input=false"]);
     const uploaded = /source +(\d+) of (\d+) files? uploaded/.exec(oneFile.output);
-    return { first, noop, oneFile: oneFile.seconds, uploaded: uploaded ? `${uploaded[1]} of ${uploaded[2]}` : "unknown" };
+    return {
+      first,
+      noop,
+      oneFile: oneFile.seconds,
+      uploaded: uploaded ? `${uploaded[1]} of ${uploaded[2]}` : "unknown",
+    };
   } finally {
     await emulator.stop();
     rmSync(outdir, { recursive: true, force: true });
@@ -95,7 +108,9 @@ async function main(): Promise<number> {
   }
   const stat = (n: number, key: "first" | "noop" | "oneFile") => median(samples[n].map((s) => s[key]));
   for (const n of sizes) {
-    console.log(`${String(n).padStart(5)} files: first apply ${stat(n, "first").toFixed(2)} s, no-op plan ${stat(n, "noop").toFixed(2)} s, one-file apply ${stat(n, "oneFile").toFixed(2)} s (uploaded ${samples[n].map((s) => s.uploaded).join(", ")})`);
+    console.log(
+      `${String(n).padStart(5)} files: first apply ${stat(n, "first").toFixed(2)} s, no-op plan ${stat(n, "noop").toFixed(2)} s, one-file apply ${stat(n, "oneFile").toFixed(2)} s (uploaded ${samples[n].map((s) => s.uploaded).join(", ")})`,
+    );
   }
   const checks: [string, number, number][] = [
     ["no-op plan, 1,000 / 16 files", stat(1000, "noop") / stat(16, "noop"), 1.5],

@@ -76,17 +76,30 @@ const cli3 = median("cdktf-3");
 const targets = [
   { what: "direct-3 / node", value: `${(direct3 / node).toFixed(2)}x`, ok: direct3 / node <= 5, target: "<= 5x" },
   { what: "cdktf-3 / direct-3", value: `${(cli3 / direct3).toFixed(1)}x`, ok: cli3 / direct3 >= 8, target: ">= 8x" },
-  { what: "direct-50 / direct-3", value: `${(direct50 / direct3).toFixed(2)}x`, ok: direct50 / direct3 <= 2, target: "<= 2x" },
+  {
+    what: "direct-50 / direct-3",
+    value: `${(direct50 / direct3).toFixed(2)}x`,
+    ok: direct50 / direct3 <= 2,
+    target: "<= 2x",
+  },
 ];
 
-console.log(`synth benchmark (${runs} runs, medians; machine: ${process.platform} ${process.arch}, node ${process.version})`);
-for (const c of cases) console.log(`  ${c.name.padEnd(10)} median ${String(median(c.name)).padStart(6)} ms   runs: ${c.samples.join(", ")}`);
-for (const t of targets) console.log(`  ${t.ok ? "ok  " : "MISS"} ${t.what.padEnd(22)} ${t.value.padStart(8)}   target ${t.target}`);
+console.log(
+  `synth benchmark (${runs} runs, medians; machine: ${process.platform} ${process.arch}, node ${process.version})`,
+);
+for (const c of cases)
+  console.log(`  ${c.name.padEnd(10)} median ${String(median(c.name)).padStart(6)} ms   runs: ${c.samples.join(", ")}`);
+for (const t of targets)
+  console.log(`  ${t.ok ? "ok  " : "MISS"} ${t.what.padEnd(22)} ${t.value.padStart(8)}   target ${t.target}`);
 process.exit(targets.every((t) => t.ok) ? 0 : 2);
 
 function time(c: Case): number {
   const start = process.hrtime.bigint();
-  const result = spawnSync(c.command[0], c.command.slice(1), { cwd: REPO_ROOT, env: { ...process.env, ...c.env }, encoding: "utf8" });
+  const result = spawnSync(c.command[0], c.command.slice(1), {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...c.env },
+    encoding: "utf8",
+  });
   const ms = Number((process.hrtime.bigint() - start) / 1_000_000n);
   if (result.status !== 0) {
     console.error(`bench:synth: ${c.name} failed (exit ${result.status}):\n${result.stderr || result.stdout}`);

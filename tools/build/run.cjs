@@ -11,7 +11,17 @@
  * Cheap: about one stat per input, no hashing and no esbuild unless something changed.
  */
 "use strict";
-const { closeSync, fstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } = require("node:fs");
+const {
+  closeSync,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} = require("node:fs");
 const Module = require("node:module");
 const { dirname, join, relative, resolve, sep } = require("node:path");
 const vm = require("node:vm");
@@ -78,7 +88,11 @@ function build() {
     metafile: true,
     logLevel: "error",
   });
-  const files = [...Object.keys(result.metafile.inputs), "tsconfig.json", relative(ROOT, __filename).split(sep).join("/")];
+  const files = [
+    ...Object.keys(result.metafile.inputs),
+    "tsconfig.json",
+    relative(ROOT, __filename).split(sep).join("/"),
+  ];
   const inputs = files.map((file) => {
     const stat = statSync(join(ROOT, file));
     return [file, stat.mtimeMs, stat.size];
@@ -116,7 +130,9 @@ function run() {
   if (!cachedData || script.cachedDataRejected) {
     process.once("beforeExit", () => writeAtomically(cacheFile, Buffer.concat([identity, script.createCachedData()])));
   }
-  script.runInThisContext().call(main.exports, main.exports, Module.createRequire(bundle), main, bundle, dirname(bundle));
+  script
+    .runInThisContext()
+    .call(main.exports, main.exports, Module.createRequire(bundle), main, bundle, dirname(bundle));
 }
 
 function writeAtomically(file, data) {

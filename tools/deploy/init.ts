@@ -19,7 +19,9 @@ export function initFingerprint(stackDir: string, env: NodeJS.ProcessEnv = proce
   const facts = {
     terraform: stack.terraform ?? null,
     lock: contentOf(join(stackDir, ".terraform.lock.hcl")),
-    cliConfig: env.TF_CLI_CONFIG_FILE ? { path: resolve(env.TF_CLI_CONFIG_FILE), content: contentOf(env.TF_CLI_CONFIG_FILE) } : null,
+    cliConfig: env.TF_CLI_CONFIG_FILE
+      ? { path: resolve(env.TF_CLI_CONFIG_FILE), content: contentOf(env.TF_CLI_CONFIG_FILE) }
+      : null,
     // Another Terraform (an upgrade) may read the same files differently.
     binary: { path: binary, mtimeMs: binaryStat?.mtimeMs ?? null, size: binaryStat?.size ?? null },
   };
@@ -38,10 +40,17 @@ export function initIsCurrent(stackDir: string, env: NodeJS.ProcessEnv = process
 }
 
 /** Runs `terraform init` and, when it succeeds, records what it saw. */
-export async function init(stackDir: string, options: { lock: boolean; color: boolean; env?: NodeJS.ProcessEnv }): Promise<TerraformRun> {
+export async function init(
+  stackDir: string,
+  options: { lock: boolean; color: boolean; env?: NodeJS.ProcessEnv },
+): Promise<TerraformRun> {
   const env = options.env ?? process.env;
-  const result = await runTerraform(["init", "-input=false", `-lock=${options.lock}`, ...(options.color ? [] : ["-no-color"])], { cwd: stackDir, env });
-  if (result.status === 0) writeFileSync(join(dataDir(stackDir, env), FINGERPRINT_FILE), initFingerprint(stackDir, env));
+  const result = await runTerraform(
+    ["init", "-input=false", `-lock=${options.lock}`, ...(options.color ? [] : ["-no-color"])],
+    { cwd: stackDir, env },
+  );
+  if (result.status === 0)
+    writeFileSync(join(dataDir(stackDir, env), FINGERPRINT_FILE), initFingerprint(stackDir, env));
   return result;
 }
 

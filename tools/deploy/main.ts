@@ -29,7 +29,15 @@ import { synthesize } from "../../stacks/synthesize";
 import { init, initIsCurrent } from "./init";
 import { Progress } from "./progress";
 import { runTerraform, TerraformNotRunnable, type TerraformRun } from "../lib/terraform-cli";
-import { applySummary, applyText, failureText, isCompletionLine, isRefreshLine, planSummary, planText } from "./terraform-output";
+import {
+  applySummary,
+  applyText,
+  failureText,
+  isCompletionLine,
+  isRefreshLine,
+  planSummary,
+  planText,
+} from "./terraform-output";
 
 const USAGE = `usage: npm run plan -- [environment ...] [--out=DIR] [--lock=false]
        npm run deploy -- <environment ...> [--auto-approve] [--lock=false]
@@ -62,7 +70,9 @@ async function main(argv: readonly string[]): Promise<number> {
   const outdir = resolve(REPO_ROOT, process.env.CDKTF_OUTDIR ?? "cdktf.out");
   synthesize({ only: options.environments, outdir });
   const stacksDir = join(outdir, "stacks");
-  const planDir = options.out ?? (options.command === "plan" ? undefined : mkdtempSync(join(tmpdir(), "databricks-app-stack-plans-")));
+  const planDir =
+    options.out ??
+    (options.command === "plan" ? undefined : mkdtempSync(join(tmpdir(), "databricks-app-stack-plans-")));
   // Terraform stops gracefully on Ctrl-C (it gets the signal too); this process waits for it and reports.
   process.on("SIGINT", () => {});
   try {
@@ -71,12 +81,25 @@ async function main(argv: readonly string[]): Promise<number> {
     const changed = plans.filter((p) => p.result.status === 2);
     for (const p of plans) {
       if (!succeeded(p.result)) section(`${p.environment}: terraform plan failed`, failureText(p.result));
-      else if (p.result.status === 2) section(`${p.environment}: ${planSummary(p.result.stdout)}`, planText(p.result.stdout));
+      else if (p.result.status === 2)
+        section(`${p.environment}: ${planSummary(p.result.stdout)}`, planText(p.result.stdout));
     }
     if (options.command === "plan") return failed.length ? 1 : changed.length ? 2 : 0;
-    if (failed.length) return print(process.stderr, `${options.command}: nothing applied, the plan of ${failed.map((p) => p.environment).join(", ")} failed`, 1);
-    if (!changed.length) return print(process.stdout, `${options.command}: no changes in ${options.environments.join(", ")}`, 0);
-    if (!options.autoApprove && !(await confirm(options.command, changed.map((p) => p.environment)))) {
+    if (failed.length)
+      return print(
+        process.stderr,
+        `${options.command}: nothing applied, the plan of ${failed.map((p) => p.environment).join(", ")} failed`,
+        1,
+      );
+    if (!changed.length)
+      return print(process.stdout, `${options.command}: no changes in ${options.environments.join(", ")}`, 0);
+    if (
+      !options.autoApprove &&
+      !(await confirm(
+        options.command,
+        changed.map((p) => p.environment),
+      ))
+    ) {
       return print(process.stderr, `${options.command}: not confirmed, nothing applied`, 1);
     }
     return (await applyAll(changed, options)) ? 0 : 1;
@@ -87,12 +110,18 @@ async function main(argv: readonly string[]): Promise<number> {
 
 function parseCommand(argv: readonly string[]): Options {
   const [command, ...rest] = argv;
-  if (command !== "plan" && command !== "deploy" && command !== "destroy") throw new UsageError(`expected plan, deploy or destroy, found "${command ?? ""}"`);
+  if (command !== "plan" && command !== "deploy" && command !== "destroy")
+    throw new UsageError(`expected plan, deploy or destroy, found "${command ?? ""}"`);
   let parsed;
   try {
     parsed = parseArgs({
       args: rest,
-      options: { "auto-approve": { type: "boolean", default: false }, lock: { type: "string", default: "true" }, out: { type: "string" }, help: { type: "boolean", short: "h" } },
+      options: {
+        "auto-approve": { type: "boolean", default: false },
+        lock: { type: "string", default: "true" },
+        out: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
       allowPositionals: true,
     });
   } catch (error) {
@@ -100,16 +129,29 @@ function parseCommand(argv: readonly string[]): Options {
   }
   const { values, positionals } = parsed;
   if (values.help) throw new HelpRequested();
-  if (values.lock !== "true" && values.lock !== "false") throw new UsageError(`--lock: expected true or false, found "${values.lock}"`);
-  if (command === "plan" && values["auto-approve"]) throw new UsageError("--auto-approve: plan applies nothing; it is for deploy and destroy");
-  if (command !== "plan" && values.out !== undefined) throw new UsageError(`--out: ${command} applies the plans it makes; --out is for plan`);
+  if (values.lock !== "true" && values.lock !== "false")
+    throw new UsageError(`--lock: expected true or false, found "${values.lock}"`);
+  if (command === "plan" && values["auto-approve"])
+    throw new UsageError("--auto-approve: plan applies nothing; it is for deploy and destroy");
+  if (command !== "plan" && values.out !== undefined)
+    throw new UsageError(`--out: ${command} applies the plans it makes; --out is for plan`);
   const known = environmentNames(environmentsDir());
   const unknown = positionals.filter((name) => !known.includes(name));
-  if (unknown.length) throw new UsageError(`unknown environment${unknown.length > 1 ? "s" : ""} ${unknown.map((n) => `"${n}"`).join(", ")}; known environments: ${known.join(", ")}`);
-  if (command !== "plan" && !positionals.length) throw new UsageError(`name the environments to ${command} (known environments: ${known.join(", ")})`);
+  if (unknown.length)
+    throw new UsageError(
+      `unknown environment${unknown.length > 1 ? "s" : ""} ${unknown.map((n) => `"${n}"`).join(", ")}; known environments: ${known.join(", ")}`,
+    );
+  if (command !== "plan" && !positionals.length)
+    throw new UsageError(`name the environments to ${command} (known environments: ${known.join(", ")})`);
   // npm runs scripts from the package root; a relative --out is meant from where the user typed it.
   const out = values.out === undefined ? undefined : resolve(process.env.INIT_CWD ?? process.cwd(), values.out);
-  return { command, environments: positionals.length ? [...new Set(positionals)] : known, autoApprove: values["auto-approve"], lock: values.lock === "true", out };
+  return {
+    command,
+    environments: positionals.length ? [...new Set(positionals)] : known,
+    autoApprove: values["auto-approve"],
+    lock: values.lock === "true",
+    out,
+  };
 }
 
 async function planAll(options: Options, stacksDir: string, planDir: string | undefined): Promise<Planned[]> {
@@ -130,7 +172,12 @@ async function planAll(options: Options, stacksDir: string, planDir: string | un
   }
 }
 
-async function planOne(stackDir: string, options: Options, planFile: string | undefined, status: (text: string) => void): Promise<TerraformRun> {
+async function planOne(
+  stackDir: string,
+  options: Options,
+  planFile: string | undefined,
+  status: (text: string) => void,
+): Promise<TerraformRun> {
   let initialized = false;
   if (!initIsCurrent(stackDir)) {
     status("terraform init");
@@ -142,7 +189,15 @@ async function planOne(stackDir: string, options: Options, planFile: string | un
   const plan = () => {
     status("planning");
     return runTerraform(
-      ["plan", "-input=false", "-detailed-exitcode", `-lock=${options.lock}`, ...(options.command === "destroy" ? ["-destroy"] : []), ...(planFile ? [`-out=${planFile}`] : []), ...colorFlag],
+      [
+        "plan",
+        "-input=false",
+        "-detailed-exitcode",
+        `-lock=${options.lock}`,
+        ...(options.command === "destroy" ? ["-destroy"] : []),
+        ...(planFile ? [`-out=${planFile}`] : []),
+        ...colorFlag,
+      ],
       { cwd: stackDir, env: process.env, onLine: (line) => isRefreshLine(line) && status(`planning (${++read} read)`) },
     );
   };
@@ -157,7 +212,11 @@ async function planOne(stackDir: string, options: Options, planFile: string | un
 }
 
 async function applyAll(plans: readonly Planned[], options: Options): Promise<boolean> {
-  const progress = new Progress(process.stdout, plans.map((p) => p.environment), options.command === "destroy" ? "destroying" : "applying");
+  const progress = new Progress(
+    process.stdout,
+    plans.map((p) => p.environment),
+    options.command === "destroy" ? "destroying" : "applying",
+  );
   let results: TerraformRun[];
   try {
     results = await Promise.all(
@@ -168,7 +227,12 @@ async function applyAll(plans: readonly Planned[], options: Options): Promise<bo
           env: process.env,
           // An apply is never cut short: that could leave resources made and not recorded in the state.
           timeoutMs: Infinity,
-          onLine: (line) => isCompletionLine(line) && progress.update(environment, `${options.command === "destroy" ? "destroying" : "applying"} (${++done} done)`),
+          onLine: (line) =>
+            isCompletionLine(line) &&
+            progress.update(
+              environment,
+              `${options.command === "destroy" ? "destroying" : "applying"} (${++done} done)`,
+            ),
         });
         progress.finish(environment, result.status === 0 ? applySummary(result.stdout) : `${options.command} failed`);
         return result;
@@ -223,9 +287,16 @@ main(process.argv.slice(2)).then(
   (code) => (process.exitCode = code),
   (error: unknown) => {
     if (error instanceof HelpRequested) return (process.exitCode = print(process.stdout, USAGE, 0));
-    if (error instanceof ConfigError || error instanceof GuardrailError) return (process.exitCode = print(process.stderr, error.message, 1));
-    if (error instanceof TerraformNotRunnable) return (process.exitCode = print(process.stderr, `${process.argv[2] ?? "deploy"}: cannot run Terraform: ${error.message} (install Terraform >= 1.5, or set TERRAFORM_BINARY_NAME)`, 1));
-    if (error instanceof UsageError) return (process.exitCode = print(process.stderr, `${process.argv[2] ?? "deploy"}: ${error.message}`, 1));
+    if (error instanceof ConfigError || error instanceof GuardrailError)
+      return (process.exitCode = print(process.stderr, error.message, 1));
+    if (error instanceof TerraformNotRunnable)
+      return (process.exitCode = print(
+        process.stderr,
+        `${process.argv[2] ?? "deploy"}: cannot run Terraform: ${error.message} (install Terraform >= 1.5, or set TERRAFORM_BINARY_NAME)`,
+        1,
+      ));
+    if (error instanceof UsageError)
+      return (process.exitCode = print(process.stderr, `${process.argv[2] ?? "deploy"}: ${error.message}`, 1));
     throw error;
   },
 );

@@ -35,8 +35,15 @@ interface ApiResult {
   readonly error?: string;
 }
 
-export async function checkEnvironment(config: EnvironmentConfig, stack: SynthesizedStack | undefined, synthError: string | undefined, env: NodeJS.ProcessEnv): Promise<EnvironmentResult> {
-  const terraform: Promise<TerraformResult | { error: string }> = stack ? checkTerraform(config.name, stack, env) : Promise.resolve({ error: `terraform: ${synthError}` });
+export async function checkEnvironment(
+  config: EnvironmentConfig,
+  stack: SynthesizedStack | undefined,
+  synthError: string | undefined,
+  env: NodeJS.ProcessEnv,
+): Promise<EnvironmentResult> {
+  const terraform: Promise<TerraformResult | { error: string }> = stack
+    ? checkTerraform(config.name, stack, env)
+    : Promise.resolve({ error: `terraform: ${synthError}` });
   // An app deleted out of band leaves its role in the database: its access is checked as the state knows it.
   const stateAppRole = async () => {
     const result = await terraform;
@@ -46,11 +53,30 @@ export async function checkEnvironment(config: EnvironmentConfig, stack: Synthes
   const planned = "findings" in plan ? plan : undefined;
   const apiFindings = api.findings
     // The app's deletion is Terraform's finding when its plan stopped at it (with the way out of provider 1.99's bug).
-    .filter((f) => !(f.check === "release" && f.found.startsWith("not found") && planned?.unreadable.some((a) => a.startsWith("databricks_app."))))
-    .map((f): Finding => (f.class === "out-of-band" && pendingFix(f, planned) ? { ...f, class: "unapplied", remediation: `the next deploy fixes it: ${f.remediation}` } : f));
-  const findings = [...(planned?.findings ?? []), ...apiFindings].sort((a, b) => SEVERITIES.indexOf(a.severity) - SEVERITIES.indexOf(b.severity));
+    .filter(
+      (f) =>
+        !(
+          f.check === "release" &&
+          f.found.startsWith("not found") &&
+          planned?.unreadable.some((a) => a.startsWith("databricks_app."))
+        ),
+    )
+    .map(
+      (f): Finding =>
+        f.class === "out-of-band" && pendingFix(f, planned)
+          ? { ...f, class: "unapplied", remediation: `the next deploy fixes it: ${f.remediation}` }
+          : f,
+    );
+  const findings = [...(planned?.findings ?? []), ...apiFindings].sort(
+    (a, b) => SEVERITIES.indexOf(a.severity) - SEVERITIES.indexOf(b.severity),
+  );
   const errors = [plan.error, api.error].filter((e): e is string => Boolean(e));
-  return { environment: config.name, findings, notChecked: [...(planned?.notChecked ?? []), ...api.notChecked], ...(errors.length && { error: errors.join("; ") }) };
+  return {
+    environment: config.name,
+    findings,
+    notChecked: [...(planned?.notChecked ?? []), ...api.notChecked],
+    ...(errors.length && { error: errors.join("; ") }),
+  };
 }
 
 /** Whether the planned deploy changes what this finding is about: the grants (post-apply step), the release. */
@@ -60,22 +86,34 @@ function pendingFix(finding: Finding, plan: TerraformResult | undefined): boolea
   return false;
 }
 
-async function checkApi(config: EnvironmentConfig, sourceCodePath: string | undefined, stateAppRole: () => Promise<string | undefined>, env: NodeJS.ProcessEnv): Promise<ApiResult> {
+async function checkApi(
+  config: EnvironmentConfig,
+  sourceCodePath: string | undefined,
+  stateAppRole: () => Promise<string | undefined>,
+  env: NodeJS.ProcessEnv,
+): Promise<ApiResult> {
   const findings: Finding[] = [];
   const notChecked: string[] = [];
   try {
     const workspace = new Workspace(config.workspace);
-    const [instance, app] = await Promise.all([workspace.readInstance(config.lakebase.instanceName), workspace.findApp(config.app.name)]);
+    const [instance, app] = await Promise.all([
+      workspace.readInstance(config.lakebase.instanceName),
+      workspace.findApp(config.app.name),
+    ]);
     findings.push(...instanceFindings(config, instance));
     if (sourceCodePath) findings.push(...releaseFindings(config.name, config.app.name, app, sourceCodePath));
     else notChecked.push("release: this commit's source code path is unknown (it did not synthesize)");
     if (instance?.state !== "AVAILABLE") {
-      notChecked.push(`database: instance "${config.lakebase.instanceName}" is ${instance?.state ?? "missing"}, not AVAILABLE`);
+      notChecked.push(
+        `database: instance "${config.lakebase.instanceName}" is ${instance?.state ?? "missing"}, not AVAILABLE`,
+      );
       return { findings, notChecked };
     }
     const appRole = app?.service_principal_client_id ?? (await stateAppRole());
     if (!appRole) {
-      notChecked.push(`database: app "${config.app.name}" ${app ? "has no service principal" : "is missing"}, so the access it should have cannot be checked`);
+      notChecked.push(
+        `database: app "${config.app.name}" ${app ? "has no service principal" : "is missing"}, so the access it should have cannot be checked`,
+      );
       return { findings, notChecked };
     }
     const inputs = inputsFromEnvironmentConfig(config, appRole, env, true);

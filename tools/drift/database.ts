@@ -25,7 +25,9 @@ export async function databaseFindings(db: pg.Client, probe: DatabaseProbe): Pro
   await db.query("SET default_transaction_read_only = on");
   const { inputs } = probe;
   const applied = await inStep("migrations", () => readHistory(db, inputs.schema));
-  const access = await inStep("verify", () => findAccessProblems(db, inputs.schema, inputs.appRole, rolesToGrant(inputs)));
+  const access = await inStep("verify", () =>
+    findAccessProblems(db, inputs.schema, inputs.appRole, rolesToGrant(inputs)),
+  );
   const owners = await inStep("ownership", () => foreignOwners(db, inputs.schema, probe.deployer));
   return [
     ...migrationFindings(probe, compareHistory(probe.files, applied)),
@@ -49,55 +51,78 @@ export async function databaseFindings(db: pg.Client, probe: DatabaseProbe): Pro
         expected: "access exactly as database.appAccess / database.readOnlyRoles say",
         found: problem.message,
         severity: "high",
-        remediation: problem.fixable ? `npm run migrate -- ${probe.environment} restores the configured grants` : "fix by hand (grants cannot): see the found text",
+        remediation: problem.fixable
+          ? `npm run migrate -- ${probe.environment} restores the configured grants`
+          : "fix by hand (grants cannot): see the found text",
       };
     }),
-    ...owners.map(({ label, owner }): Finding => ({
-      check: "ownership",
-      class: "out-of-band",
-      object: label,
-      expected: `owned by "${probe.deployer}"`,
-      found: `owned by "${owner}"`,
-      severity: "high",
-      remediation: `as its owner or a superuser: ALTER ... OWNER TO "${probe.deployer}", so migrations and grants keep working`,
-    })),
+    ...owners.map(
+      ({ label, owner }): Finding => ({
+        check: "ownership",
+        class: "out-of-band",
+        object: label,
+        expected: `owned by "${probe.deployer}"`,
+        found: `owned by "${owner}"`,
+        severity: "high",
+        remediation: `as its owner or a superuser: ALTER ... OWNER TO "${probe.deployer}", so migrations and grants keep working`,
+      }),
+    ),
   ];
 }
 
-function migrationFindings({ environment, inputs }: DatabaseProbe, history: ReturnType<typeof compareHistory>): Finding[] {
+function migrationFindings(
+  { environment, inputs }: DatabaseProbe,
+  history: ReturnType<typeof compareHistory>,
+): Finding[] {
   const migrate = `npm run migrate -- ${environment} (or deploy)`;
   const where = `schema "${inputs.schema}"`;
   return [
     ...history.pending
       .filter((file) => !history.overtaken.includes(file))
-      .map((file): Finding => ({ check: "migrations", class: "unapplied", object: `migration ${file.name}`, expected: `applied to ${where}`, found: "pending (not applied)", severity: "low", remediation: migrate })),
-    ...history.overtaken.map((file): Finding => ({
-      check: "migrations",
-      class: "unapplied",
-      object: `migration ${file.name}`,
-      expected: `applied to ${where} before later migrations`,
-      found: "not applied, but a later migration is",
-      severity: "high",
-      remediation: "renumber it after the last applied migration",
-    })),
-    ...history.changed.map(({ file, record }): Finding => ({
-      check: "migrations",
-      class: "unapplied",
-      object: `migration ${file.name}`,
-      expected: `sha256 ${record.checksum.slice(0, 12)}… (as applied at ${record.applied_at.toISOString()})`,
-      found: `sha256 ${file.checksum.slice(0, 12)}… (edited after it was applied)`,
-      severity: "high",
-      remediation: "restore the file as applied and put the change in a new migration",
-    })),
-    ...history.missing.map((record): Finding => ({
-      check: "migrations",
-      class: "unapplied",
-      object: `migration ${record.name}`,
-      expected: `in ${inputs.migrationsDir} (applied at ${record.applied_at.toISOString()})`,
-      found: "missing from the repository",
-      severity: "high",
-      remediation: "restore the file (migrations are forward-only)",
-    })),
+      .map(
+        (file): Finding => ({
+          check: "migrations",
+          class: "unapplied",
+          object: `migration ${file.name}`,
+          expected: `applied to ${where}`,
+          found: "pending (not applied)",
+          severity: "low",
+          remediation: migrate,
+        }),
+      ),
+    ...history.overtaken.map(
+      (file): Finding => ({
+        check: "migrations",
+        class: "unapplied",
+        object: `migration ${file.name}`,
+        expected: `applied to ${where} before later migrations`,
+        found: "not applied, but a later migration is",
+        severity: "high",
+        remediation: "renumber it after the last applied migration",
+      }),
+    ),
+    ...history.changed.map(
+      ({ file, record }): Finding => ({
+        check: "migrations",
+        class: "unapplied",
+        object: `migration ${file.name}`,
+        expected: `sha256 ${record.checksum.slice(0, 12)}… (as applied at ${record.applied_at.toISOString()})`,
+        found: `sha256 ${file.checksum.slice(0, 12)}… (edited after it was applied)`,
+        severity: "high",
+        remediation: "restore the file as applied and put the change in a new migration",
+      }),
+    ),
+    ...history.missing.map(
+      (record): Finding => ({
+        check: "migrations",
+        class: "unapplied",
+        object: `migration ${record.name}`,
+        expected: `in ${inputs.migrationsDir} (applied at ${record.applied_at.toISOString()})`,
+        found: "missing from the repository",
+        severity: "high",
+        remediation: "restore the file (migrations are forward-only)",
+      }),
+    ),
   ];
 }
 
@@ -107,11 +132,17 @@ function migrationFindings({ environment, inputs }: DatabaseProbe, history: Retu
  */
 function missingReadOnlyRole(problem: AccessProblem, inputs: PostApplyInputs): string | undefined {
   if (!/ does not exist$/.test(problem.message)) return undefined;
-  return inputs.readOnlyRoles.find((role) => [`role ${role}`, `role ${pg.escapeIdentifier(role)}`].includes(problem.object));
+  return inputs.readOnlyRoles.find((role) =>
+    [`role ${role}`, `role ${pg.escapeIdentifier(role)}`].includes(problem.object),
+  );
 }
 
 /** The schema and every relation and function in it whose owner is not the deployer. */
-async function foreignOwners(db: pg.Client, schema: string, deployer: string): Promise<{ label: string; owner: string }[]> {
+async function foreignOwners(
+  db: pg.Client,
+  schema: string,
+  deployer: string,
+): Promise<{ label: string; owner: string }[]> {
   const { rows } = await db.query<{ label: string; owner: string }>(FOREIGN_OWNERS, [schema, deployer]);
   return rows;
 }

@@ -34,15 +34,23 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
   try {
     const { values, positionals } = parseArgs({
       args: [...argv],
-      options: { format: { type: "string", default: "md" }, "out-dir": { type: "string" }, help: { type: "boolean", short: "h", default: false } },
+      options: {
+        format: { type: "string", default: "md" },
+        "out-dir": { type: "string" },
+        help: { type: "boolean", short: "h", default: false },
+      },
       allowPositionals: true,
     });
     if (values.help) return print(process.stdout, USAGE, 0);
     const format = values.format;
-    if (format !== "md" && format !== "json") throw new Error(`--format: expected md or json, found ${JSON.stringify(format)}`);
+    if (format !== "md" && format !== "json")
+      throw new Error(`--format: expected md or json, found ${JSON.stringify(format)}`);
 
     const configs = loadEnvironments({ only: positionals });
-    const synthesized = synthesizeStacks(configs.map((c) => c.name), env);
+    const synthesized = synthesizeStacks(
+      configs.map((c) => c.name),
+      env,
+    );
     // The temporary stacks hold saved plans, which hold secret values: gone however the run ends.
     const interrupted = () => {
       synthesized.remove();
@@ -54,7 +62,11 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
       report = {
         commit: headCommit(),
         generatedAt: new Date().toISOString(),
-        environments: await Promise.all(configs.map((config) => checkEnvironment(config, synthesized.stacks.get(config.name), synthesized.error, env))),
+        environments: await Promise.all(
+          configs.map((config) =>
+            checkEnvironment(config, synthesized.stacks.get(config.name), synthesized.error, env),
+          ),
+        ),
       };
     } finally {
       synthesized.remove();
@@ -63,10 +75,14 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
     const outDir = values["out-dir"];
     if (outDir) {
       mkdirSync(resolve(outDir), { recursive: true });
-      for (const [extension, render] of Object.entries(RENDER)) writeFileSync(join(resolve(outDir), `drift-report.${extension}`), mask(render(report)));
+      for (const [extension, render] of Object.entries(RENDER))
+        writeFileSync(join(resolve(outDir), `drift-report.${extension}`), mask(render(report)));
       // One Markdown report per environment too: the scheduled workflow keeps one GitHub issue per environment.
       for (const result of report.environments) {
-        writeFileSync(join(resolve(outDir), `drift-${result.environment}.md`), mask(renderMarkdown({ ...report, environments: [result] })));
+        writeFileSync(
+          join(resolve(outDir), `drift-${result.environment}.md`),
+          mask(renderMarkdown({ ...report, environments: [result] })),
+        );
       }
     }
     process.stdout.write(mask(RENDER[format](report)));

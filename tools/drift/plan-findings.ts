@@ -70,22 +70,45 @@ export function planFindings(environment: string, refresh: PlanJson, normal: Pla
     const action = actionOf(change.change.actions);
     if (!action) continue;
     const step = deployStepOf(change);
-    if (step === "post-apply") grantsPending ||= !change.change.before || changedTriggers(change).some((t) => t.trigger !== "migrations_sha256");
+    if (step === "post-apply")
+      grantsPending ||= !change.change.before || changedTriggers(change).some((t) => t.trigger !== "migrations_sha256");
     if (step === "release") releasePending = true;
     const changes = attributeChanges(change.change, configured(change.address));
-    findings.push(step ? stepFinding(change, step, deploy) : unapplied(change, action, changes, deploy, normal?.resource_changes ?? []));
+    findings.push(
+      step
+        ? stepFinding(change, step, deploy)
+        : unapplied(change, action, changes, deploy, normal?.resource_changes ?? []),
+    );
   }
   return { findings, grantsPending, releasePending };
 }
 
-function unapplied(change: ResourceChangeJson, action: Action, changes: readonly AttributeChange[], deploy: string, all: readonly ResourceChangeJson[]): Finding {
+function unapplied(
+  change: ResourceChangeJson,
+  action: Action,
+  changes: readonly AttributeChange[],
+  deploy: string,
+  all: readonly ResourceChangeJson[],
+): Finding {
   const severity: Severity = action === "replace" || action === "destroy" ? "medium" : "low";
   const common = { check: "terraform" as const, class: "unapplied" as const, object: describe(change), severity };
-  if (action === "create") return { ...common, expected: "exists (in this commit)", found: "absent", remediation: `${deploy} creates it` };
-  if (action === "destroy") return { ...common, expected: "absent (not in this commit)", found: "exists", remediation: `${deploy} destroys it` };
+  if (action === "create")
+    return { ...common, expected: "exists (in this commit)", found: "absent", remediation: `${deploy} creates it` };
+  if (action === "destroy")
+    return {
+      ...common,
+      expected: "absent (not in this commit)",
+      found: "exists",
+      remediation: `${deploy} destroys it`,
+    };
   const attributes = (side: "before" | "after") => listed(changes.map((c) => `${c.path} = ${shown(c[side])}`));
   const why = action === "replace" ? ` (${replacementReason(change, all)})` : "";
-  return { ...common, expected: attributes("after"), found: attributes("before"), remediation: `${deploy} ${action === "replace" ? "replaces" : "updates"} it${why}` };
+  return {
+    ...common,
+    expected: attributes("after"),
+    found: attributes("before"),
+    remediation: `${deploy} ${action === "replace" ? "replaces" : "updates"} it${why}`,
+  };
 }
 
 function stepFinding(change: ResourceChangeJson, step: "post-apply" | "release", deploy: string): Finding {

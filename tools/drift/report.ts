@@ -37,8 +37,14 @@ export function renderMarkdown(report: DriftReport): string {
     if (result.error) lines.push(`Could not be checked: ${result.error}`, "");
     for (const reason of result.notChecked) lines.push(`Not checked: ${reason}`, "");
     if (result.findings.length) {
-      lines.push("| severity | class | check | object | expected | found | remediation |", "|---|---|---|---|---|---|---|");
-      for (const f of result.findings) lines.push(`| ${[f.severity, f.class, f.check, f.object, f.expected, f.found, f.remediation].map(cell).join(" | ")} |`);
+      lines.push(
+        "| severity | class | check | object | expected | found | remediation |",
+        "|---|---|---|---|---|---|---|",
+      );
+      for (const f of result.findings)
+        lines.push(
+          `| ${[f.severity, f.class, f.check, f.object, f.expected, f.found, f.remediation].map(cell).join(" | ")} |`,
+        );
       lines.push("");
     }
   }

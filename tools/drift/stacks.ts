@@ -41,13 +41,25 @@ export function synthesizeStacks(environments: readonly string[], env: NodeJS.Pr
   const outDir = mkdtempSync(join(dirname(repositoryOut), ".drift-"));
   const remove = () => rmSync(outDir, { recursive: true, force: true });
   const result = runSynth(REPO_ROOT, outDir, env, environments);
-  if (result.status !== 0) return { stacks: new Map(), error: `synthesizing this commit failed: ${oneLine(result.stderr) || oneLine(result.error?.message) || `exit ${result.status}`}`, remove };
+  if (result.status !== 0)
+    return {
+      stacks: new Map(),
+      error: `synthesizing this commit failed: ${oneLine(result.stderr) || oneLine(result.error?.message) || `exit ${result.status}`}`,
+      remove,
+    };
   const stacks = new Map(
     environments.map((environment) => {
       const stackDir = join(outDir, "stacks", environment);
       const json = JSON.parse(readFileSync(join(stackDir, "cdk.tf.json"), "utf8")) as StackJson;
       const source = json.output?.source_code_path?.value;
-      return [environment, { dir: stackDir, localState: localState(json, stackDir, outDir, repositoryOut), sourceCodePath: typeof source === "string" ? source : undefined }];
+      return [
+        environment,
+        {
+          dir: stackDir,
+          localState: localState(json, stackDir, outDir, repositoryOut),
+          sourceCodePath: typeof source === "string" ? source : undefined,
+        },
+      ];
     }),
   );
   return { stacks, remove };
@@ -70,6 +82,8 @@ function localState(json: StackJson, stackDir: string, outDir: string, repositor
 /** The output directory `cdktf deploy` uses: cdktf.json's `output`, else `cdktf.out`. */
 function repositoryOutDir(): string {
   const config = join(REPO_ROOT, "cdktf.json");
-  const output = existsSync(config) ? (JSON.parse(readFileSync(config, "utf8")) as { output?: string }).output : undefined;
+  const output = existsSync(config)
+    ? (JSON.parse(readFileSync(config, "utf8")) as { output?: string }).output
+    : undefined;
   return resolve(REPO_ROOT, output ?? "cdktf.out");
 }

@@ -10,7 +10,13 @@
  */
 import { existsSync } from "node:fs";
 import { oneLine } from "../lib/one-line";
-import { type Diagnostic, errorDiagnostics, runTerraform, TerraformNotRunnable, type TerraformRun } from "../lib/terraform-cli";
+import {
+  type Diagnostic,
+  errorDiagnostics,
+  runTerraform,
+  TerraformNotRunnable,
+  type TerraformRun,
+} from "../lib/terraform-cli";
 import { type PlanJson, priorResources } from "../lib/terraform-plan";
 import type { Finding } from "./findings";
 import { planFindings, type PlanFindings } from "./plan-findings";
@@ -28,21 +34,39 @@ export interface TerraformResult extends PlanFindings {
 
 const NOTHING: PlanFindings = { findings: [], grantsPending: false, releasePending: false };
 
-export async function checkTerraform(environment: string, stack: SynthesizedStack, env: NodeJS.ProcessEnv): Promise<TerraformResult> {
-  const fail = (error: string): TerraformResult => ({ ...NOTHING, notChecked: [], unreadable: [], error: `terraform: ${error}` });
+export async function checkTerraform(
+  environment: string,
+  stack: SynthesizedStack,
+  env: NodeJS.ProcessEnv,
+): Promise<TerraformResult> {
+  const fail = (error: string): TerraformResult => ({
+    ...NOTHING,
+    notChecked: [],
+    unreadable: [],
+    error: `terraform: ${error}`,
+  });
   if (stack.localState && !existsSync(stack.localState)) {
-    return fail(`state: no local state file at ${stack.localState} (never deployed from this checkout; run where its state is, or give the environment a remote backend)`);
+    return fail(
+      `state: no local state file at ${stack.localState} (never deployed from this checkout; run where its state is, or give the environment a remote backend)`,
+    );
   }
   const run = (args: string[]) => runTerraform(args, { cwd: stack.dir, env });
   try {
-    const init = await run(["init", "-input=false", "-no-color", ...(stack.localState ? [`-backend-config=path=${stack.localState}`] : [])]);
+    const init = await run([
+      "init",
+      "-input=false",
+      "-no-color",
+      ...(stack.localState ? [`-backend-config=path=${stack.localState}`] : []),
+    ]);
     if (init.status !== 0) return fail(initFailure(init));
 
     const refresh = await plan(run, "refresh-only.tfplan", ["-refresh-only"]);
     if ("failure" in refresh) return fail(refresh.failure);
     const prior = priorResources(refresh.plan);
     if (prior.length === 0) {
-      return fail("state: the state holds no resources (never deployed with this backend, or this is not the environment's state)");
+      return fail(
+        "state: the state holds no resources (never deployed with this backend, or this is not the environment's state)",
+      );
     }
     const role = prior.find((r) => r.type === "databricks_app")?.values?.service_principal_client_id;
     const stateAppRole = typeof role === "string" ? role : undefined;
@@ -52,10 +76,19 @@ export async function checkTerraform(environment: string, stack: SynthesizedStac
     if (!refresh.unreadable.length) return { ...found, notChecked: [], unreadable: [], stateAppRole };
     // Provider 1.99 fails every refresh while the app is gone: the drift found before the failure is all there is.
     const unreadable = refresh.unreadable.map((address) => unreadableFinding(environment, address, refresh.plan));
-    const notChecked = [`terraform: the refresh stopped at ${refresh.unreadable.join(", ")}; resources that depend on it were not refreshed`];
-    return { ...found, findings: [...unreadable, ...found.findings], notChecked, unreadable: refresh.unreadable, stateAppRole };
+    const notChecked = [
+      `terraform: the refresh stopped at ${refresh.unreadable.join(", ")}; resources that depend on it were not refreshed`,
+    ];
+    return {
+      ...found,
+      findings: [...unreadable, ...found.findings],
+      notChecked,
+      unreadable: refresh.unreadable,
+      stateAppRole,
+    };
   } catch (error) {
-    if (error instanceof TerraformNotRunnable) return fail(`terraform binary: ${error.message} (install Terraform 1.5 or later, or set TERRAFORM_BINARY_NAME)`);
+    if (error instanceof TerraformNotRunnable)
+      return fail(`terraform binary: ${error.message} (install Terraform 1.5 or later, or set TERRAFORM_BINARY_NAME)`);
     throw error;
   }
 }
@@ -63,11 +96,16 @@ export async function checkTerraform(environment: string, stack: SynthesizedStac
 type PlanOutcome = { plan: PlanJson; unreadable: string[] } | { failure: string };
 
 /** A saved plan read back as JSON. A plan that failed only on deleted objects is still read: it holds the drift found before. */
-async function plan(run: (args: string[]) => Promise<TerraformRun>, file: string, mode: string[]): Promise<PlanOutcome> {
+async function plan(
+  run: (args: string[]) => Promise<TerraformRun>,
+  file: string,
+  mode: string[],
+): Promise<PlanOutcome> {
   const result = await run(["plan", "-input=false", "-lock=false", "-json", `-out=${file}`, ...mode]);
   const errors = errorDiagnostics(result.stdout);
   const unreadable = errors.filter(isDeletedObject);
-  if (result.status !== 0 && (unreadable.length === 0 || unreadable.length !== errors.length)) return { failure: planFailure(errors, result) };
+  if (result.status !== 0 && (unreadable.length === 0 || unreadable.length !== errors.length))
+    return { failure: planFailure(errors, result) };
   const show = await run(["show", "-json", "-no-color", file]);
   if (show.status !== 0) return { failure: `terraform show -json failed: ${oneLine(show.stderr)}` };
   return { plan: JSON.parse(show.stdout) as PlanJson, unreadable: unreadable.map((d) => d.address!) };
@@ -75,7 +113,11 @@ async function plan(run: (args: string[]) => Promise<TerraformRun>, file: string
 
 /** Provider 1.99's Read of an app deleted out of band: "failed to read app … not found / does not exist or is deleted". */
 function isDeletedObject(d: Diagnostic): boolean {
-  return Boolean(d.address) && /^failed to read/i.test(d.summary) && /not found|does not exist|is deleted/i.test(d.detail ?? "");
+  return (
+    Boolean(d.address) &&
+    /^failed to read/i.test(d.summary) &&
+    /not found|does not exist|is deleted/i.test(d.detail ?? "")
+  );
 }
 
 function unreadableFinding(environment: string, address: string, plan: PlanJson): Finding {
@@ -85,7 +127,8 @@ function unreadableFinding(environment: string, address: string, plan: PlanJson)
     class: "out-of-band",
     object: typeof name === "string" ? `${address} (${name})` : address,
     expected: "exists (in the Terraform state)",
-    found: "deleted outside Terraform; the provider fails to read it, so every refreshing plan and deploy of this environment fails",
+    found:
+      "deleted outside Terraform; the provider fails to read it, so every refreshing plan and deploy of this environment fails",
     severity: "high",
     remediation:
       `in the stack directory (npx cdktf synth ${environment}; cd cdktf.out/stacks/${environment}): terraform state rm '${address}', ` +
@@ -99,15 +142,21 @@ function initFailure(init: TerraformRun): string {
   if (/provider/i.test(text) && /install|query|locate|registry|mirror|checksum|lock file|available/i.test(text)) {
     return `provider: the Databricks provider could not be installed (npm run tools:bootstrap sets up an offline mirror; or allow access to the registry): ${text}`;
   }
-  if (/backend|state|bucket|storage|container|credential|access denied|forbidden/i.test(text)) return `state access: the backend could not be reached: ${text}`;
+  if (/backend|state|bucket|storage|container|credential|access denied|forbidden/i.test(text))
+    return `state access: the backend could not be reached: ${text}`;
   return `terraform init failed: ${text}`;
 }
 
 /** What `terraform plan` lacked: a secret variable's value, credentials, state access; or its own error. */
 function planFailure(errors: readonly Diagnostic[], result: TerraformRun): string {
-  const missing = errors.flatMap((d) => (/No value for required variable/i.test(d.summary) ? [/variable "([^"]+)"/.exec(d.detail ?? "")?.[1] ?? "?"] : []));
-  if (missing.length) return `secret values: ${missing.map((name) => `TF_VAR_${name}`).join(", ")} not set (a plan needs every secret's value, as a deploy does)`;
-  const text = errors.length ? errors.map((d) => `${d.summary}${d.detail ? `: ${d.detail}` : ""}`).join("; ") : result.stderr || result.stdout;
+  const missing = errors.flatMap((d) =>
+    /No value for required variable/i.test(d.summary) ? [/variable "([^"]+)"/.exec(d.detail ?? "")?.[1] ?? "?"] : [],
+  );
+  if (missing.length)
+    return `secret values: ${missing.map((name) => `TF_VAR_${name}`).join(", ")} not set (a plan needs every secret's value, as a deploy does)`;
+  const text = errors.length
+    ? errors.map((d) => `${d.summary}${d.detail ? `: ${d.detail}` : ""}`).join("; ")
+    : result.stderr || result.stdout;
   const line = oneLine(text);
   if (/credential|authenticat|unauthori[sz]ed|invalid (access )?token|\b401\b|cannot configure default/i.test(line)) {
     return `credentials: the Databricks provider could not authenticate (set DATABRICKS_HOST with DATABRICKS_TOKEN or DATABRICKS_CLIENT_ID/DATABRICKS_CLIENT_SECRET, or a profile): ${line}`;

@@ -29,7 +29,8 @@ const TRIGGERS: Readonly<Record<string, string>> = {
 /** The deploy step a change is, if it is one. */
 export function deployStepOf(change: ResourceChangeJson): DeployStep | undefined {
   if (change.type !== "terraform_data") return undefined;
-  const triggers = (side: unknown) => ((side as { triggers_replace?: Record<string, unknown> } | null)?.triggers_replace ?? {});
+  const triggers = (side: unknown) =>
+    (side as { triggers_replace?: Record<string, unknown> } | null)?.triggers_replace ?? {};
   const keys = new Set([...Object.keys(triggers(change.change.before)), ...Object.keys(triggers(change.change.after))]);
   if (keys.has("grants_sha256")) return "post-apply";
   if (keys.has("runs_sha256")) return "release";
@@ -40,7 +41,10 @@ export function deployStepOf(change: ResourceChangeJson): DeployStep | undefined
 export function stepReasons(change: ResourceChangeJson): string[] {
   if (change.action_reason === "replace_because_tainted") return ["its last run failed (tainted), so it runs again"];
   if (!change.change.before) return ["it has not run in this environment yet"];
-  return changedTriggers(change).map(({ trigger, before, after }) => `${TRIGGERS[trigger.split(/[.[]/)[0]] ?? trigger} (${trigger}: ${short(before)} → ${after === KNOWN_AFTER_APPLY ? after : short(after)})`);
+  return changedTriggers(change).map(
+    ({ trigger, before, after }) =>
+      `${TRIGGERS[trigger.split(/[.[]/)[0]] ?? trigger} (${trigger}: ${short(before)} → ${after === KNOWN_AFTER_APPLY ? after : short(after)})`,
+  );
 }
 
 /** The step's triggers (`triggers_replace.*`) that the change changes. */

@@ -60,14 +60,19 @@ export function readMigrationFolder(dir: string): MigrationFile[] {
   for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
     const match = MIGRATION_NAME.exec(entry.name);
     if (entry.isFile() && match) numbered.push({ name: entry.name, number: Number(match[1]) });
-    else if (!(entry.isFile() && NOTE_NAME.test(entry.name))) problems.push(`${display(entry.name)}: ${kind(entry)}; ${EXPECTED}`);
+    else if (!(entry.isFile() && NOTE_NAME.test(entry.name)))
+      problems.push(`${display(entry.name)}: ${kind(entry)}; ${EXPECTED}`);
   }
   numbered.sort((a, b) => a.number - b.number);
   let previous: { name: string; number: number } | undefined;
   for (const file of numbered) {
     const expected = (previous?.number ?? 0) + 1;
-    if (previous?.number === file.number) problems.push(`${display(file.name)}: number ${pad(file.number)} is already used by ${previous.name}`);
-    else if (file.number !== expected) problems.push(`${display(file.name)}: expected number ${pad(expected)} (migrations are numbered consecutively from 0001)`);
+    if (previous?.number === file.number)
+      problems.push(`${display(file.name)}: number ${pad(file.number)} is already used by ${previous.name}`);
+    else if (file.number !== expected)
+      problems.push(
+        `${display(file.name)}: expected number ${pad(expected)} (migrations are numbered consecutively from 0001)`,
+      );
     previous = file;
   }
   if (problems.length) throw new MigrationFolderError(problems);
@@ -77,7 +82,14 @@ export function readMigrationFolder(dir: string): MigrationFile[] {
     const sql = bytes.toString("utf8");
     const problem = encodingProblem(bytes, sql);
     if (problem) problems.push(`${display(name)}:${problem}`);
-    return { name, number, display: display(name), bytes, sql, checksum: createHash("sha256").update(bytes).digest("hex") };
+    return {
+      name,
+      number,
+      display: display(name),
+      bytes,
+      sql,
+      checksum: createHash("sha256").update(bytes).digest("hex"),
+    };
   });
   if (problems.length) throw new MigrationFolderError(problems);
   return files;
@@ -103,7 +115,8 @@ function encodingProblem(bytes: Buffer, text: string): string | undefined {
     if (code === 0xfffd && !(bytes[offset] === 0xef && bytes[offset + 1] === 0xbf && bytes[offset + 2] === 0xbd)) {
       return `${line}:${column}: invalid UTF-8 (byte 0x${bytes[offset].toString(16).padStart(2, "0")} at byte offset ${offset}); migrations must be UTF-8 text`;
     }
-    if (code === 0) return `${line}:${column}: NUL byte at byte offset ${offset}; PostgreSQL would ignore everything after it`;
+    if (code === 0)
+      return `${line}:${column}: NUL byte at byte offset ${offset}; PostgreSQL would ignore everything after it`;
     offset += Buffer.byteLength(char, "utf8");
     if (char === "\n") [line, column] = [line + 1, 1];
     else column++;

@@ -16,7 +16,9 @@ const SECRET_VARIABLE_PREFIX = "TF_VAR_secret_";
 /** The values to mask in `env`: the credentials and every `TF_VAR_secret_*` variable that is set. */
 export function secretsOf(env: NodeJS.ProcessEnv): string[] {
   return Object.entries(env)
-    .filter(([name, value]) => value && (CREDENTIAL_VARIABLES.includes(name) || name.startsWith(SECRET_VARIABLE_PREFIX)))
+    .filter(
+      ([name, value]) => value && (CREDENTIAL_VARIABLES.includes(name) || name.startsWith(SECRET_VARIABLE_PREFIX)),
+    )
     .map(([, value]) => value as string);
 }
 
@@ -30,7 +32,9 @@ const MIN_ENCODED_LENGTH = 8;
 export function secretMasker(secrets: readonly string[]): (text: string) => string {
   const values = [...new Set(secrets.filter(Boolean))];
   if (!values.length) return (text) => text;
-  const encoded = [...new Set(values.flatMap(encodings))].filter((e) => e.length >= MIN_ENCODED_LENGTH).sort((a, b) => b.length - a.length);
+  const encoded = [...new Set(values.flatMap(encodings))]
+    .filter((e) => e.length >= MIN_ENCODED_LENGTH)
+    .sort((a, b) => b.length - a.length);
   const plain = values.sort((a, b) => b.length - a.length).map(percentEncodedPattern);
   const pattern = new RegExp([...encoded.map(escapeRegExp), ...plain].join("|"), "g");
   return (text) => text.replace(pattern, MASK);
@@ -41,7 +45,12 @@ function encodings(secret: string): string[] {
   const bytes = Buffer.from(secret, "utf8");
   const base64 = [bytes.toString("base64"), ...[0, 1, 2].map((shift) => base64Fragment(bytes, shift))];
   const forms = base64.flatMap((b) => [b, b.replace(/=+$/, "")]);
-  return [...forms, ...forms.map((b) => b.replace(/\+/g, "-").replace(/\//g, "_")), bytes.toString("hex"), bytes.toString("hex").toUpperCase()];
+  return [
+    ...forms,
+    ...forms.map((b) => b.replace(/\+/g, "-").replace(/\//g, "_")),
+    bytes.toString("hex"),
+    bytes.toString("hex").toUpperCase(),
+  ];
 }
 
 /**
@@ -56,7 +65,9 @@ function base64Fragment(bytes: Buffer, shift: number): string {
 /** `secret` with each character as itself or percent-encoded (either case), a space also as `+`. */
 function percentEncodedPattern(secret: string): string {
   return Array.from(secret, (char) => {
-    const escaped = [...Buffer.from(char, "utf8")].map((byte) => `%${hexDigit(byte >> 4)}${hexDigit(byte & 15)}`).join("");
+    const escaped = [...Buffer.from(char, "utf8")]
+      .map((byte) => `%${hexDigit(byte >> 4)}${hexDigit(byte & 15)}`)
+      .join("");
     return `(?:${escapeRegExp(char)}|${escaped}${char === " " ? "|\\+" : ""})`;
   }).join("");
 }

@@ -6,7 +6,12 @@
 import { spawnSync, type SpawnSyncReturns } from "node:child_process";
 
 /** Runs `root`'s main.ts for `environments` (all when empty) with its output in `outDir`. */
-export function runSynth(root: string, outDir: string, env: NodeJS.ProcessEnv, environments: readonly string[] = []): SpawnSyncReturns<string> {
+export function runSynth(
+  root: string,
+  outDir: string,
+  env: NodeJS.ProcessEnv,
+  environments: readonly string[] = [],
+): SpawnSyncReturns<string> {
   return spawnSync(process.execPath, ["tools/build/run.cjs", "main.ts", ...environments], {
     cwd: root,
     env: { ...env, CDKTF_OUTDIR: outDir },

@@ -71,14 +71,12 @@ export interface Diagnostic {
 
 /** The error diagnostics in a `-json` UI stream; lines that are not JSON (a crash's text) are ignored. */
 export function errorDiagnostics(stream: string): Diagnostic[] {
-  return stream
-    .split("\n")
-    .flatMap((line) => {
-      try {
-        const message = JSON.parse(line) as { type?: string; diagnostic?: Diagnostic };
-        return message.type === "diagnostic" && message.diagnostic?.severity === "error" ? [message.diagnostic] : [];
-      } catch {
-        return [];
-      }
-    });
+  return stream.split("\n").flatMap((line) => {
+    try {
+      const message = JSON.parse(line) as { type?: string; diagnostic?: Diagnostic };
+      return message.type === "diagnostic" && message.diagnostic?.severity === "error" ? [message.diagnostic] : [];
+    } catch {
+      return [];
+    }
+  });
 }

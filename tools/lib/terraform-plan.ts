@@ -19,10 +19,15 @@ export interface PlanJson {
   readonly variables?: Readonly<Record<string, { readonly value?: unknown }>>;
   readonly resource_changes?: readonly ResourceChangeJson[];
   readonly resource_drift?: readonly ResourceChangeJson[];
-  readonly prior_state?: { readonly values?: { readonly root_module?: { readonly resources?: readonly StateResource[] } } };
+  readonly prior_state?: {
+    readonly values?: { readonly root_module?: { readonly resources?: readonly StateResource[] } };
+  };
   readonly configuration?: {
     readonly root_module?: {
-      readonly resources?: readonly { readonly address: string; readonly expressions?: Readonly<Record<string, unknown>> }[];
+      readonly resources?: readonly {
+        readonly address: string;
+        readonly expressions?: Readonly<Record<string, unknown>>;
+      }[];
       readonly variables?: Readonly<Record<string, { readonly sensitive?: boolean }>>;
     };
   };
@@ -85,7 +90,12 @@ export function priorResources(plan: PlanJson): readonly StateResource[] {
  * any other attribute is the platform's own bookkeeping (status, timestamps, ids) and never planned back.
  */
 export function configuredAttributes(plan: PlanJson): (address: string) => ReadonlySet<string> {
-  const byResource = new Map((plan.configuration?.root_module?.resources ?? []).map((r) => [r.address, new Set(Object.keys(r.expressions ?? {}))]));
+  const byResource = new Map(
+    (plan.configuration?.root_module?.resources ?? []).map((r) => [
+      r.address,
+      new Set(Object.keys(r.expressions ?? {})),
+    ]),
+  );
   return (address) => byResource.get(resourceAddress(address)) ?? new Set();
 }
 
@@ -113,8 +123,17 @@ export function sensitiveVariableValues(plan: PlanJson): string[] {
  */
 export function attributeChanges(change: ResourceChangeJson["change"], only?: ReadonlySet<string>): AttributeChange[] {
   const out: AttributeChange[] = [];
-  const side = (value: unknown, sensitive: unknown, unknown?: unknown) => ({ value: nullToUndefined(value), sensitive, unknown });
-  diff(side(change.before, change.before_sensitive), side(change.after, change.after_sensitive, change.after_unknown), "", out);
+  const side = (value: unknown, sensitive: unknown, unknown?: unknown) => ({
+    value: nullToUndefined(value),
+    sensitive,
+    unknown,
+  });
+  diff(
+    side(change.before, change.before_sensitive),
+    side(change.after, change.after_sensitive, change.after_unknown),
+    "",
+    out,
+  );
   return only ? out.filter((c) => only.has(topAttribute(c.path))) : out;
 }
 
@@ -124,11 +143,20 @@ export function maskedValue(value: unknown, sensitive: unknown, unknown?: unknow
   if (unknown === true) return KNOWN_AFTER_APPLY;
   if (Array.isArray(value)) return value.map((v, i) => maskedValue(v, at(sensitive, i), at(unknown, i)));
   if (isObject(value) || isObject(unknown)) {
-    const keys = new Set([...Object.keys(isObject(value) ? value : {}), ...Object.keys(isObject(unknown) ? unknown : {})]);
-    return Object.fromEntries([...keys].flatMap((k) => {
-      const v = maskedValue(nullToUndefined((value as Record<string, unknown> | undefined)?.[k]), at(sensitive, k), at(unknown, k));
-      return v === undefined ? [] : [[k, v]];
-    }));
+    const keys = new Set([
+      ...Object.keys(isObject(value) ? value : {}),
+      ...Object.keys(isObject(unknown) ? unknown : {}),
+    ]);
+    return Object.fromEntries(
+      [...keys].flatMap((k) => {
+        const v = maskedValue(
+          nullToUndefined((value as Record<string, unknown> | undefined)?.[k]),
+          at(sensitive, k),
+          at(unknown, k),
+        );
+        return v === undefined ? [] : [[k, v]];
+      }),
+    );
   }
   return nullToUndefined(value);
 }
@@ -144,7 +172,8 @@ interface Side {
 function diff(before: Side, after: Side, path: string, out: AttributeChange[]): void {
   const masked = (s: Side) => maskedValue(s.value, s.sensitive, s.unknown);
   if (after.unknown === true || before.sensitive === true || after.sensitive === true) {
-    if (after.unknown === true || JSON.stringify(before.value) !== JSON.stringify(after.value)) out.push({ path, before: masked(before), after: masked(after) });
+    if (after.unknown === true || JSON.stringify(before.value) !== JSON.stringify(after.value))
+      out.push({ path, before: masked(before), after: masked(after) });
     return;
   }
   const [b, a] = [before.value, after.value];
@@ -167,7 +196,12 @@ function diff(before: Side, after: Side, path: string, out: AttributeChange[]): 
  * after. Empty strings count as unset, as SDKv2 providers write unset block fields as "".
  */
 function diffElements(before: Side, after: Side, path: string, out: AttributeChange[]): void {
-  const list = (s: Side) => ((s.value as unknown[] | undefined) ?? []).map((value, i) => ({ key: JSON.stringify(compact(value)), element: child(s, i), i }));
+  const list = (s: Side) =>
+    ((s.value as unknown[] | undefined) ?? []).map((value, i) => ({
+      key: JSON.stringify(compact(value)),
+      element: child(s, i),
+      i,
+    }));
   const left = list(before);
   const unmatched = list(after);
   const removed = left.filter(({ key }) => {
@@ -184,12 +218,21 @@ function diffElements(before: Side, after: Side, path: string, out: AttributeCha
 /** `value` without the object fields that are unset ("" or null). */
 function compact(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(compact);
-  if (isObject(value)) return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== "" && v !== null).map(([k, v]) => [k, compact(v)]));
+  if (isObject(value))
+    return Object.fromEntries(
+      Object.entries(value)
+        .filter(([, v]) => v !== "" && v !== null)
+        .map(([k, v]) => [k, compact(v)]),
+    );
   return value;
 }
 
 function child(side: Side, key: string | number): Side {
-  return { value: nullToUndefined(at(side.value, key)), sensitive: at(side.sensitive, key), unknown: at(side.unknown, key) };
+  return {
+    value: nullToUndefined(at(side.value, key)),
+    sensitive: at(side.sensitive, key),
+    unknown: at(side.unknown, key),
+  };
 }
 
 function at(value: unknown, key: string | number): unknown {
@@ -243,11 +286,13 @@ function triggerOf(change: ResourceChangeJson, others: readonly ResourceChangeJs
   const own = attributeChanges(change.change).map((c) => ({ name: leaf(c.path), value: JSON.stringify(c.after) }));
   let best: { score: number; text: string } | undefined;
   for (const other of others) {
-    if (other.type !== "terraform_data" || other.address === change.address || !actionOf(other.change.actions)) continue;
+    if (other.type !== "terraform_data" || other.address === change.address || !actionOf(other.change.actions))
+      continue;
     for (const input of attributeChanges(other.change).filter((c) => c.path.startsWith("input"))) {
       const same = own.filter((o) => o.value === JSON.stringify(input.after));
       const score = same.some((o) => o.name === leaf(input.path)) ? 2 : same.length ? 1 : 0;
-      if (score > (best?.score ?? 0)) best = { score, text: ` ${other.address} (${input.path}: ${shown(input.before)} → ${shown(input.after)})` };
+      if (score > (best?.score ?? 0))
+        best = { score, text: ` ${other.address} (${input.path}: ${shown(input.before)} → ${shown(input.after)})` };
     }
   }
   return best?.text ?? " (a resource its lifecycle names changes)";

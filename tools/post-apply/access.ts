@@ -26,27 +26,47 @@ const KEYWORD: Record<Exclude<ObjectKind, "schema">, { all: string; defaults: st
  * objects the deployer creates later (so a new migration's tables need no grant run). The app role may also
  * read the migration history, so the app can tell whether the migrations it needs are applied.
  */
-export function grantStatements(schema: string, deployer: string, appRole: string, roles: readonly RoleAccess[]): string[] {
+export function grantStatements(
+  schema: string,
+  deployer: string,
+  appRole: string,
+  roles: readonly RoleAccess[],
+): string[] {
   const s = pg.escapeIdentifier(schema);
   const forDeployer = `ALTER DEFAULT PRIVILEGES FOR ROLE ${pg.escapeIdentifier(deployer)} IN SCHEMA ${s}`;
   const app = pg.escapeIdentifier(appRole);
-  const historyRead = [`GRANT USAGE ON SCHEMA ${HISTORY_SCHEMA} TO ${app}`, `GRANT SELECT ON ${HISTORY_TABLE} TO ${app}`];
-  return historyRead.concat(roles.flatMap(({ role, level }) => {
-    const r = pg.escapeIdentifier(role);
-    const split = (kind: ObjectKind) => {
-      const granted = ACCESS_LEVELS[level][kind];
-      return { granted: granted.join(", "), revoked: MANAGED_PRIVILEGES[kind].filter((p) => !granted.includes(p)).join(", ") };
-    };
-    const schemaPrivileges = split("schema");
-    const statements = [`GRANT ${schemaPrivileges.granted} ON SCHEMA ${s} TO ${r}`];
-    if (schemaPrivileges.revoked) statements.push(`REVOKE ${schemaPrivileges.revoked} ON SCHEMA ${s} FROM ${r}`);
-    for (const kind of ["table", "sequence"] as const) {
-      const { granted, revoked } = split(kind);
-      statements.push(`GRANT ${granted} ON ${KEYWORD[kind].all} ${s} TO ${r}`, `${forDeployer} GRANT ${granted} ON ${KEYWORD[kind].defaults} TO ${r}`);
-      if (revoked) statements.push(`REVOKE ${revoked} ON ${KEYWORD[kind].all} ${s} FROM ${r}`, `${forDeployer} REVOKE ${revoked} ON ${KEYWORD[kind].defaults} FROM ${r}`);
-    }
-    return statements;
-  }));
+  const historyRead = [
+    `GRANT USAGE ON SCHEMA ${HISTORY_SCHEMA} TO ${app}`,
+    `GRANT SELECT ON ${HISTORY_TABLE} TO ${app}`,
+  ];
+  return historyRead.concat(
+    roles.flatMap(({ role, level }) => {
+      const r = pg.escapeIdentifier(role);
+      const split = (kind: ObjectKind) => {
+        const granted = ACCESS_LEVELS[level][kind];
+        return {
+          granted: granted.join(", "),
+          revoked: MANAGED_PRIVILEGES[kind].filter((p) => !granted.includes(p)).join(", "),
+        };
+      };
+      const schemaPrivileges = split("schema");
+      const statements = [`GRANT ${schemaPrivileges.granted} ON SCHEMA ${s} TO ${r}`];
+      if (schemaPrivileges.revoked) statements.push(`REVOKE ${schemaPrivileges.revoked} ON SCHEMA ${s} FROM ${r}`);
+      for (const kind of ["table", "sequence"] as const) {
+        const { granted, revoked } = split(kind);
+        statements.push(
+          `GRANT ${granted} ON ${KEYWORD[kind].all} ${s} TO ${r}`,
+          `${forDeployer} GRANT ${granted} ON ${KEYWORD[kind].defaults} TO ${r}`,
+        );
+        if (revoked)
+          statements.push(
+            `REVOKE ${revoked} ON ${KEYWORD[kind].all} ${s} FROM ${r}`,
+            `${forDeployer} REVOKE ${revoked} ON ${KEYWORD[kind].defaults} FROM ${r}`,
+          );
+      }
+      return statements;
+    }),
+  );
 }
 
 /** Runs the statements in one implicit transaction (one multi-statement query): all or nothing. */
@@ -61,13 +81,30 @@ export async function grantAccess(db: pg.Client, statements: readonly string[]):
  * objects (directly or through membership), superuser, CONNECT and reading the history for the app role,
  * roles that do not exist.
  */
-export async function findAccessProblems(db: pg.Client, schema: string, appRole: string, roles: readonly RoleAccess[]): Promise<AccessProblem[]> {
+export async function findAccessProblems(
+  db: pg.Client,
+  schema: string,
+  appRole: string,
+  roles: readonly RoleAccess[],
+): Promise<AccessProblem[]> {
   const wanted = roles.flatMap(({ role, level }) =>
     (Object.keys(MANAGED_PRIVILEGES) as ObjectKind[]).flatMap((kind) =>
-      MANAGED_PRIVILEGES[kind].map((privilege) => ({ role, kind, privilege, expected: ACCESS_LEVELS[level][kind].includes(privilege) })),
+      MANAGED_PRIVILEGES[kind].map((privilege) => ({
+        role,
+        kind,
+        privilege,
+        expected: ACCESS_LEVELS[level][kind].includes(privilege),
+      })),
     ),
   );
-  const { rows } = await db.query<AccessProblem>(VERIFY_ACCESS, [schema, JSON.stringify(wanted), appRole, roles.map((r) => r.role), HISTORY_SCHEMA, HISTORY_TABLE]);
+  const { rows } = await db.query<AccessProblem>(VERIFY_ACCESS, [
+    schema,
+    JSON.stringify(wanted),
+    appRole,
+    roles.map((r) => r.role),
+    HISTORY_SCHEMA,
+    HISTORY_TABLE,
+  ]);
   return rows;
 }
 

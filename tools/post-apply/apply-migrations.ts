@@ -39,7 +39,11 @@ export async function applyMigrations(
         const position = Number((error as pg.DatabaseError).position);
         const offset = statement.offset + (position > 0 ? utf16Offset(statement.text, position - 1) : 0);
         const bound = describeBoundHit(error, bounds);
-        throw new StepError("migrate", `${at(file, offset)}: statement ${n + 1} of ${statements.length} failed: ${describeSqlError(error)}${bound ? `: ${bound}` : ""}; the migration was rolled back`, { cause: error });
+        throw new StepError(
+          "migrate",
+          `${at(file, offset)}: statement ${n + 1} of ${statements.length} failed: ${describeSqlError(error)}${bound ? `: ${bound}` : ""}; the migration was rolled back`,
+          { cause: error },
+        );
       }
     }
     try {
@@ -47,7 +51,9 @@ export async function applyMigrations(
       await recordApplied(db, schema, file);
       await db.query("COMMIT");
     } catch (error) {
-      throw new StepError("migrate", `${file.display}: ${describeSqlError(error)}; the migration was rolled back`, { cause: error });
+      throw new StepError("migrate", `${file.display}: ${describeSqlError(error)}; the migration was rolled back`, {
+        cause: error,
+      });
     }
     await resetSession(db);
     onApplied(file, Date.now() - start);

@@ -21,7 +21,15 @@ const APPLICATION_NAME = "databricks-app-stack post-apply";
 
 const CONNECT_TIMEOUT_MS = 30_000;
 
-const UNREACHABLE = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "ETIMEDOUT", "ECONNRESET"]);
+const UNREACHABLE = new Set([
+  "ECONNREFUSED",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ETIMEDOUT",
+  "ECONNRESET",
+]);
 
 export async function connect(target: DatabaseTarget): Promise<pg.Client> {
   const { host, database, user, password, connection } = target;
@@ -51,8 +59,10 @@ function describeConnectFailure(error: unknown, { host, database, user, connecti
   const { code } = error as { code?: string };
   const message = messageOf(error);
   if ((code && UNREACHABLE.has(code)) || /timeout/i.test(message)) return `cannot reach ${where}: ${message}`;
-  if (code === "28P01" || code === "28000") return `${where} rejected the login of role "${user}" with the database credential: ${message} (SQLSTATE ${code})`;
-  if (code === "3D000") return `database "${database}" does not exist on the instance (the database catalog registration creates it)`;
+  if (code === "28P01" || code === "28000")
+    return `${where} rejected the login of role "${user}" with the database credential: ${message} (SQLSTATE ${code})`;
+  if (code === "3D000")
+    return `database "${database}" does not exist on the instance (the database catalog registration creates it)`;
   if (/does not support SSL/i.test(message)) return `${where} does not offer TLS, which is required`;
   return `could not connect to ${where}: ${message}`;
 }

@@ -89,12 +89,17 @@ export function inputsFromApplyEnvironment(env: NodeJS.ProcessEnv, dryRun: boole
     schema: vars.POST_APPLY_SCHEMA,
     appRole: vars.POST_APPLY_APP_SP_CLIENT_ID,
     appAccess: vars.POST_APPLY_APP_ACCESS,
-    readOnlyRoles: vars.POST_APPLY_READ_ONLY_ROLES.split(",").map((r) => r.trim()).filter(Boolean),
+    readOnlyRoles: vars.POST_APPLY_READ_ONLY_ROLES.split(",")
+      .map((r) => r.trim())
+      .filter(Boolean),
     configFile: vars.POST_APPLY_CONFIG_FILE,
     migrationsDir: resolve(REPO_ROOT, vars.POST_APPLY_MIGRATIONS_DIR),
     instanceTimeoutSeconds: vars.POST_APPLY_INSTANCE_TIMEOUT_SECONDS,
     lockTimeoutSeconds: vars.POST_APPLY_LOCK_TIMEOUT_SECONDS,
-    statementBounds: { lockTimeoutSeconds: vars.POST_APPLY_STATEMENT_LOCK_TIMEOUT_SECONDS, timeoutSeconds: vars.POST_APPLY_STATEMENT_TIMEOUT_SECONDS },
+    statementBounds: {
+      lockTimeoutSeconds: vars.POST_APPLY_STATEMENT_LOCK_TIMEOUT_SECONDS,
+      timeoutSeconds: vars.POST_APPLY_STATEMENT_TIMEOUT_SECONDS,
+    },
     dryRun,
     connection: connectionOverrides(env),
   };
@@ -104,7 +109,12 @@ export function inputsFromApplyEnvironment(env: NodeJS.ProcessEnv, dryRun: boole
  * `<env>`: the same inputs from an environment's configuration and its app's service principal. The
  * migrations are the app's (`app-src/migrations`) unless POST_APPLY_MIGRATIONS_DIR says otherwise.
  */
-export function inputsFromEnvironmentConfig(config: EnvironmentConfig, appRole: string, env: NodeJS.ProcessEnv, dryRun: boolean): PostApplyInputs {
+export function inputsFromEnvironmentConfig(
+  config: EnvironmentConfig,
+  appRole: string,
+  env: NodeJS.ProcessEnv,
+  dryRun: boolean,
+): PostApplyInputs {
   return {
     instance: config.lakebase.instanceName,
     database: config.database.name,
@@ -116,7 +126,10 @@ export function inputsFromEnvironmentConfig(config: EnvironmentConfig, appRole: 
     migrationsDir: env.POST_APPLY_MIGRATIONS_DIR ? resolve(REPO_ROOT, env.POST_APPLY_MIGRATIONS_DIR) : MIGRATIONS_DIR,
     instanceTimeoutSeconds: config.postApply.instanceReadyTimeoutSeconds,
     lockTimeoutSeconds: config.postApply.lockTimeoutSeconds,
-    statementBounds: { lockTimeoutSeconds: config.postApply.statementLockTimeoutSeconds, timeoutSeconds: config.postApply.statementTimeoutSeconds },
+    statementBounds: {
+      lockTimeoutSeconds: config.postApply.statementLockTimeoutSeconds,
+      timeoutSeconds: config.postApply.statementTimeoutSeconds,
+    },
     dryRun,
     connection: connectionOverrides(env),
   };

@@ -12,7 +12,12 @@
 import { parseArgs } from "node:util";
 import { ConfigError } from "../../stacks/config/config-error";
 import { loadEnvironments } from "../../stacks/config/load-environments";
-import { inputsFromApplyEnvironment, inputsFromEnvironmentConfig, releaseInputsFromEnvironment, type PostApplyInputs } from "./inputs";
+import {
+  inputsFromApplyEnvironment,
+  inputsFromEnvironmentConfig,
+  releaseInputsFromEnvironment,
+  type PostApplyInputs,
+} from "./inputs";
 import { release } from "./release";
 import { postApply } from "./post-apply";
 import { messageOf, StepError } from "./step-error";
@@ -35,15 +40,18 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
   const report = (step: string, detail: string) => process.stdout.write(`  ${step.padEnd(11)} ${detail}\n`);
   try {
     if (target === "release") {
-      if (dryRun) throw new Error("release has no --dry-run: the review and drift tools say whether the app would be redeployed");
+      if (dryRun)
+        throw new Error("release has no --dry-run: the review and drift tools say whether the app would be redeployed");
       await release(releaseInputsFromEnvironment(env), new Workspace(), report);
       return 0;
     }
-    const { inputs, workspace } = target === "apply" ? fromApplyEnvironment(env, dryRun) : await fromEnvironmentConfig(target, env, dryRun);
+    const { inputs, workspace } =
+      target === "apply" ? fromApplyEnvironment(env, dryRun) : await fromEnvironmentConfig(target, env, dryRun);
     const { changed } = await postApply(inputs, workspace, report);
     return dryRun && changed ? 2 : 0;
   } catch (error) {
-    if (error instanceof StepError) return print(process.stderr, `post-apply failed at ${error.step}: ${error.message}`, 1);
+    if (error instanceof StepError)
+      return print(process.stderr, `post-apply failed at ${error.step}: ${error.message}`, 1);
     if (error instanceof ConfigError) return print(process.stderr, error.message, 1);
     return print(process.stderr, `post-apply failed: ${messageOf(error)}`, 1);
   }
@@ -63,16 +71,27 @@ function parseCommand(argv: readonly string[]): Command {
     allowPositionals: true,
   });
   if (!values.help && positionals.length !== 1) {
-    throw new Error(positionals.length ? `expected one environment, found ${positionals.join(" ")}` : "expected an environment name or apply");
+    throw new Error(
+      positionals.length
+        ? `expected one environment, found ${positionals.join(" ")}`
+        : "expected an environment name or apply",
+    );
   }
   return { target: positionals[0], dryRun: values["dry-run"], help: values.help };
 }
 
-function fromApplyEnvironment(env: NodeJS.ProcessEnv, dryRun: boolean): { inputs: PostApplyInputs; workspace: Workspace } {
+function fromApplyEnvironment(
+  env: NodeJS.ProcessEnv,
+  dryRun: boolean,
+): { inputs: PostApplyInputs; workspace: Workspace } {
   return { inputs: inputsFromApplyEnvironment(env, dryRun), workspace: new Workspace() };
 }
 
-async function fromEnvironmentConfig(name: string, env: NodeJS.ProcessEnv, dryRun: boolean): Promise<{ inputs: PostApplyInputs; workspace: Workspace }> {
+async function fromEnvironmentConfig(
+  name: string,
+  env: NodeJS.ProcessEnv,
+  dryRun: boolean,
+): Promise<{ inputs: PostApplyInputs; workspace: Workspace }> {
   const [config] = loadEnvironments({ only: [name] });
   const workspace = new Workspace(config.workspace);
   const appRole = await workspace.appServicePrincipalClientId(config.app.name);

@@ -52,7 +52,11 @@ export async function readHistory(db: pg.Client, schema: string): Promise<Applie
 
 /** Records a migration inside its own transaction, so the row exists exactly when its changes do. */
 export async function recordApplied(db: pg.Client, schema: string, file: MigrationFile): Promise<void> {
-  await db.query(`INSERT INTO ${HISTORY_TABLE} (schema_name, name, checksum) VALUES ($1, $2, $3)`, [schema, file.name, file.checksum]);
+  await db.query(`INSERT INTO ${HISTORY_TABLE} (schema_name, name, checksum) VALUES ($1, $2, $3)`, [
+    schema,
+    file.name,
+    file.checksum,
+  ]);
 }
 
 /** How the migration files compare with the history: what the runner would apply, and what stops it. */
@@ -68,7 +72,10 @@ export interface HistoryComparison {
 }
 
 /** Compares the files with the history without judging; `pendingMigrations` turns the problems into an error. */
-export function compareHistory(files: readonly MigrationFile[], applied: readonly AppliedMigration[]): HistoryComparison {
+export function compareHistory(
+  files: readonly MigrationFile[],
+  applied: readonly AppliedMigration[],
+): HistoryComparison {
   const byName = new Map(files.map((f) => [f.name, f]));
   const appliedNames = new Set(applied.map((a) => a.name));
   const changed: HistoryComparison["changed"] = [];
@@ -84,12 +91,16 @@ export function compareHistory(files: readonly MigrationFile[], applied: readonl
 }
 
 /** The files still to apply, in order. @throws StepError when an applied file changed, vanished or is overtaken. */
-export function pendingMigrations(files: readonly MigrationFile[], applied: readonly AppliedMigration[]): MigrationFile[] {
+export function pendingMigrations(
+  files: readonly MigrationFile[],
+  applied: readonly AppliedMigration[],
+): MigrationFile[] {
   const { pending, changed, missing, overtaken } = compareHistory(files, applied);
   const problems: string[] = [];
   for (const record of applied) {
     const when = record.applied_at.toISOString();
-    if (missing.includes(record)) problems.push(`${record.name} was applied at ${when} but is no longer in the migrations directory; restore it`);
+    if (missing.includes(record))
+      problems.push(`${record.name} was applied at ${when} but is no longer in the migrations directory; restore it`);
     const file = changed.find((c) => c.record === record)?.file;
     if (file) {
       problems.push(
@@ -99,7 +110,9 @@ export function pendingMigrations(files: readonly MigrationFile[], applied: read
     }
   }
   for (const file of overtaken) {
-    problems.push(`${file.display} is not applied but a later migration is; give new migrations numbers after the last applied one`);
+    problems.push(
+      `${file.display} is not applied but a later migration is; give new migrations numbers after the last applied one`,
+    );
   }
   if (problems.length) throw new StepError("migrations", `nothing was applied: ${listProblems(problems)}`);
   return pending;

@@ -13,7 +13,8 @@ import type { StatementBounds } from "./inputs";
  * setting back to its connection default, prepared statements, held cursors, LISTENs, cached plans, temporary
  * tables (which would shadow the app schema's) and sequence state gone.
  */
-const RESET_SESSION = "SET SESSION AUTHORIZATION DEFAULT; RESET ALL; DEALLOCATE ALL; CLOSE ALL; UNLISTEN *; DISCARD PLANS; DISCARD TEMP; DISCARD SEQUENCES";
+const RESET_SESSION =
+  "SET SESSION AUTHORIZATION DEFAULT; RESET ALL; DEALLOCATE ALL; CLOSE ALL; UNLISTEN *; DISCARD PLANS; DISCARD TEMP; DISCARD SEQUENCES";
 
 /** Run after each migration's COMMIT, so the next one, and the grants after the last, start clean. */
 export async function resetSession(db: pg.Client): Promise<void> {

@@ -28,7 +28,7 @@ export async function splitStatements(file: MigrationFile): Promise<Statement[]>
   const { parseSync, hasSqlDetails } = await loadParser();
   let raw;
   try {
-    raw = /\S/.test(file.sql) ? parseSync(file.sql).stmts ?? [] : [];
+    raw = /\S/.test(file.sql) ? (parseSync(file.sql).stmts ?? []) : [];
   } catch (error) {
     if (!hasSqlDetails(error) || !error.sqlDetails) throw error;
     const offset = utf16Offset(file.sql, error.sqlDetails.cursorPosition);

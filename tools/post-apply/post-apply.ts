@@ -35,18 +35,29 @@ export interface Outcome {
 export async function postApply(inputs: PostApplyInputs, workspace: Workspace, report: Report): Promise<Outcome> {
   const started = Date.now();
   const roles = rolesToGrant(inputs);
-  report("target", `schema "${inputs.schema}" of database "${inputs.database}" on instance "${inputs.instance}"${inputs.dryRun ? " (dry run: nothing will be changed)" : ""}`);
+  report(
+    "target",
+    `schema "${inputs.schema}" of database "${inputs.database}" on instance "${inputs.instance}"${inputs.dryRun ? " (dry run: nothing will be changed)" : ""}`,
+  );
 
   const files = readMigrationFiles(inputs.migrationsDir);
   report("files", `${files.length} migration${files.length === 1 ? "" : "s"}`);
 
   const { db, deployer } = await connectAsDeployer(inputs, workspace, report);
   try {
-    const configured = inputs.readOnlyRoles.map((name, i) => ({ name, origin: `${inputs.configFile}: database.readOnlyRoles[${i}]` }));
-    const newRoles = await inStep("roles", () => ensureRoles(workspace, inputs.instance, configured, inputs.dryRun, report));
+    const configured = inputs.readOnlyRoles.map((name, i) => ({
+      name,
+      origin: `${inputs.configFile}: database.readOnlyRoles[${i}]`,
+    }));
+    const newRoles = await inStep("roles", () =>
+      ensureRoles(workspace, inputs.instance, configured, inputs.dryRun, report),
+    );
     const run = inputs.dryRun ? dryRun : apply;
     const changed = (await run({ db, inputs, files, deployer, roles, newRoles, report })) || newRoles.length > 0;
-    report("done", `${inputs.dryRun ? (changed ? "changes pending" : "nothing to do") : changed ? "changes applied" : "nothing to do"} (${Date.now() - started} ms)`);
+    report(
+      "done",
+      `${inputs.dryRun ? (changed ? "changes pending" : "nothing to do") : changed ? "changes applied" : "nothing to do"} (${Date.now() - started} ms)`,
+    );
     return { changed };
   } finally {
     // Ending the session also releases the migration lock.
@@ -58,18 +69,34 @@ export async function postApply(inputs: PostApplyInputs, workspace: Workspace, r
  * The deployer's database session, through the workspace: identity (its role) → instance AVAILABLE →
  * database credential → connect. The credential goes to the driver only.
  */
-export async function connectAsDeployer(inputs: PostApplyInputs, workspace: Workspace, report: Report): Promise<{ db: pg.Client; deployer: string }> {
+export async function connectAsDeployer(
+  inputs: PostApplyInputs,
+  workspace: Workspace,
+  report: Report,
+): Promise<{ db: pg.Client; deployer: string }> {
   const deployer = await workspace.currentUserName();
   report("identity", deployer);
   const host = await workspace.waitUntilAvailable(inputs.instance, inputs.instanceTimeoutSeconds, (state) =>
-    report("instance", `"${inputs.instance}" is ${state}; waiting up to ${inputs.instanceTimeoutSeconds} s for AVAILABLE`),
+    report(
+      "instance",
+      `"${inputs.instance}" is ${state}; waiting up to ${inputs.instanceTimeoutSeconds} s for AVAILABLE`,
+    ),
   );
   report("instance", `"${inputs.instance}" is AVAILABLE`);
   const password = await workspace.mintDatabaseCredential(inputs.instance);
   report("credential", "database credential minted");
 
-  const db = await connect({ host, database: inputs.database, user: deployer, password, connection: inputs.connection });
-  report("connect", `${host}:${inputs.connection.port} as "${deployer}" ${inputs.connection.tls ? "with TLS" : "WITHOUT TLS (test-only override POST_APPLY_INSECURE_NO_TLS)"}`);
+  const db = await connect({
+    host,
+    database: inputs.database,
+    user: deployer,
+    password,
+    connection: inputs.connection,
+  });
+  report(
+    "connect",
+    `${host}:${inputs.connection.port} as "${deployer}" ${inputs.connection.tls ? "with TLS" : "WITHOUT TLS (test-only override POST_APPLY_INSECURE_NO_TLS)"}`,
+  );
   return { db, deployer };
 }
 
@@ -87,7 +114,9 @@ interface Session {
 async function apply({ db, inputs, files, deployer, roles, report }: Session): Promise<boolean> {
   const { schema } = inputs;
   await inStep("lock", () =>
-    acquireMigrationLock(db, schema, inputs.lockTimeoutSeconds, () => report("lock", `another runner holds the migration lock; waiting up to ${inputs.lockTimeoutSeconds} s`)),
+    acquireMigrationLock(db, schema, inputs.lockTimeoutSeconds, () =>
+      report("lock", `another runner holds the migration lock; waiting up to ${inputs.lockTimeoutSeconds} s`),
+    ),
   );
   report("lock", "acquired");
 
@@ -99,20 +128,35 @@ async function apply({ db, inputs, files, deployer, roles, report }: Session): P
     await inStep("grant", () => grantAccess(db, grantStatements(schema, deployer, inputs.appRole, roles)));
     report("grant", roles.map(({ role, level }) => `${level} to "${role}"`).join(", "));
     const remaining = await inStep("verify", () => findAccessProblems(db, schema, inputs.appRole, roles));
-    if (remaining.length) throw new StepError("verify", `access is still not as configured after granting: ${listProblems(remaining.map((p) => p.message))}`);
+    if (remaining.length)
+      throw new StepError(
+        "verify",
+        `access is still not as configured after granting: ${listProblems(remaining.map((p) => p.message))}`,
+      );
   }
-  report("verify", `${roles.map(({ role, level }) => `"${role}" has ${level}`).join(", ")} on schema "${schema}", and owns nothing in it`);
+  report(
+    "verify",
+    `${roles.map(({ role, level }) => `"${role}" has ${level}`).join(", ")} on schema "${schema}", and owns nothing in it`,
+  );
   return applied > 0 || problems.length > 0;
 }
 
 /** Applies the pending migrations; returns how many. On failure the open transaction is rolled back. */
-async function migrate(db: pg.Client, { schema, statementBounds }: PostApplyInputs, files: readonly MigrationFile[], report: Report): Promise<number> {
+async function migrate(
+  db: pg.Client,
+  { schema, statementBounds }: PostApplyInputs,
+  files: readonly MigrationFile[],
+  report: Report,
+): Promise<number> {
   const applied = await beginMigrating(db, schema);
   try {
     const pending = pendingMigrations(files, applied);
     report("migrations", `${applied.length} applied before, ${pending.length} pending`);
     const parsed = await Promise.all(pending.map(async (file) => ({ file, statements: await splitStatements(file) })));
-    if (parsed.length) await applyMigrations(db, schema, statementBounds, parsed, (file, ms) => report("migrate", `${file.name} (${ms} ms)`));
+    if (parsed.length)
+      await applyMigrations(db, schema, statementBounds, parsed, (file, ms) =>
+        report("migrate", `${file.name} (${ms} ms)`),
+      );
     else await db.query("COMMIT");
     return pending.length;
   } catch (error) {
@@ -134,7 +178,8 @@ async function dryRun({ db, inputs, files, deployer, roles, newRoles, report }: 
   const problems = await inStep("verify", () => findAccessProblems(db, schema, inputs.appRole, existing));
   failOnUnfixable(problems);
   for (const problem of problems) report("access", problem.message);
-  if (problems.length || newRoles.length) for (const statement of grantStatements(schema, deployer, inputs.appRole, roles)) report("would grant", statement);
+  if (problems.length || newRoles.length)
+    for (const statement of grantStatements(schema, deployer, inputs.appRole, roles)) report("would grant", statement);
   else report("access", "as configured");
   return pending.length > 0 || problems.length > 0;
 }
@@ -147,7 +192,13 @@ function failOnUnfixable(problems: readonly AccessProblem[]): void {
 /** The app role at its configured level, then each extra read-only role once. */
 export function rolesToGrant(inputs: PostApplyInputs): RoleAccess[] {
   if (inputs.readOnlyRoles.includes(inputs.appRole)) {
-    throw new StepError("inputs", `the app role "${inputs.appRole}" is also listed as a read-only role; its access is set by appAccess`);
+    throw new StepError(
+      "inputs",
+      `the app role "${inputs.appRole}" is also listed as a read-only role; its access is set by appAccess`,
+    );
   }
-  return [{ role: inputs.appRole, level: inputs.appAccess }, ...[...new Set(inputs.readOnlyRoles)].map((role) => ({ role, level: "readOnly" as const }))];
+  return [
+    { role: inputs.appRole, level: inputs.appAccess },
+    ...[...new Set(inputs.readOnlyRoles)].map((role) => ({ role, level: "readOnly" as const })),
+  ];
 }

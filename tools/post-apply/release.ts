@@ -26,8 +26,12 @@ export async function release(inputs: ReleaseInputs, workspace: Workspace, repor
   const { app, source, timeoutSeconds } = inputs;
   const sourceCodePath = `/Workspace${source.workspacePath}`;
   const deadline = Date.now() + timeoutSeconds * 1000;
-  const waitFor = <T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, describe: (value: T) => string) =>
-    poll(deadline, timeoutSeconds, what, read, done, describe, (state) => report("release", `${what}: ${state}`));
+  const waitFor = <T>(
+    what: string,
+    read: () => Promise<T>,
+    done: (value: T) => boolean,
+    describe: (value: T) => string,
+  ) => poll(deadline, timeoutSeconds, what, read, done, describe, (state) => report("release", `${what}: ${state}`));
 
   await syncSource(source, workspace, report);
   let info = await workspace.readApp(app);
@@ -37,9 +41,17 @@ export async function release(inputs: ReleaseInputs, workspace: Workspace, repor
     await workspace.startApp(app);
   }
   if (compute !== "ACTIVE") {
-    info = await waitFor(`compute of app "${app}"`, () => workspace.readApp(app), computeSettled, (a) => a.compute_status?.state ?? "UNKNOWN");
+    info = await waitFor(
+      `compute of app "${app}"`,
+      () => workspace.readApp(app),
+      computeSettled,
+      (a) => a.compute_status?.state ?? "UNKNOWN",
+    );
     if (info.compute_status?.state !== "ACTIVE") {
-      throw new StepError("release", `the compute of app "${app}" is ${info.compute_status?.state}: ${info.compute_status?.message ?? "no message"}`);
+      throw new StepError(
+        "release",
+        `the compute of app "${app}" is ${info.compute_status?.state}: ${info.compute_status?.message ?? "no message"}`,
+      );
     }
   }
 
@@ -55,13 +67,29 @@ export async function release(inputs: ReleaseInputs, workspace: Workspace, repor
   const id = deployment.deployment_id!;
   report("release", `deployment ${id} of ${sourceCodePath} started`);
 
-  deployment = await waitFor(`deployment ${id}`, () => workspace.readDeployment(app, id), (d) => d.status?.state !== "IN_PROGRESS", (d) => d.status?.state ?? "UNKNOWN");
+  deployment = await waitFor(
+    `deployment ${id}`,
+    () => workspace.readDeployment(app, id),
+    (d) => d.status?.state !== "IN_PROGRESS",
+    (d) => d.status?.state ?? "UNKNOWN",
+  );
   if (deployment.status?.state !== "SUCCEEDED") {
-    throw new StepError("release", `deployment ${id} of app "${app}" ${deployment.status?.state}: ${deployment.status?.message ?? "no message from the platform"}`);
+    throw new StepError(
+      "release",
+      `deployment ${id} of app "${app}" ${deployment.status?.state}: ${deployment.status?.message ?? "no message from the platform"}`,
+    );
   }
-  info = await waitFor(`app "${app}"`, () => workspace.readApp(app), (a) => a.app_status?.state !== "DEPLOYING" && a.active_deployment?.deployment_id === id, (a) => a.app_status?.state ?? "UNKNOWN");
+  info = await waitFor(
+    `app "${app}"`,
+    () => workspace.readApp(app),
+    (a) => a.app_status?.state !== "DEPLOYING" && a.active_deployment?.deployment_id === id,
+    (a) => a.app_status?.state ?? "UNKNOWN",
+  );
   if (info.app_status?.state !== "RUNNING") {
-    throw new StepError("release", `app "${app}" is ${info.app_status?.state} after deployment ${id}: ${info.app_status?.message ?? "no message"}`);
+    throw new StepError(
+      "release",
+      `app "${app}" is ${info.app_status?.state} after deployment ${id}: ${info.app_status?.message ?? "no message"}`,
+    );
   }
   report("release", `app "${app}" is RUNNING deployment ${id}`);
   return deployment;
@@ -71,7 +99,12 @@ export async function release(inputs: ReleaseInputs, workspace: Workspace, repor
     const pending = current.pending_deployment;
     if (pending?.status?.state !== "IN_PROGRESS" || !pending.deployment_id) return false;
     report("release", `deployment ${pending.deployment_id} is in progress; waiting for it first`);
-    await waitFor(`deployment ${pending.deployment_id}`, () => workspace.readDeployment(app, pending.deployment_id!), (d) => d.status?.state !== "IN_PROGRESS", (d) => d.status?.state ?? "UNKNOWN");
+    await waitFor(
+      `deployment ${pending.deployment_id}`,
+      () => workspace.readDeployment(app, pending.deployment_id!),
+      (d) => d.status?.state !== "IN_PROGRESS",
+      (d) => d.status?.state ?? "UNKNOWN",
+    );
     return true;
   }
 }
@@ -98,7 +131,11 @@ async function poll<T>(
     if (state !== last) onState(state);
     last = state;
     const remaining = deadline - Date.now();
-    if (remaining <= 0) throw new StepError("release", `${what} is still ${state} after ${timeoutSeconds} s (postApply.releaseTimeoutSeconds)`);
+    if (remaining <= 0)
+      throw new StepError(
+        "release",
+        `${what} is still ${state} after ${timeoutSeconds} s (postApply.releaseTimeoutSeconds)`,
+      );
     await new Promise((resolve) => setTimeout(resolve, Math.min(interval, remaining)));
     interval = Math.min(interval * 2, MAX_POLL_MS);
   }

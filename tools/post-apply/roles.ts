@@ -25,14 +25,25 @@ export function identityTypeOf(name: string): IdentityType {
 }
 
 /** Creates the missing roles (with `dryRun`, only reports them); returns the names it created (would create). */
-export async function ensureRoles(workspace: Workspace, instance: string, roles: readonly ConfiguredRole[], dryRun: boolean, report: Report): Promise<string[]> {
+export async function ensureRoles(
+  workspace: Workspace,
+  instance: string,
+  roles: readonly ConfiguredRole[],
+  dryRun: boolean,
+  report: Report,
+): Promise<string[]> {
   const created: string[] = [];
   for (const role of roles) {
     const identityType = identityTypeOf(role.name);
-    const isNew = dryRun ? !(await workspace.hasInstanceRole(instance, role.name)) : await workspace.createInstanceRole(instance, { ...role, identityType });
+    const isNew = dryRun
+      ? !(await workspace.hasInstanceRole(instance, role.name))
+      : await workspace.createInstanceRole(instance, { ...role, identityType });
     if (!isNew) continue;
     created.push(role.name);
-    report(dryRun ? "would create" : "roles", `${identityType.toLowerCase().replace("_", " ")} role "${role.name}"${dryRun ? "" : " created"}`);
+    report(
+      dryRun ? "would create" : "roles",
+      `${identityType.toLowerCase().replace("_", " ")} role "${role.name}"${dryRun ? "" : " created"}`,
+    );
   }
   if (roles.length && !created.length) report("roles", `${roles.map((r) => `"${r.name}"`).join(", ")} exist`);
   return created;

@@ -34,16 +34,25 @@ export const MANIFEST_FILE = ".databricks-app-stack-manifest.json";
 /** Uploads at once: enough to hide request latency, few enough not to be throttled. */
 const CONCURRENCY = 8;
 
-export async function syncSource(inputs: SourceSyncInputs, workspace: Workspace, report: Report): Promise<{ uploaded: number; deleted: number }> {
+export async function syncSource(
+  inputs: SourceSyncInputs,
+  workspace: Workspace,
+  report: Report,
+): Promise<{ uploaded: number; deleted: number }> {
   const files = appSource(inputs.sourceDir, inputs.env);
   const actual = contentHash(files);
   if (actual !== inputs.sha256) {
-    throw new StepError("release", `the app source in ${inputs.sourceDir} is not what was planned (sha256 ${actual}, planned ${inputs.sha256}): plan again`);
+    throw new StepError(
+      "release",
+      `the app source in ${inputs.sourceDir} is not what was planned (sha256 ${actual}, planned ${inputs.sha256}): plan again`,
+    );
   }
   const root = inputs.workspacePath;
   const manifestPath = `${root}/${MANIFEST_FILE}`;
   const previous = parseManifest(await workspace.readFile(manifestPath));
-  const wanted: Manifest = Object.fromEntries(files.map((f) => [f.path, createHash("sha256").update(f.content).digest("hex")]));
+  const wanted: Manifest = Object.fromEntries(
+    files.map((f) => [f.path, createHash("sha256").update(f.content).digest("hex")]),
+  );
   const changed = files.filter((f) => previous[f.path] !== wanted[f.path]);
   const removed = Object.keys(previous).filter((path) => !(path in wanted));
 
@@ -53,7 +62,10 @@ export async function syncSource(inputs: SourceSyncInputs, workspace: Workspace,
   await forEach(removed, (path) => workspace.deleteFile(`${root}/${path}`));
   // Last: an interrupted sync leaves the old manifest, so the next one uploads again what it may have missed.
   await workspace.uploadFile(manifestPath, Buffer.from(`${JSON.stringify(wanted, null, 1)}\n`));
-  report("source", `${changed.length} of ${files.length} file${files.length === 1 ? "" : "s"} uploaded, ${removed.length} deleted, to ${root}`);
+  report(
+    "source",
+    `${changed.length} of ${files.length} file${files.length === 1 ? "" : "s"} uploaded, ${removed.length} deleted, to ${root}`,
+  );
   return { uploaded: changed.length, deleted: removed.length };
 }
 

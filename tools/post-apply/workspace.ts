@@ -36,7 +36,9 @@ export class Workspace {
 
   /** The deployer's user name, which is also its Postgres role name (an email, or an SP's application id). */
   async currentUserName(): Promise<string> {
-    const me = await call("identity", "read the current user (GET /api/2.0/preview/scim/v2/Me)", () => this.client.currentUser.me());
+    const me = await call("identity", "read the current user (GET /api/2.0/preview/scim/v2/Me)", () =>
+      this.client.currentUser.me(),
+    );
     if (!me.userName) throw new StepError("identity", "the workspace returned no userName for the current user");
     return me.userName;
   }
@@ -50,16 +52,24 @@ export class Workspace {
     let lastState: string | undefined;
     for (;;) {
       const info = await this.readInstance(instance);
-      if (!info) throw new StepError("instance", `Lakebase instance "${instance}" not found in this workspace (HTTP 404)`);
+      if (!info)
+        throw new StepError("instance", `Lakebase instance "${instance}" not found in this workspace (HTTP 404)`);
       if (info.state === "AVAILABLE") {
-        if (!info.read_write_dns) throw new StepError("instance", `Lakebase instance "${instance}" is AVAILABLE but the workspace returned no read_write_dns for it`);
+        if (!info.read_write_dns)
+          throw new StepError(
+            "instance",
+            `Lakebase instance "${instance}" is AVAILABLE but the workspace returned no read_write_dns for it`,
+          );
         return info.read_write_dns;
       }
       const state = info.state ?? "UNKNOWN";
       const remaining = deadline - Date.now();
       if (remaining <= 0) {
         const hint = state === "STOPPED" ? " (it is stopped: set lakebase.stopped to false)" : "";
-        throw new StepError("instance", `Lakebase instance "${instance}" is still ${state}, not AVAILABLE, after ${timeoutSeconds} s (instance timeout)${hint}`);
+        throw new StepError(
+          "instance",
+          `Lakebase instance "${instance}" is still ${state}, not AVAILABLE, after ${timeoutSeconds} s (instance timeout)${hint}`,
+        );
       }
       if (state !== lastState) onWait(state);
       lastState = state;
@@ -69,7 +79,9 @@ export class Workspace {
 
   /** The instance as the workspace reports it (spec, state, effective_* values); undefined when it does not exist. */
   async readInstance(instance: string): Promise<DatabaseInstance | undefined> {
-    return unlessNotFound("instance", `read Lakebase instance "${instance}"`, () => this.client.database.getDatabaseInstance({ name: instance }));
+    return unlessNotFound("instance", `read Lakebase instance "${instance}"`, () =>
+      this.client.database.getDatabaseInstance({ name: instance }),
+    );
   }
 
   /** A short-lived (1 h) OAuth token the deployer logs in to Postgres with. */
@@ -77,7 +89,8 @@ export class Workspace {
     const credential = await call("credential", `mint a database credential for instance "${instance}"`, () =>
       this.client.database.generateDatabaseCredential({ instance_names: [instance], request_id: randomUUID() }),
     );
-    if (!credential.token) throw new StepError("credential", `the workspace returned no token for instance "${instance}"`);
+    if (!credential.token)
+      throw new StepError("credential", `the workspace returned no token for instance "${instance}"`);
     return credential.token;
   }
 
@@ -86,7 +99,10 @@ export class Workspace {
    * returns false when it already exists (kept as it is). An identity the workspace does not know is an
    * error naming it and `origin`, where the configuration asked for it.
    */
-  async createInstanceRole(instance: string, role: { name: string; identityType: IdentityType; origin: string }): Promise<boolean> {
+  async createInstanceRole(
+    instance: string,
+    role: { name: string; identityType: IdentityType; origin: string },
+  ): Promise<boolean> {
     try {
       await this.client.database.createDatabaseInstanceRole({
         instance_name: instance,
@@ -99,7 +115,11 @@ export class Workspace {
       const unknown = error instanceof ApiError && (error.statusCode === 404 || error.statusCode === 400);
       const message = unknown
         ? `${role.origin}: the workspace does not know ${identity} (HTTP ${error.statusCode}: ${error.message})`
-        : describeFailure(`create the Lakebase role of ${identity} on instance "${instance}" (named by ${role.origin})`, error, {});
+        : describeFailure(
+            `create the Lakebase role of ${identity} on instance "${instance}" (named by ${role.origin})`,
+            error,
+            {},
+          );
       throw new StepError("roles", message, { cause: error });
     }
   }
@@ -111,7 +131,9 @@ export class Workspace {
       return true;
     } catch (error) {
       if (error instanceof ApiError && error.statusCode === 404) return false;
-      throw new StepError("roles", describeFailure(`read role "${name}" of instance "${instance}"`, error, {}), { cause: error });
+      throw new StepError("roles", describeFailure(`read role "${name}" of instance "${instance}"`, error, {}), {
+        cause: error,
+      });
     }
   }
 
@@ -121,7 +143,9 @@ export class Workspace {
   }
 
   async readApp(app: string): Promise<AppInfo> {
-    return call("release", `read app "${app}"`, () => this.client.apps.get({ name: app }), { 404: `app "${app}" not found in this workspace (HTTP 404)` });
+    return call("release", `read app "${app}"`, () => this.client.apps.get({ name: app }), {
+      404: `app "${app}" not found in this workspace (HTTP 404)`,
+    });
   }
 
   /** Asks the platform to start the app's compute; returns at once (the caller waits). */
@@ -132,17 +156,24 @@ export class Workspace {
   /** Creates a SNAPSHOT deployment of `sourceCodePath`; returns at once (the caller waits). */
   async createDeployment(app: string, sourceCodePath: string): Promise<AppDeployment> {
     return call("release", `deploy app "${app}" from ${sourceCodePath}`, () =>
-      this.client.apps.deploy({ app_name: app, app_deployment: { source_code_path: sourceCodePath, mode: "SNAPSHOT" } }),
+      this.client.apps.deploy({
+        app_name: app,
+        app_deployment: { source_code_path: sourceCodePath, mode: "SNAPSHOT" },
+      }),
     );
   }
 
   async readDeployment(app: string, deploymentId: string): Promise<AppDeployment> {
-    return call("release", `read deployment ${deploymentId} of app "${app}"`, () => this.client.apps.getDeployment({ app_name: app, deployment_id: deploymentId }));
+    return call("release", `read deployment ${deploymentId} of app "${app}"`, () =>
+      this.client.apps.getDeployment({ app_name: app, deployment_id: deploymentId }),
+    );
   }
 
   /** Writes a workspace file (RAW, overwriting); its directory must exist. */
   async uploadFile(path: string, content: Buffer): Promise<void> {
-    await call("release", `upload ${path}`, () => this.client.workspace.import({ path, content: content.toString("base64"), format: "RAW", overwrite: true }));
+    await call("release", `upload ${path}`, () =>
+      this.client.workspace.import({ path, content: content.toString("base64"), format: "RAW", overwrite: true }),
+    );
   }
 
   /** Creates a workspace directory and its parents (no error when it exists). */
@@ -176,13 +207,19 @@ export class Workspace {
     const info = await call("app", `read app "${app}"`, () => this.client.apps.get({ name: app }), {
       404: `app "${app}" not found in this workspace (HTTP 404): deploy the stack first`,
     });
-    if (!info.service_principal_client_id) throw new StepError("app", `app "${app}" has no service principal yet: deploy the stack first`);
+    if (!info.service_principal_client_id)
+      throw new StepError("app", `app "${app}" has no service principal yet: deploy the stack first`);
     return info.service_principal_client_id;
   }
 }
 
 /** Runs one SDK call, turning its failures into one-line StepErrors; `messages` overrides per HTTP status. */
-async function call<T>(step: string, what: string, request: () => Promise<T>, messages: Record<number, string> = {}): Promise<T> {
+async function call<T>(
+  step: string,
+  what: string,
+  request: () => Promise<T>,
+  messages: Record<number, string> = {},
+): Promise<T> {
   try {
     return await request();
   } catch (error) {
@@ -215,6 +252,7 @@ function describeFailure(what: string, error: unknown, messages: Record<number, 
   }
   const message = messageOf(error);
   // The SDK's OAuth M2M flow reports a refused client as a plain Error from its token request.
-  if (message.startsWith("Failed to retrieve token")) return `the workspace rejected the OAuth client credentials (${message}); check DATABRICKS_CLIENT_ID/DATABRICKS_CLIENT_SECRET`;
+  if (message.startsWith("Failed to retrieve token"))
+    return `the workspace rejected the OAuth client credentials (${message}); check DATABRICKS_CLIENT_ID/DATABRICKS_CLIENT_SECRET`;
   return `could not ${what}: ${message}`;
 }

@@ -35,11 +35,26 @@ export function bindingGraph(instances: Map<string, Instance>, actions: Readonly
   const str = (value: unknown) => String(value ?? "");
 
   // Declared first so bindings and registrations attach to the resources of this stack.
-  for (const [address, i] of of("databricks_database_instance")) node(`instance:${str(i.config.name)}`, `Lakebase instance ${str(i.config.name)}`, "database", actions.get(address));
-  for (const [address, i] of of("databricks_secret_scope")) node(`scope:${str(i.config.name)}`, `secret scope ${str(i.config.name)}`, "box", actions.get(address));
+  for (const [address, i] of of("databricks_database_instance"))
+    node(`instance:${str(i.config.name)}`, `Lakebase instance ${str(i.config.name)}`, "database", actions.get(address));
+  for (const [address, i] of of("databricks_secret_scope"))
+    node(`scope:${str(i.config.name)}`, `secret scope ${str(i.config.name)}`, "box", actions.get(address));
   for (const [address, i] of of("databricks_database_database_catalog")) {
-    const instance = node(`instance:${str(i.config.database_instance_name)}`, `Lakebase instance ${str(i.config.database_instance_name)}`, "database");
-    edge(node(address, `catalog ${str(i.config.name)} (database ${str(i.config.database_name)})`, "box", actions.get(address)), instance, "registers");
+    const instance = node(
+      `instance:${str(i.config.database_instance_name)}`,
+      `Lakebase instance ${str(i.config.database_instance_name)}`,
+      "database",
+    );
+    edge(
+      node(
+        address,
+        `catalog ${str(i.config.name)} (database ${str(i.config.database_name)})`,
+        "box",
+        actions.get(address),
+      ),
+      instance,
+      "registers",
+    );
   }
   for (const [address, i] of of("databricks_secret")) {
     const scope = node(`scope:${str(i.config.scope)}`, `secret scope ${str(i.config.scope)}`, "box");
@@ -50,13 +65,42 @@ export function bindingGraph(instances: Map<string, Instance>, actions: Readonly
     for (const binding of (i.config.resources ?? []) as Record<string, Record<string, unknown>>[]) {
       const name = str(binding.name);
       const { database, secret, serving_endpoint: endpoint, sql_warehouse: warehouse, job } = binding;
-      if (database) edge(app, node(`instance:${str(database.instance_name)}`, `Lakebase instance ${str(database.instance_name)}`, "database"), `${name}: database ${str(database.database_name)}`);
-      if (secret) edge(app, node(`scope:${str(secret.scope)}`, `secret scope ${str(secret.scope)}`, "box"), `${name}: ${str(secret.key)} ${str(secret.permission)}`);
-      if (endpoint) edge(app, node(`endpoint:${str(endpoint.name)}`, `serving endpoint ${str(endpoint.name)}`, "stadium"), `${name}: ${str(endpoint.permission)}`);
-      if (warehouse) edge(app, node(`warehouse:${str(warehouse.id)}`, `SQL warehouse ${str(warehouse.id)}`, "box"), `${name}: ${str(warehouse.permission)}`);
+      if (database)
+        edge(
+          app,
+          node(
+            `instance:${str(database.instance_name)}`,
+            `Lakebase instance ${str(database.instance_name)}`,
+            "database",
+          ),
+          `${name}: database ${str(database.database_name)}`,
+        );
+      if (secret)
+        edge(
+          app,
+          node(`scope:${str(secret.scope)}`, `secret scope ${str(secret.scope)}`, "box"),
+          `${name}: ${str(secret.key)} ${str(secret.permission)}`,
+        );
+      if (endpoint)
+        edge(
+          app,
+          node(`endpoint:${str(endpoint.name)}`, `serving endpoint ${str(endpoint.name)}`, "stadium"),
+          `${name}: ${str(endpoint.permission)}`,
+        );
+      if (warehouse)
+        edge(
+          app,
+          node(`warehouse:${str(warehouse.id)}`, `SQL warehouse ${str(warehouse.id)}`, "box"),
+          `${name}: ${str(warehouse.permission)}`,
+        );
       if (job) edge(app, node(`job:${str(job.id)}`, `job ${str(job.id)}`, "box"), `${name}: ${str(job.permission)}`);
     }
   }
-  lines.push("  classDef create stroke:#2da44e,stroke-width:2px", "  classDef update stroke:#bf8700,stroke-width:2px", "  classDef replace stroke:#cf222e,stroke-width:3px", "  classDef destroy stroke:#cf222e,stroke-dasharray:4");
+  lines.push(
+    "  classDef create stroke:#2da44e,stroke-width:2px",
+    "  classDef update stroke:#bf8700,stroke-width:2px",
+    "  classDef replace stroke:#cf222e,stroke-width:3px",
+    "  classDef destroy stroke:#cf222e,stroke-dasharray:4",
+  );
   return lines.join("\n");
 }

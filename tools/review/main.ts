@@ -31,15 +31,24 @@ const mask = secretMasker(secretsOf(process.env));
 async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { base: { type: "string" }, plan: { type: "string", multiple: true }, format: { type: "string", default: "md" }, out: { type: "string" } },
+    options: {
+      base: { type: "string" },
+      plan: { type: "string", multiple: true },
+      format: { type: "string", default: "md" },
+      out: { type: "string" },
+    },
     strict: true,
     allowPositionals: false,
   });
-  if (values.format !== "md" && values.format !== "json") throw new ReviewError(`--format: expected md or json, found "${values.format}"; ${USAGE}`);
+  if (values.format !== "md" && values.format !== "json")
+    throw new ReviewError(`--format: expected md or json, found "${values.format}"; ${USAGE}`);
   // Before minutes of work, not after.
   if (values.out) checkOutputDirectory(values.out);
   if (values.plan) {
-    if (values.base) throw new ReviewError(`--base and --plan: expected one of them (a plan already has its base: the state it was made against); ${USAGE}`);
+    if (values.base)
+      throw new ReviewError(
+        `--base and --plan: expected one of them (a plan already has its base: the state it was made against); ${USAGE}`,
+      );
     return output(await planMode(values.plan, values.format), values.out);
   }
   const base = values.base ?? "origin/main";
@@ -68,7 +77,10 @@ async function planMode(paths: string[], format: string): Promise<{ text: string
   const plans = await readSavedPlans(paths, REPO_ROOT, process.env);
   const maskAll = secretMasker([...secretsOf(process.env), ...planSecretValues(plans)]);
   const report = mapStrings(planReview(plans), maskAll) as PlanReport;
-  return { text: maskAll(format === "json" ? `${JSON.stringify(report, null, 2)}\n` : planMarkdown(report)), changed: report.changed };
+  return {
+    text: maskAll(format === "json" ? `${JSON.stringify(report, null, 2)}\n` : planMarkdown(report)),
+    changed: report.changed,
+  };
 }
 
 function output({ text, changed }: { text: string; changed: boolean }, out: string | undefined): number {
@@ -106,7 +118,8 @@ main(process.argv.slice(2)).then(
     if (interrupted()) return;
     process.exitCode = 1;
     // The user's mistakes (bad arguments, a missing ref or plan, a tree that does not synthesize) get one line; bugs keep their stack.
-    if (e instanceof ReviewError || (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) console.error(mask(`review: ${(e as Error).message}`));
+    if (e instanceof ReviewError || (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS"))
+      console.error(mask(`review: ${(e as Error).message}`));
     else console.error(mask((e as Error)?.stack ?? String(e)));
   },
 );

@@ -23,10 +23,22 @@ export interface Detail {
 /** Each step leaves out more, least important first; counts, banners and post-apply work always stay. */
 const STEPS: readonly { readonly detail: Detail; readonly cut?: string }[] = [
   { detail: { valueLimit: 2_000, attributeDiffs: true, graphs: true, maxRows: Infinity } },
-  { detail: { valueLimit: 100, attributeDiffs: true, graphs: true, maxRows: Infinity }, cut: "attribute values shortened to 100 characters" },
-  { detail: { valueLimit: 100, attributeDiffs: false, graphs: true, maxRows: Infinity }, cut: "attribute-level diffs left out" },
-  { detail: { valueLimit: 100, attributeDiffs: false, graphs: false, maxRows: Infinity }, cut: "resource graphs left out" },
-  { detail: { valueLimit: 100, attributeDiffs: false, graphs: false, maxRows: 20 }, cut: "change tables shortened to 20 rows per environment (stateful resources first)" },
+  {
+    detail: { valueLimit: 100, attributeDiffs: true, graphs: true, maxRows: Infinity },
+    cut: "attribute values shortened to 100 characters",
+  },
+  {
+    detail: { valueLimit: 100, attributeDiffs: false, graphs: true, maxRows: Infinity },
+    cut: "attribute-level diffs left out",
+  },
+  {
+    detail: { valueLimit: 100, attributeDiffs: false, graphs: false, maxRows: Infinity },
+    cut: "resource graphs left out",
+  },
+  {
+    detail: { valueLimit: 100, attributeDiffs: false, graphs: false, maxRows: 20 },
+    cut: "change tables shortened to 20 rows per environment (stateful resources first)",
+  },
 ];
 
 export function markdown(report: Report, limit = COMMENT_LIMIT): string {
@@ -86,7 +98,9 @@ function summary(report: Report): string {
 function section(env: EnvironmentReport, detail: Detail): string {
   const parts = [`### ${code(env.environment)}`];
   if (env.suppressions.length) {
-    const lines = env.suppressions.map((s) => `- ${code(s.rule)} on ${code(s.path)} (${escape(s.appliesTo)}): ${escape(s.reason)}`);
+    const lines = env.suppressions.map(
+      (s) => `- ${code(s.rule)} on ${code(s.path)} (${escape(s.appliesTo)}): ${escape(s.reason)}`,
+    );
     parts.push(["**Accepted guardrail findings**", ...lines].join("\n"));
   }
   if (!env.changes.length) return [...parts, "No changes."].join("\n\n");
@@ -107,21 +121,37 @@ export interface ChangeSection {
 /** The banner naming the stateful resources destroyed or replaced, with why; none when there are none. */
 export function statefulBanner(stateful: readonly ResourceChange[]): string[] {
   if (!stateful.length) return [];
-  const lines = stateful.map((c) => `> - **${c.action}** ${code(c.address)}${c.label ? ` (${code(c.label)})` : ""}: ${escape(c.reason ?? "")}`);
-  return [["> [!CAUTION]", "> **Stateful resources will be destroyed or replaced** (data, credentials or the app's identity are lost)", ...lines].join("\n")];
+  const lines = stateful.map(
+    (c) => `> - **${c.action}** ${code(c.address)}${c.label ? ` (${code(c.label)})` : ""}: ${escape(c.reason ?? "")}`,
+  );
+  return [
+    [
+      "> [!CAUTION]",
+      "> **Stateful resources will be destroyed or replaced** (data, credentials or the app's identity are lost)",
+      ...lines,
+    ].join("\n"),
+  ];
 }
 
 /** Counts, the changes (stateful first), `work` (what the apply does beyond Terraform's own), attribute diffs and the graph. */
 export function changeParts(env: ChangeSection, detail: Detail, work: string): string[] {
   const parts = [table(ACTIONS, [ACTIONS.map((action) => String(env.counts[action]))])];
   const ordered = [...env.stateful, ...env.changes.filter((c) => !env.stateful.some((s) => s.address === c.address))];
-  const rows = ordered.slice(0, detail.maxRows).map((c) => [c.action, code(c.address), c.label ? code(c.label) : "", escape(c.reason ?? "")]);
+  const rows = ordered
+    .slice(0, detail.maxRows)
+    .map((c) => [c.action, code(c.address), c.label ? code(c.label) : "", escape(c.reason ?? "")]);
   parts.push(table(["action", "resource", "name", "reason"], rows));
   if (ordered.length > rows.length) parts.push(`_…and ${ordered.length - rows.length} more changes, left out to fit._`);
   parts.push(work);
   const changed = env.changes.filter((c) => (c.action === "update" || c.action === "replace") && c.changes.length);
   if (detail.attributeDiffs && changed.length) {
-    const diffs = changed.map((c) => `**${code(c.address)}** (${c.action})\n\n${table(["attribute", "before", "after"], c.changes.map((a) => [code(a.path), value(a.before, detail), value(a.after, detail)]))}`);
+    const diffs = changed.map(
+      (c) =>
+        `**${code(c.address)}** (${c.action})\n\n${table(
+          ["attribute", "before", "after"],
+          c.changes.map((a) => [code(a.path), value(a.before, detail), value(a.after, detail)]),
+        )}`,
+    );
     parts.push(details(`Attribute changes (${changed.length} resources)`, diffs.join("\n\n")));
   }
   // The graph's labels hold neither line breaks nor backticks (binding-graph.ts), so nothing in it ends the block.
@@ -135,8 +165,14 @@ function postApply(env: EnvironmentReport): string {
   const lines = [
     `- Post-apply step (migrations, grants): ${work.runs ? "**runs**" : "does not run"}`,
     `- New migrations: ${files(work.newMigrations)}`,
-    ...(work.editedMigrations.length ? [`- **Edited migrations** (the runner refuses to apply a migration edited after it was applied): ${files(work.editedMigrations)}`] : []),
-    ...(work.removedMigrations.length ? [`- Removed migrations (already applied ones stay applied): ${files(work.removedMigrations)}`] : []),
+    ...(work.editedMigrations.length
+      ? [
+          `- **Edited migrations** (the runner refuses to apply a migration edited after it was applied): ${files(work.editedMigrations)}`,
+        ]
+      : []),
+    ...(work.removedMigrations.length
+      ? [`- Removed migrations (already applied ones stay applied): ${files(work.removedMigrations)}`]
+      : []),
     `- Grants hash: ${work.grantsChanged ? "**changes** (grants are applied again)" : "unchanged"}`,
     `- App source content hash: ${work.appSourceChanged ? "**changes**" : "unchanged"}`,
     `- Release (the app is deployed again): ${work.releaseReasons.length ? `**yes**: ${work.releaseReasons.join("; ")}` : "no"}`,
@@ -157,7 +193,9 @@ export function value(v: unknown, detail: Detail): string {
   if (v === undefined) return "—";
   if (v === SENSITIVE || v === KNOWN_AFTER_APPLY) return `_${v}_`;
   const text = typeof v === "string" ? v : JSON.stringify(v);
-  return code(text.length > detail.valueLimit ? `${text.slice(0, detail.valueLimit)}… (${text.length} characters)` : text);
+  return code(
+    text.length > detail.valueLimit ? `${text.slice(0, detail.valueLimit)}… (${text.length} characters)` : text,
+  );
 }
 
 /** A value from the configuration, shown literally as inline code that survives table cells (see `escape`). */
@@ -172,5 +210,7 @@ export function code(text: string): string {
  * literal, and addresses are full of them.
  */
 export function escape(text: string): string {
-  return text.replace(/[\r\n\u2028\u2029]/g, " ").replace(/[&<>|`*~[\]\\:@]|w(?=ww\.)/gi, (c) => `&#${c.charCodeAt(0)};`);
+  return text
+    .replace(/[\r\n\u2028\u2029]/g, " ")
+    .replace(/[&<>|`*~[\]\\:@]|w(?=ww\.)/gi, (c) => `&#${c.charCodeAt(0)};`);
 }

@@ -4,7 +4,14 @@
  */
 import { posix, relative, join } from "node:path";
 import { compareStrings } from "../../stacks/content-hash";
-import { type Action, type AttributeChange, KNOWN_AFTER_APPLY, labelOf as label, SENSITIVE, topAttribute } from "../lib/terraform-plan";
+import {
+  type Action,
+  type AttributeChange,
+  KNOWN_AFTER_APPLY,
+  labelOf as label,
+  SENSITIVE,
+  topAttribute,
+} from "../lib/terraform-plan";
 import { mapStrings } from "./map-strings";
 import { REPLACING_ATTRIBUTES } from "./replacement";
 import type { StackJson } from "./trees";
@@ -42,23 +49,43 @@ const REFERENCE = /\$\{([a-z0-9_]+\.[A-Za-z0-9_-]+(?:\["[^"\]]*"\])?)\.([a-z0-9_
  * where the configuration sets one.
  */
 export function instances(stack: StackJson | undefined, repoRelative: string): Map<string, Instance> {
-  const sensitiveVariables = Object.entries(stack?.variable ?? {}).filter(([, v]) => v.sensitive).map(([name]) => `\${var.${name}}`);
+  const sensitiveVariables = Object.entries(stack?.variable ?? {})
+    .filter(([, v]) => v.sensitive)
+    .map(([name]) => `\${var.${name}}`);
   const mask = (value: unknown, type: string, key: string): unknown => {
     if (type === "databricks_secret" && key === "string_value") return SENSITIVE;
-    return mapStrings(value, (s) => (sensitiveVariables.some((v) => s.includes(v)) ? SENSITIVE : s.startsWith(`${repoRelative}/`) ? `<repo>${s.slice(repoRelative.length)}` : s));
+    return mapStrings(value, (s) =>
+      sensitiveVariables.some((v) => s.includes(v))
+        ? SENSITIVE
+        : s.startsWith(`${repoRelative}/`)
+          ? `<repo>${s.slice(repoRelative.length)}`
+          : s,
+    );
   };
   const result = new Map<string, Instance>();
   for (const [type, byName] of Object.entries(stack?.resource ?? {})) {
     for (const [name, block] of Object.entries(byName)) {
-      const config = Object.fromEntries(Object.entries(block).filter(([key]) => !META.has(key)).map(([key, value]) => [key, mask(value, type, key)]));
+      const config = Object.fromEntries(
+        Object.entries(block)
+          .filter(([key]) => !META.has(key))
+          .map(([key, value]) => [key, mask(value, type, key)]),
+      );
       const lifecycle = (block.lifecycle ?? {}) as { replace_triggered_by?: string[] };
       const instance = { type, replaceTriggeredBy: lifecycle.replace_triggered_by ?? [] };
       const forEach = block.for_each;
       if (forEach && typeof forEach === "object" && !Array.isArray(forEach)) {
         for (const [key, value] of Object.entries(forEach)) {
-          const each = (s: string) => s.replaceAll("${each.key}", key).replace(/\$\{each\.value\.([a-z0-9_]+)\}/g, (_, attr: string) => String((value as Record<string, unknown>)[attr]));
+          const each = (s: string) =>
+            s
+              .replaceAll("${each.key}", key)
+              .replace(/\$\{each\.value\.([a-z0-9_]+)\}/g, (_, attr: string) =>
+                String((value as Record<string, unknown>)[attr]),
+              );
           const expanded = mapStrings(config, each) as Record<string, unknown>;
-          result.set(`${type}.${name}[${JSON.stringify(key)}]`, { ...instance, config: mask(expanded, type, "") as Record<string, unknown> });
+          result.set(`${type}.${name}[${JSON.stringify(key)}]`, {
+            ...instance,
+            config: mask(expanded, type, "") as Record<string, unknown>,
+          });
         }
       } else {
         result.set(`${type}.${name}`, { ...instance, config });
@@ -71,7 +98,9 @@ export function instances(stack: StackJson | undefined, repoRelative: string): M
 
 /** `path` relative to the directory Terraform runs `environment`'s stack in, as synthesized paths are written. */
 export function repoRelativeToStack(outDir: string, environment: string, root: string): string {
-  return relative(join(outDir, "stacks", environment), root).split(/[\\/]/).join(posix.sep);
+  return relative(join(outDir, "stacks", environment), root)
+    .split(/[\\/]/)
+    .join(posix.sep);
 }
 
 /** Replaces references to literal (primitive, reference-free) arguments with their values, until none is left. */
@@ -82,7 +111,9 @@ function resolveReferences(all: Map<string, Instance>): void {
       const config = mapStrings(instance.config, (s) =>
         s.replace(REFERENCE, (whole, target: string, attr: string) => {
           const value = all.get(target)?.config[attr];
-          return ["string", "number", "boolean"].includes(typeof value) && !String(value).includes("${") ? String(value) : whole;
+          return ["string", "number", "boolean"].includes(typeof value) && !String(value).includes("${")
+            ? String(value)
+            : whole;
         }),
       ) as Record<string, unknown>;
       if (JSON.stringify(config) !== JSON.stringify(instance.config)) {
@@ -96,7 +127,8 @@ function resolveReferences(all: Map<string, Instance>): void {
 /** Leaf values by path: `a.b`, `a[0].c`. */
 function flatten(value: unknown, path = "", out = new Map<string, unknown>()): Map<string, unknown> {
   if (Array.isArray(value)) value.forEach((v, i) => flatten(v, `${path}[${i}]`, out));
-  else if (value && typeof value === "object") for (const [k, v] of Object.entries(value)) flatten(v, path ? `${path}.${k}` : k, out);
+  else if (value && typeof value === "object")
+    for (const [k, v] of Object.entries(value)) flatten(v, path ? `${path}.${k}` : k, out);
   else if (value !== undefined && value !== null) out.set(path, value);
   return out;
 }
@@ -120,8 +152,23 @@ export function offlinePlan(base: Map<string, Instance>, head: Map<string, Insta
   for (const address of new Set([...base.keys(), ...head.keys()])) {
     const before = base.get(address);
     const after = head.get(address);
-    if (!before) changes.set(address, { address, type: after!.type, label: label(after!.config), action: "create", changes: attributeChanges({}, after!.config) });
-    else if (!after) changes.set(address, { address, type: before.type, label: label(before.config), action: "destroy", reason: "removed from the configuration", changes: [] });
+    if (!before)
+      changes.set(address, {
+        address,
+        type: after!.type,
+        label: label(after!.config),
+        action: "create",
+        changes: attributeChanges({}, after!.config),
+      });
+    else if (!after)
+      changes.set(address, {
+        address,
+        type: before.type,
+        label: label(before.config),
+        action: "destroy",
+        reason: "removed from the configuration",
+        changes: [],
+      });
   }
   // Replacements propagate through references and triggers: repeat until nothing new is planned.
   for (let changed = true; changed; ) {
@@ -130,15 +177,26 @@ export function offlinePlan(base: Map<string, Instance>, head: Map<string, Insta
       const before = base.get(address);
       if (!before) continue;
       const planned = new Set([...changes.values()].filter((c) => c.action !== "destroy").map((c) => c.address));
-      const unknown = (s: string) => s.replace(REFERENCE, (whole, target: string) => (planned.has(target) && changes.get(target)!.action !== "update" ? KNOWN_AFTER_APPLY : whole));
+      const unknown = (s: string) =>
+        s.replace(REFERENCE, (whole, target: string) =>
+          planned.has(target) && changes.get(target)!.action !== "update" ? KNOWN_AFTER_APPLY : whole,
+        );
       const diff = attributeChanges(before.config, mapStrings(after.config, unknown) as Record<string, unknown>);
-      const forcing = [...new Set(diff.map((c) => c.path).filter((path) => REPLACING_ATTRIBUTES[after.type]?.includes(topAttribute(path))))];
+      const forcing = [
+        ...new Set(
+          diff.map((c) => c.path).filter((path) => REPLACING_ATTRIBUTES[after.type]?.includes(topAttribute(path))),
+        ),
+      ];
       const trigger = after.replaceTriggeredBy.find((t) => planned.has(t));
       const common = { address, type: after.type, label: label(after.config), changes: diff };
       const next: ResourceChange | undefined = trigger
         ? { ...common, action: "replace", reason: triggerReason(changes.get(trigger)!) }
         : forcing.length
-          ? { ...common, action: "replace", reason: `${forceReplacement(forcing)} (${after.type === "terraform_data" ? "terraform_data triggers_replace" : "provider: RequiresReplace/ForceNew"})` }
+          ? {
+              ...common,
+              action: "replace",
+              reason: `${forceReplacement(forcing)} (${after.type === "terraform_data" ? "terraform_data triggers_replace" : "provider: RequiresReplace/ForceNew"})`,
+            }
           : diff.length
             ? { ...common, action: "update" }
             : undefined;
@@ -153,7 +211,9 @@ export function offlinePlan(base: Map<string, Instance>, head: Map<string, Insta
 
 /** "name changes force replacement (replace_triggered_by terraform_data.x)": the trigger's changed inputs. */
 function triggerReason(trigger: ResourceChange): string {
-  const inputs = [...new Set(trigger.changes.map((c) => topAttribute(c.path.replace(/^(input|triggers_replace)\./, ""))))];
+  const inputs = [
+    ...new Set(trigger.changes.map((c) => topAttribute(c.path.replace(/^(input|triggers_replace)\./, "")))),
+  ];
   return `${inputs.length ? forceReplacement(inputs) : `its ${trigger.action} forces replacement`} (replace_triggered_by ${trigger.address})`;
 }
 

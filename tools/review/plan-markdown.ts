@@ -4,7 +4,19 @@
  * with what only a real plan knows: Terraform's reasons, changes made outside Terraform, unknown values.
  */
 import { STEP_WORK } from "../lib/deploy-steps";
-import { changeParts, code, COMMENT_LIMIT, cutNote, type Detail, escape, fit, REVIEW_MARKER, statefulBanner, table, value } from "./markdown";
+import {
+  changeParts,
+  code,
+  COMMENT_LIMIT,
+  cutNote,
+  type Detail,
+  escape,
+  fit,
+  REVIEW_MARKER,
+  statefulBanner,
+  table,
+  value,
+} from "./markdown";
 import { ACTIONS } from "./offline-plan";
 import type { OutOfBandChange, PlanEnvironmentReport, PlanReport } from "./plan-report";
 
@@ -37,9 +49,14 @@ function summary(report: PlanReport): string {
 
 function section(env: PlanEnvironmentReport, detail: Detail): string {
   const parts = [`### ${code(env.environment)}`];
-  if (env.errored) parts.push(`> [!WARNING]\n> **Planning failed part-way** (${code(env.file)}): this plan is incomplete and cannot be applied.`);
+  if (env.errored)
+    parts.push(
+      `> [!WARNING]\n> **Planning failed part-way** (${code(env.file)}): this plan is incomplete and cannot be applied.`,
+    );
   if (env.emptyState && env.changes.length) {
-    parts.push("> [!WARNING]\n> **The state holds no resources**: everything is created. Expected for a new environment; otherwise the plan was made without the environment's state.");
+    parts.push(
+      "> [!WARNING]\n> **The state holds no resources**: everything is created. Expected for a new environment; otherwise the plan was made without the environment's state.",
+    );
   }
   parts.push(...statefulBanner(env.stateful), outOfBand(env.outOfBand, detail));
   if (!env.changes.length) return [...parts, "No changes."].join("\n\n");
@@ -62,7 +79,8 @@ function outOfBand(changes: readonly OutOfBandChange[], detail: Detail): string 
 function steps(env: PlanEnvironmentReport): string {
   if (!env.steps.length) return "**Post-apply and release work:** none in this plan.";
   const lines = env.steps.map((s) => {
-    const what = s.step === "release" ? "the app is **redeployed**" : "the runner applies pending migrations and sets the grants";
+    const what =
+      s.step === "release" ? "the app is **redeployed**" : "the runner applies pending migrations and sets the grants";
     return s.runs
       ? `- ${STEP_WORK[s.step]}: **runs**, so ${what}: ${s.reasons.map(escape).join("; ")}`
       : `- ${STEP_WORK[s.step]}: does not run`;

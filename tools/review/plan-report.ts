@@ -80,10 +80,22 @@ function environmentReport({ environment, file, plan }: SavedPlan): PlanEnvironm
   const changes = all.flatMap((c): ResourceChange[] => {
     const action = actionOf(c.change.actions);
     if (!action) return [];
-    const reason = action === "replace" ? replacementReason(c, all) : action === "destroy" ? destroyReason(c) : undefined;
-    return [{ address: c.address, type: c.type, label: label(c), action, ...(reason && { reason }), changes: attributeChanges(c.change, configured(c.address)) }];
+    const reason =
+      action === "replace" ? replacementReason(c, all) : action === "destroy" ? destroyReason(c) : undefined;
+    return [
+      {
+        address: c.address,
+        type: c.type,
+        label: label(c),
+        action,
+        ...(reason && { reason }),
+        changes: attributeChanges(c.change, configured(c.address)),
+      },
+    ];
   });
-  const counts = Object.fromEntries(ACTIONS.map((action) => [action, changes.filter((c) => c.action === action).length])) as Record<Action, number>;
+  const counts = Object.fromEntries(
+    ACTIONS.map((action) => [action, changes.filter((c) => c.action === action).length]),
+  ) as Record<Action, number>;
   const outOfBand = (plan.resource_drift ?? []).flatMap((d): OutOfBandChange[] => {
     const action = actionOf(d.change.actions);
     if (action === "destroy") return [{ address: d.address, label: label(d), kind: "deleted", changes: [] }];
@@ -97,7 +109,16 @@ function environmentReport({ environment, file, plan }: SavedPlan): PlanEnvironm
     const runs = action === "create" || action === "replace";
     return [{ step, address: c.address, runs, reasons: runs ? stepReasons(c) : [] }];
   });
-  const instances = new Map(all.map((c): [string, Instance] => [c.address, { type: c.type, config: (c.change.after ?? c.change.before ?? {}) as Record<string, unknown>, replaceTriggeredBy: [] }]));
+  const instances = new Map(
+    all.map((c): [string, Instance] => [
+      c.address,
+      {
+        type: c.type,
+        config: (c.change.after ?? c.change.before ?? {}) as Record<string, unknown>,
+        replaceTriggeredBy: [],
+      },
+    ]),
+  );
   return {
     environment,
     file,

@@ -34,13 +34,16 @@ export interface Side {
 function postApplyStep(instances: Map<string, Instance>): { address: string; grantsHash: unknown } | undefined {
   for (const [address, instance] of instances) {
     const triggers = instance.config.triggers_replace as Record<string, unknown> | undefined;
-    if (instance.type === "terraform_data" && triggers?.grants_sha256) return { address, grantsHash: triggers.grants_sha256 };
+    if (instance.type === "terraform_data" && triggers?.grants_sha256)
+      return { address, grantsHash: triggers.grants_sha256 };
   }
   return undefined;
 }
 
 /** The release step: the `terraform_data` whose replacement triggers include the source hash. */
-function releaseStep(instances: Map<string, Instance>): { address: string; triggers: Record<string, unknown> } | undefined {
+function releaseStep(
+  instances: Map<string, Instance>,
+): { address: string; triggers: Record<string, unknown> } | undefined {
   for (const [address, instance] of instances) {
     const triggers = instance.config.triggers_replace as Record<string, unknown> | undefined;
     if (instance.type === "terraform_data" && triggers?.source_sha256) return { address, triggers };
@@ -51,7 +54,8 @@ function releaseStep(instances: Map<string, Instance>): { address: string; trigg
 /** Why the release step runs, from what changed in its triggers. */
 function releaseReasons(base: Side, head: Side, plan: readonly ResourceChange[]): string[] {
   const after = releaseStep(head.instances);
-  if (!after || !plan.some((c) => c.address === after.address && (c.action === "create" || c.action === "replace"))) return [];
+  if (!after || !plan.some((c) => c.address === after.address && (c.action === "create" || c.action === "replace")))
+    return [];
   const before = releaseStep(base.instances)?.triggers;
   if (!before) return ["first release of this environment"];
   const differs = (key: string) => JSON.stringify(before[key]) !== JSON.stringify(after.triggers[key]);
@@ -61,7 +65,8 @@ function releaseReasons(base: Side, head: Side, plan: readonly ResourceChange[])
     ...(differs("app_sp_client_id") ? ["the app is re-created"] : []),
   ];
   // runs_sha256 covers the source too; anything else in it is the app's bindings, settings or migrations.
-  if (differs("runs_sha256") && !differs("source_sha256")) reasons.push("its bindings, settings or the migrations its code expects changed");
+  if (differs("runs_sha256") && !differs("source_sha256"))
+    reasons.push("its bindings, settings or the migrations its code expects changed");
   return reasons;
 }
 
@@ -73,7 +78,9 @@ function appSourceHash(root: string): string | undefined {
 /** Migration file names with their checksums; none when the environment is absent from the tree. */
 function migrations(side: Side): Map<string, string> {
   if (side.instances.size === 0) return new Map();
-  return new Map(migrationFiles(join(side.root, relative(REPO_ROOT, MIGRATIONS_DIR))).map((file) => [file.name, file.checksum]));
+  return new Map(
+    migrationFiles(join(side.root, relative(REPO_ROOT, MIGRATIONS_DIR))).map((file) => [file.name, file.checksum]),
+  );
 }
 
 export function postApplyWork(base: Side, head: Side, plan: readonly ResourceChange[]): PostApplyWork {
@@ -87,7 +94,8 @@ export function postApplyWork(base: Side, head: Side, plan: readonly ResourceCha
     editedMigrations: [...after.keys()].filter((name) => before.has(name) && before.get(name) !== after.get(name)),
     removedMigrations: headHasStack ? [...before.keys()].filter((name) => !after.has(name)) : [],
     grantsChanged: headHasStack && postApplyStep(base.instances)?.grantsHash !== step?.grantsHash,
-    appSourceChanged: headHasStack && (base.instances.size === 0 || appSourceHash(base.root) !== appSourceHash(head.root)),
+    appSourceChanged:
+      headHasStack && (base.instances.size === 0 || appSourceHash(base.root) !== appSourceHash(head.root)),
     releaseReasons: releaseReasons(base, head, plan),
   };
 }

@@ -15,7 +15,15 @@ export const REPLACING_ATTRIBUTES: Readonly<Record<string, readonly string[]>> =
   databricks_secret: ["scope", "key", "string_value"],
   databricks_secret_acl: ["scope", "principal", "permission"],
   // The object field (exactly one is set) is ForceNew; access_control updates in place.
-  databricks_permissions: ["app_name", "database_instance_name", "serving_endpoint_id", "directory_path", "directory_id", "workspace_file_path", "workspace_file_id"],
+  databricks_permissions: [
+    "app_name",
+    "database_instance_name",
+    "serving_endpoint_id",
+    "directory_path",
+    "directory_id",
+    "workspace_file_path",
+    "workspace_file_id",
+  ],
   databricks_workspace_file: ["path"],
   databricks_directory: ["path"],
   databricks_model_serving: ["name", "route_optimized"],

@@ -29,10 +29,15 @@ export interface Report {
 
 export function review(base: SynthesizedTree, head: SynthesizedTree, names: { base: string; head: string }): Report {
   const environments = [...new Set([...base.stacks.keys(), ...head.stacks.keys()])].sort().map((environment) => {
-    const side = (tree: SynthesizedTree) => ({ root: tree.root, instances: instances(tree.stacks.get(environment), repoRelativeToStack(tree.outDir, environment, tree.root)) });
+    const side = (tree: SynthesizedTree) => ({
+      root: tree.root,
+      instances: instances(tree.stacks.get(environment), repoRelativeToStack(tree.outDir, environment, tree.root)),
+    });
     const [before, after] = [side(base), side(head)];
     const changes = offlinePlan(before.instances, after.instances);
-    const counts = Object.fromEntries(ACTIONS.map((action) => [action, changes.filter((c) => c.action === action).length])) as Record<Action, number>;
+    const counts = Object.fromEntries(
+      ACTIONS.map((action) => [action, changes.filter((c) => c.action === action).length]),
+    ) as Record<Action, number>;
     const shown = after.instances.size ? after.instances : before.instances;
     return {
       environment,

@@ -32,7 +32,8 @@ export class ReviewError extends Error {}
 
 function git(cwd: string, args: string[]): string {
   const result = spawnSync("git", args, { cwd, encoding: "utf8" });
-  if (result.status !== 0) throw new ReviewError(`git ${args.join(" ")}: ${oneLine(result.stderr) || `exit ${result.status}`}`);
+  if (result.status !== 0)
+    throw new ReviewError(`git ${args.join(" ")}: ${oneLine(result.stderr) || `exit ${result.status}`}`);
   return result.stdout.trim();
 }
 
@@ -46,7 +47,11 @@ export function workingTreeRoot(cwd: string): string {
  * interruption) removes. `STACK_ENVIRONMENTS_DIR`, when set to a directory inside `headRoot`, points at the
  * same relative directory in this tree.
  */
-export async function synthesize(root: string, headRoot: string, env: NodeJS.ProcessEnv = process.env): Promise<SynthesizedTree> {
+export async function synthesize(
+  root: string,
+  headRoot: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<SynthesizedTree> {
   const outDir = mkdtempSync(join(tmpdir(), "review-synth-"));
   const dispose = cleanup(() => rmSync(outDir, { recursive: true, force: true }));
   const environments = env.STACK_ENVIRONMENTS_DIR && relative(headRoot, resolve(env.STACK_ENVIRONMENTS_DIR));
@@ -60,11 +65,15 @@ export async function synthesize(root: string, headRoot: string, env: NodeJS.Pro
   });
   if (result.status !== 0) {
     dispose();
-    throw new ReviewError(`synthesizing ${root} failed: ${oneLine(result.stderr) || oneLine(result.error?.message) || `exit ${result.status}`}`);
+    throw new ReviewError(
+      `synthesizing ${root} failed: ${oneLine(result.stderr) || oneLine(result.error?.message) || `exit ${result.status}`}`,
+    );
   }
   const stacksDir = join(outDir, "stacks");
   const names = existsSync(stacksDir) ? readdirSync(stacksDir) : [];
-  const stacks = new Map(names.map((name) => [name, JSON.parse(readFileSync(join(stacksDir, name, "cdk.tf.json"), "utf8")) as StackJson]));
+  const stacks = new Map(
+    names.map((name) => [name, JSON.parse(readFileSync(join(stacksDir, name, "cdk.tf.json"), "utf8")) as StackJson]),
+  );
   return { root, outDir, stacks, dispose };
 }
 
@@ -75,7 +84,9 @@ export async function synthesize(root: string, headRoot: string, env: NodeJS.Pro
  */
 export async function withBaseTree<T>(headRoot: string, ref: string, fn: (root: string) => Promise<T>): Promise<T> {
   if (spawnSync("git", ["rev-parse", "--verify", "--quiet", `${ref}^{commit}`], { cwd: headRoot }).status !== 0) {
-    throw new ReviewError(`base ref "${ref}" is not a commit here (fetch it first, e.g. git fetch origin main; or pass --base <ref>)`);
+    throw new ReviewError(
+      `base ref "${ref}" is not a commit here (fetch it first, e.g. git fetch origin main; or pass --base <ref>)`,
+    );
   }
   const dir = mkdtempSync(join(tmpdir(), "review-base-"));
   const root = join(dir, "tree");
@@ -88,7 +99,8 @@ export async function withBaseTree<T>(headRoot: string, ref: string, fn: (root: 
   try {
     const args = ["worktree", "add", "--detach", "--quiet", root, ref];
     const added = await run("git", args, { cwd: headRoot });
-    if (added.status !== 0) throw new ReviewError(`git ${args.join(" ")}: ${oneLine(added.stderr) || `exit ${added.status}`}`);
+    if (added.status !== 0)
+      throw new ReviewError(`git ${args.join(" ")}: ${oneLine(added.stderr) || `exit ${added.status}`}`);
     symlinkSync(join(headRoot, "node_modules"), join(root, "node_modules"), "dir");
     return await fn(root);
   } finally {

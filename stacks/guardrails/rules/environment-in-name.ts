@@ -18,13 +18,15 @@ const NAME_ATTRIBUTE: Readonly<Record<string, string>> = {
  */
 export const EnvironmentInName: NagRule = {
   id: "DBX-EnvironmentInName",
-  message: "names of apps, instances, catalogs, secret scopes and source directories must contain the environment name as a word",
+  message:
+    "names of apps, instances, catalogs, secret scopes and source directories must contain the environment name as a word",
   check: ({ type, attributes }, environment) => {
     const attribute = NAME_ATTRIBUTE[type];
     if (!attribute) return NagRuleCompliance.NOT_APPLICABLE;
     const value = attributes[attribute];
     const text = typeof value === "string" ? literalText(value) : undefined;
-    if (text === undefined) return [`${attribute}=${JSON.stringify(value)} (a Terraform expression: cannot be checked)`];
+    if (text === undefined)
+      return [`${attribute}=${JSON.stringify(value)} (a Terraform expression: cannot be checked)`];
     // Separators differ by namespace (catalogs take `_`, apps `-`, paths `/`): compare word sequences.
     const words = (s: string) => `-${s.toLowerCase().replace(/[^a-z0-9]+/g, "-")}-`;
     return words(text).includes(words(environment.name)) ? NagRuleCompliance.COMPLIANT : [`${attribute}=${text}`];

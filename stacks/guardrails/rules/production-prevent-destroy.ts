@@ -5,7 +5,8 @@ const STATEFUL_TYPES = new Set(["databricks_database_instance", "databricks_data
 /** In production, Lakebase instances and database catalogs (the data) have `lifecycle.prevent_destroy`. */
 export const ProductionPreventDestroy: NagRule = {
   id: "DBX-ProductionPreventDestroy",
-  message: "production Lakebase instances and catalogs must set lifecycle.prevent_destroy, or one plan can delete the data",
+  message:
+    "production Lakebase instances and catalogs must set lifecycle.prevent_destroy, or one plan can delete the data",
   check: ({ type, attributes }, environment) => {
     if (!environment.production || !STATEFUL_TYPES.has(type)) return NagRuleCompliance.NOT_APPLICABLE;
     const lifecycle = attributes.lifecycle as { prevent_destroy?: unknown } | undefined;

@@ -11,10 +11,13 @@ interface AppResource {
  */
 export const ServingEndpointLeastPrivilege: NagRule = {
   id: "DBX-ServingEndpointLeastPrivilege",
-  message: "serving endpoint bindings should be CAN_QUERY (or CAN_VIEW); give CAN_MANAGE a reason in the environment YAML",
+  message:
+    "serving endpoint bindings should be CAN_QUERY (or CAN_VIEW); give CAN_MANAGE a reason in the environment YAML",
   check: ({ type, attributes }) => {
     if (type !== "databricks_app") return NagRuleCompliance.NOT_APPLICABLE;
-    const managed = ((attributes.resources ?? []) as AppResource[]).filter((r) => r.serving_endpoint?.permission === "CAN_MANAGE");
+    const managed = ((attributes.resources ?? []) as AppResource[]).filter(
+      (r) => r.serving_endpoint?.permission === "CAN_MANAGE",
+    );
     return managed.length ? managed.map((r) => r.name) : NagRuleCompliance.COMPLIANT;
   },
 };

@@ -13,7 +13,9 @@ test("rule ids are unique and stable in shape", () => {
 });
 
 test("every stack gets the pack: a violation is reported as `rule id: construct path: message`", () => {
-  const { violations } = synthStack(environment({ servingEndpoints: [{ resourceName: "llm", name: "llm-endpoint", permission: "CAN_MANAGE" }] }));
+  const { violations } = synthStack(
+    environment({ servingEndpoints: [{ resourceName: "llm", name: "llm-endpoint", permission: "CAN_MANAGE" }] }),
+  );
   assert.equal(violations.length, 1);
   assert.match(violations[0], /^DBX-ServingEndpointLeastPrivilege: test\/app\/Resource: .+ \(found: llm\)$/);
 });
@@ -30,7 +32,11 @@ test("a suppression excuses only the finding it names, for its rule only", () =>
     (stack) => {
       const app = (stack.node.findChild("app") as DatabricksApp).resource;
       addNagSuppression(app, { id: ServingEndpointLeastPrivilege.id, appliesTo: "tuner", reason: "tested" });
-      addNagSuppression(app, { id: EnvironmentInName.id, appliesTo: "llm", reason: "names a finding of the other rule" });
+      addNagSuppression(app, {
+        id: EnvironmentInName.id,
+        appliesTo: "llm",
+        reason: "names a finding of the other rule",
+      });
     },
   );
   assert.deepEqual(violations, [
@@ -42,7 +48,10 @@ test("a suppression excuses only the finding it names, for its rule only", () =>
 test("a suppression needs a reason", () => {
   synthStack(environment(), (stack) => {
     const app = (stack.node.findChild("app") as DatabricksApp).resource;
-    assert.throws(() => addNagSuppression(app, { id: ServingEndpointLeastPrivilege.id, appliesTo: "llm", reason: " " }), /expected a reason, found " "/);
+    assert.throws(
+      () => addNagSuppression(app, { id: ServingEndpointLeastPrivilege.id, appliesTo: "llm", reason: " " }),
+      /expected a reason, found " "/,
+    );
   });
 });
 

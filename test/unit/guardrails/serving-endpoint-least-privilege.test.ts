@@ -6,26 +6,57 @@ import { environment, synthStack } from "../../support/synth";
 
 const DEV = { name: "dev", production: false, file: "environments/dev.yaml" };
 const app = (...resources: object[]) => ({ type: "databricks_app", attributes: { name: "notes-dev", resources } });
-const endpoint = (name: string, permission: string) => ({ name, serving_endpoint: { name: `${name}-endpoint`, permission } });
+const endpoint = (name: string, permission: string) => ({
+  name,
+  serving_endpoint: { name: `${name}-endpoint`, permission },
+});
 
 test("compliant: query or view bindings, or no bindings at all", () => {
-  assert.equal(ServingEndpointLeastPrivilege.check(app(endpoint("llm", "CAN_QUERY"), endpoint("docs", "CAN_VIEW")), DEV), NagRuleCompliance.COMPLIANT);
-  assert.equal(ServingEndpointLeastPrivilege.check({ type: "databricks_app", attributes: { name: "notes-dev" } }, DEV), NagRuleCompliance.COMPLIANT);
+  assert.equal(
+    ServingEndpointLeastPrivilege.check(app(endpoint("llm", "CAN_QUERY"), endpoint("docs", "CAN_VIEW")), DEV),
+    NagRuleCompliance.COMPLIANT,
+  );
+  assert.equal(
+    ServingEndpointLeastPrivilege.check({ type: "databricks_app", attributes: { name: "notes-dev" } }, DEV),
+    NagRuleCompliance.COMPLIANT,
+  );
 });
 
 test("non-compliant: one finding per CAN_MANAGE binding, by resource key", () => {
   const other = { name: "warehouse", sql_warehouse: { id: "1", permission: "CAN_MANAGE" } };
-  assert.deepEqual(ServingEndpointLeastPrivilege.check(app(endpoint("llm", "CAN_MANAGE"), other, endpoint("tuner", "CAN_MANAGE")), DEV), ["llm", "tuner"]);
+  assert.deepEqual(
+    ServingEndpointLeastPrivilege.check(
+      app(endpoint("llm", "CAN_MANAGE"), other, endpoint("tuner", "CAN_MANAGE")),
+      DEV,
+    ),
+    ["llm", "tuner"],
+  );
 });
 
 test("not applicable: other resource types", () => {
-  assert.equal(ServingEndpointLeastPrivilege.check({ type: "databricks_permissions", attributes: {} }, DEV), NagRuleCompliance.NOT_APPLICABLE);
+  assert.equal(
+    ServingEndpointLeastPrivilege.check({ type: "databricks_permissions", attributes: {} }, DEV),
+    NagRuleCompliance.NOT_APPLICABLE,
+  );
 });
 
 test("in a stack: CAN_MANAGE without a reason stops synthesis; a reason suppresses that binding only", () => {
-  const manage = (resourceName: string, reason?: string) => ({ resourceName, name: `${resourceName}-endpoint`, permission: "CAN_MANAGE", reason });
-  assert.deepEqual(synthStack(environment({ servingEndpoints: [manage("tuner", "adjusts traffic between model versions")] })).violations, []);
+  const manage = (resourceName: string, reason?: string) => ({
+    resourceName,
+    name: `${resourceName}-endpoint`,
+    permission: "CAN_MANAGE",
+    reason,
+  });
+  assert.deepEqual(
+    synthStack(environment({ servingEndpoints: [manage("tuner", "adjusts traffic between model versions")] }))
+      .violations,
+    [],
+  );
 
-  const { violations } = synthStack(environment({ servingEndpoints: [manage("tuner", "adjusts traffic between model versions"), manage("llm")] }));
-  assert.deepEqual(violations, [`DBX-ServingEndpointLeastPrivilege: test/app/Resource: ${ServingEndpointLeastPrivilege.message} (found: llm)`]);
+  const { violations } = synthStack(
+    environment({ servingEndpoints: [manage("tuner", "adjusts traffic between model versions"), manage("llm")] }),
+  );
+  assert.deepEqual(violations, [
+    `DBX-ServingEndpointLeastPrivilege: test/app/Resource: ${ServingEndpointLeastPrivilege.message} (found: llm)`,
+  ]);
 });
