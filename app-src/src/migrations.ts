@@ -3,7 +3,7 @@
  *
  * The app ships its migrations (`migrations/NNNN_description.sql`); the runner (tools/post-apply/) applies
  * them as the deployer before the new code is deployed and records one row per applied file in
- * MIGRATIONS_TABLE (tools/post-apply/migration-history.ts), in a schema of its own. The app only reads
+ * MIGRATIONS_TABLE (tools/lib/lakebase/migration-history.ts), in a schema of its own. The app only reads
  * that table, in /ready, which needs USAGE on that schema and SELECT on the table.
  */
 import { readdirSync } from "node:fs";
@@ -19,7 +19,7 @@ export const MIGRATIONS_TABLE = {
 /** The schema every migration and query of the app uses. */
 export const APP_SCHEMA = "app";
 
-/** The runner's naming rule (tools/post-apply/migration-files.ts), so both count the same files. */
+/** The runner's naming rule (MIGRATION_NAME in tools/lib/migration-folder.ts), so both count the same files. */
 export const MIGRATION_FILE = /^(\d{4})_[A-Za-z0-9][A-Za-z0-9_-]*\.sql$/;
 
 export interface ShippedMigration {

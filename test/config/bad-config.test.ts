@@ -12,7 +12,7 @@ import { ConfigError, type ConfigProblem, formatProblem } from "../../stacks/con
 import { parseDocument } from "yaml";
 import { Token } from "../../stacks/cdktf";
 import { deepMerge, environmentsDir, loadEnvironments } from "../../stacks/config/load-environments";
-import { HISTORY_SCHEMA } from "../../tools/post-apply/migration-history";
+import { HISTORY_SCHEMA } from "../../tools/lib/lakebase/migration-history";
 import { environment } from "../support/synth";
 
 const REAL = environmentsDir({});
@@ -387,7 +387,7 @@ suite("unknown and missing keys", () => {
         file: "dev.yaml",
         field: "backend.reason",
         line: devLines + 3,
-        message: /expected at least 1 character\(s\), found "  "/,
+        message: /expected at least 1 character\(s\), found " {2}"/,
       },
     ));
   test("a secret values section is not accepted: values never live in YAML", () =>
@@ -586,7 +586,7 @@ suite("fields held to the platform's pattern (template syntax cannot get in)", (
       {
         file: "common.yaml",
         field: "servingEndpoints[0].reason",
-        message: /^expected a reason \(some text\), found "  "$/,
+        message: /^expected a reason \(some text\), found " {2}"$/,
       },
     ));
 });

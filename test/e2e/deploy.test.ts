@@ -15,9 +15,9 @@ import { join } from "node:path";
 import { parseDocument } from "yaml";
 import { environmentNames, environmentsDir, loadEnvironments } from "../../stacks/config/load-environments";
 import type { EnvironmentConfig } from "../../stacks/config/schema";
-import { startDeployWorld, type DeployWorld } from "../support/deploy-world";
-import type { Emulator } from "../support/emulator";
-import { copyProject, outputOf, secretValues, type ProjectCopy } from "../support/project";
+import { startDeployWorld, type DeployWorld } from "../../tools/lib/local/deploy-world";
+import type { Emulator } from "../../tools/lib/local/emulator";
+import { copyProject, outputOf, secretValues, type ProjectCopy } from "../../tools/lib/local/project";
 import { providerUnavailable } from "../support/terraform";
 
 const environments = loadEnvironments({ only: environmentNames(environmentsDir()) });

@@ -19,8 +19,8 @@ import { REPO_ROOT } from "../../stacks/repo-paths";
 import type { EnvironmentResult } from "../../tools/drift/check-environment";
 import type { Finding } from "../../tools/drift/findings";
 import type { DriftReport } from "../../tools/drift/report";
-import { type EmulatedProject, startEmulatedProject } from "../support/emulated-project";
-import { outputOf } from "../support/project";
+import { type EmulatedProject, startEmulatedProject } from "../../tools/lib/local/emulated-project";
+import { outputOf } from "../../tools/lib/local/project";
 import { providerUnavailable } from "../support/terraform";
 
 // Where the bootstrap could not get the provider, CI still runs this tier; these tests then skip, saying why.

@@ -12,8 +12,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseDocument } from "yaml";
 import { environmentNames, environmentsDir, loadEnvironments } from "../../stacks/config/load-environments";
-import { startDeployWorld, type DeployWorld } from "../support/deploy-world";
-import { outputOf } from "../support/project";
+import { startDeployWorld, type DeployWorld } from "../../tools/lib/local/deploy-world";
+import { outputOf } from "../../tools/lib/local/project";
 import { providerUnavailable } from "../support/terraform";
 
 const environments = loadEnvironments({ only: environmentNames(environmentsDir()) });

@@ -16,8 +16,8 @@ import { AppStack } from "../../stacks/app-stack";
 import { loadEnvironments } from "../../stacks/config/load-environments";
 import type { EnvironmentConfig } from "../../stacks/config/schema";
 import { errorAnnotations } from "../../stacks/guardrails/nag-pack";
-import { identityTypeOf } from "../../tools/post-apply/roles";
-import { startEmulator } from "../support/emulator";
+import { identityTypeOf } from "../../tools/lib/workspace";
+import { startEmulator } from "../../tools/lib/local/emulator";
 import { FIXTURE_SOURCE_DIR, TEMPLATE_PAYLOADS } from "../support/synth";
 import { providerUnavailable, terraform } from "../support/terraform";
 

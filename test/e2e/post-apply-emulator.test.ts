@@ -8,9 +8,11 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import pg from "pg";
 import { loadEnvironments } from "../../stacks/config/load-environments";
-import { migrationFiles } from "../../stacks/post-apply/migrations";
-import { deployThroughEmulator, runToolAgainst, startEmulator, type Emulator } from "../support/emulator";
-import type { PostgresAccess } from "../support/postgres";
+import { MIGRATIONS_DIR } from "../../stacks/repo-paths";
+import { migrationFiles } from "../../tools/lib/migration-folder";
+import { deployThroughEmulator, type Emulator, startEmulator } from "../../tools/lib/local/emulator";
+import { runToolAgainst } from "../support/emulator";
+import type { PostgresAccess } from "../../tools/lib/local/postgres";
 
 const [dev] = loadEnvironments({ only: ["dev"] });
 let emulator: Emulator;
@@ -49,7 +51,7 @@ async function asAppRole<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
 test("npm run migrate -- dev applies every migration and grants the app role, through the emulator", () => {
   const { status, output } = runner(["dev"]);
   assert.equal(status, 0, output);
-  const files = migrationFiles();
+  const files = migrationFiles(MIGRATIONS_DIR);
   assert.ok(files.length > 0);
   for (const { name } of files) assert.ok(output.includes(name), `${name} not reported:\n${output}`);
 });

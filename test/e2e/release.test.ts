@@ -10,7 +10,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { appSourceFiles, appSourceSha256 } from "../../stacks/source/app-source-files";
 import { MANIFEST_FILE } from "../../tools/post-apply/source-sync";
-import { runToolAgainst, startEmulator, type Emulator } from "../support/emulator";
+import { type Emulator, startEmulator } from "../../tools/lib/local/emulator";
+import { runToolAgainst } from "../support/emulator";
 import { FIXTURE_SOURCE_DIR } from "../support/synth";
 
 let emulator: Emulator;

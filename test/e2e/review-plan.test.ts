@@ -14,9 +14,9 @@ import { loadEnvironments } from "../../stacks/config/load-environments";
 import { REPO_ROOT } from "../../stacks/repo-paths";
 import type { EnvironmentConfig } from "../../stacks/config/schema";
 import type { PlanEnvironmentReport, PlanReport } from "../../tools/review/plan-report";
-import { type EmulatedProject, startEmulatedProject } from "../support/emulated-project";
+import { type EmulatedProject, startEmulatedProject } from "../../tools/lib/local/emulated-project";
 import { parseMermaidBlocks, renderGfm, tableHeaders, tableRows } from "../support/markdown-checks";
-import { outputOf } from "../support/project";
+import { outputOf } from "../../tools/lib/local/project";
 import { providerUnavailable } from "../support/terraform";
 
 // Where the bootstrap could not get the provider, CI still runs this tier; these tests then skip, saying why.

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startApp, type RunningApp } from "../../app-src/src/app";
 import { jsonLogger } from "../../app-src/src/log";
-import { startPostgres, type TestPostgres } from "../support/postgres";
+import { startPostgres, type TestPostgres } from "../../tools/lib/local/postgres";
 import {
   APP_CLIENT_ID,
   APP_MIGRATIONS,

@@ -13,8 +13,8 @@ import { parse } from "yaml";
 import { loadEnvironments } from "../../stacks/config/load-environments";
 import type { EnvironmentConfig } from "../../stacks/config/schema";
 import { APP_SCHEMA, MIGRATION_FILE, MIGRATIONS_TABLE, shippedMigrations } from "../../app-src/src/migrations";
-import { readMigrationFiles } from "../../tools/post-apply/migration-files";
-import { HISTORY_TABLE } from "../../tools/post-apply/migration-history";
+import { readMigrationFiles } from "../../tools/lib/migration-folder";
+import { HISTORY_TABLE } from "../../tools/lib/lakebase/migration-history";
 import { APP_MIGRATIONS, APP_SRC } from "./app-fixture";
 
 /** Every resource key the stack binds to the app in `env` (what app.yaml's valueFrom may name). */

@@ -17,8 +17,8 @@ import pg from "pg";
 import type { AppConfig } from "../../app-src/src/config";
 import type { PostApplyInputs } from "../../tools/post-apply/inputs";
 import { postApply } from "../../tools/post-apply/post-apply";
-import type { Workspace } from "../../tools/post-apply/workspace";
-import type { TestPostgres } from "../support/postgres";
+import type { Workspace } from "../../tools/lib/workspace";
+import type { TestPostgres } from "../../tools/lib/local/postgres";
 
 export const APP_SRC = resolve(__dirname, "..", "..", "app-src");
 export const APP_MIGRATIONS = join(APP_SRC, "migrations");
@@ -194,16 +194,14 @@ export async function fakeWorkspace(db: AppDatabase, expiresInSeconds: number): 
     const token = `eyJ-${state.issued.length + 1}-${randomBytes(8).toString("hex")}`;
     await db.setAppPassword(token); // from now on only this token logs in
     state.issued.push(token);
-    res
-      .writeHead(200)
-      .end(
-        JSON.stringify({
-          access_token: token,
-          token_type: "Bearer",
-          expires_in: state.expiresInSeconds,
-          scope: "all-apis",
-        }),
-      );
+    res.writeHead(200).end(
+      JSON.stringify({
+        access_token: token,
+        token_type: "Bearer",
+        expires_in: state.expiresInSeconds,
+        scope: "all-apis",
+      }),
+    );
   });
   server.listen(0, "127.0.0.1");
   await once(server, "listening");

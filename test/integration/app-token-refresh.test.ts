@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { startApp } from "../../app-src/src/app";
 import { jsonLogger } from "../../app-src/src/log";
 import { TokenProvider, workspaceOAuthToken } from "../../app-src/src/token";
-import { startPostgres, type TestPostgres } from "../support/postgres";
+import { startPostgres, type TestPostgres } from "../../tools/lib/local/postgres";
 import { APP_CLIENT_ID, appConfig, captureLogs, createAppDatabase, fakeWorkspace, request } from "./app-fixture";
 
 const CLIENT_SECRET = "test-client-secret-do-not-log";

@@ -18,13 +18,13 @@ import {
   symlinkSync,
   writeFileSync,
 } from "node:fs";
-import { freePort } from "../support/free-port";
+import { freePort } from "../../tools/lib/local/free-port";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { parse } from "yaml";
 import { appSourceFiles } from "../../stacks/source/app-source-files";
-import { startPostgres, type TestPostgres } from "../support/postgres";
+import { startPostgres, type TestPostgres } from "../../tools/lib/local/postgres";
 import { APP_CLIENT_ID, APP_SRC, createAppDatabase, fakeWorkspace, request } from "./app-fixture";
 
 const REPO_ROOT = join(APP_SRC, "..");

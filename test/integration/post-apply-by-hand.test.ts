@@ -14,7 +14,7 @@ import {
   type PostApplyWorld,
   READER_ROLE,
   startPostApplyWorld,
-} from "../support/post-apply-world";
+} from "../../tools/lib/local/post-apply-world";
 
 let world: PostApplyWorld;
 let environments: string;
@@ -81,7 +81,7 @@ test("an unknown environment gets the configuration error listing the known ones
   assert.equal(result.code, 1);
   assert.match(
     result.stderr,
-    /^invalid environment configuration \(1 problem\):\n  \S+: unknown environment "nope"; known environments: gone, local\n$/,
+    /^invalid environment configuration \(1 problem\):\n {2}\S+: unknown environment "nope"; known environments: gone, local\n$/,
   );
 });
 

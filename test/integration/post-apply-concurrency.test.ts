@@ -6,7 +6,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { type PostApplyWorld, startPostApplyWorld } from "../support/post-apply-world";
+import { type PostApplyWorld, startPostApplyWorld } from "../../tools/lib/local/post-apply-world";
 
 let world: PostApplyWorld;
 before(async () => {

@@ -9,7 +9,7 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import pg from "pg";
 import { migrationLockKey } from "../../tools/post-apply/migration-lock";
-import { startFakeDatabricks } from "../support/fake-databricks";
+import { startFakeDatabricks } from "../../tools/lib/local/fake-databricks";
 import {
   DATABASE_TOKEN,
   DEPLOYER,
@@ -18,7 +18,7 @@ import {
   type RunResult,
   startPostApplyWorld,
   WORKSPACE_TOKEN,
-} from "../support/post-apply-world";
+} from "../../tools/lib/local/post-apply-world";
 
 const CLIENT_ID = "ci-service-principal";
 const CLIENT_SECRET = "canary-oauth-client-secret-93d2";
@@ -208,7 +208,7 @@ test("bad migration files are reported with file, line and column, and leave not
         "0001_b.sql": "SELECT 1;",
         "0002_x.down.sql": "SELECT 1;",
       },
-      /^post-apply failed at migrations: 3 problems:\n(  \S+(1_first|0002_x\.down)\.sql: an unexpected file name; expected a regular file named like 0001_create_notes\.sql \(4 digits, .*\n){2}  \S+0001_b\.sql: number 0001 is already used by 0001_a\.sql\n$/,
+      /^post-apply failed at migrations: 3 problems:\n( {2}\S+(1_first|0002_x\.down)\.sql: an unexpected file name; expected a regular file named like 0001_create_notes\.sql \(4 digits, .*\n){2} {2}\S+0001_b\.sql: number 0001 is already used by 0001_a\.sql\n$/,
     ],
     [
       "gap",

@@ -7,7 +7,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { type PostApplyWorld, type RunResult, startPostApplyWorld } from "../support/post-apply-world";
+import { type PostApplyWorld, type RunResult, startPostApplyWorld } from "../../tools/lib/local/post-apply-world";
 
 let world: PostApplyWorld;
 before(async () => {

@@ -14,7 +14,7 @@ import {
   type PostApplyWorld,
   type RunResult,
   startPostApplyWorld,
-} from "../support/post-apply-world";
+} from "../../tools/lib/local/post-apply-world";
 
 let world: PostApplyWorld;
 /** A role the deployer may SET ROLE to, as a migration might. */

@@ -8,7 +8,13 @@ import { appendFileSync, cpSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import type pg from "pg";
 import { REPO_ROOT } from "../../stacks/repo-paths";
-import { APP_ROLE, FIXTURES, type PostApplyWorld, READER_ROLE, startPostApplyWorld } from "../support/post-apply-world";
+import {
+  APP_ROLE,
+  FIXTURES,
+  type PostApplyWorld,
+  READER_ROLE,
+  startPostApplyWorld,
+} from "../../tools/lib/local/post-apply-world";
 
 let world: PostApplyWorld;
 before(async () => {

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startPostgres } from "../support/postgres";
+import { startPostgres } from "../../tools/lib/local/postgres";
 
 test("the test PostgreSQL accepts password logins for roles the tests create", async () => {
   const pg = await startPostgres();

@@ -1,21 +1,11 @@
 /**
- * Running the real Terraform CLI from tests. `npm run tools:bootstrap` provides the binary and a CLI config
- * whose filesystem mirror holds the Databricks provider; the test:terraform / test:e2e scripts source
- * `.tools/env`, which exports TERRAFORM_BINARY_NAME and TF_CLI_CONFIG_FILE.
+ * Running the real Terraform CLI from tests: the one the bootstrap provides (tools/lib/local/toolchain.ts),
+ * and whether its provider could be had, for the tests that skip without it.
  */
 import { spawnSync, type SpawnSyncReturns } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-
-export function terraformBinary(): string {
-  const binary = process.env.TERRAFORM_BINARY_NAME;
-  if (!binary || !process.env.TF_CLI_CONFIG_FILE) {
-    throw new Error(
-      "TERRAFORM_BINARY_NAME / TF_CLI_CONFIG_FILE are not set: run `npm run tools:bootstrap`, then this tier through its npm script (it sources .tools/env)",
-    );
-  }
-  return binary;
-}
+import { bootstrappedTerraform } from "../../tools/lib/local/toolchain";
 
 /**
  * Why the Databricks provider cannot be used here, or undefined when the bootstrap put it in its mirror. The
@@ -46,7 +36,7 @@ export function terraform(
   args: string[],
   options: { allowFailure?: boolean; env?: NodeJS.ProcessEnv } = {},
 ): SpawnSyncReturns<string> {
-  const result = spawnSync(terraformBinary(), args, {
+  const result = spawnSync(bootstrappedTerraform(), args, {
     cwd: dir,
     encoding: "utf8",
     env: { ...process.env, CHECKPOINT_DISABLE: "1", TF_IN_AUTOMATION: "1", ...options.env },

@@ -13,7 +13,8 @@ import { App, TerraformStack } from "../../stacks/cdktf";
 import { REPO_ROOT } from "../../stacks/repo-paths";
 import { environmentSchema } from "../../stacks/config/schema";
 import { addStateBackend } from "../../stacks/state/state-backend";
-import { terraform, terraformBinary } from "../support/terraform";
+import { bootstrappedTerraform } from "../../tools/lib/local/toolchain";
+import { terraform } from "../support/terraform";
 
 function tempDir(t: TestContext, prefix: string): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
@@ -27,12 +28,12 @@ function initBackendOffline(t: TestContext, backend: object): string {
   const home = join(dir, "home");
   mkdirSync(home);
   writeFileSync(join(dir, "main.tf.json"), JSON.stringify({ terraform: { backend } }));
-  const result = spawnSync(terraformBinary(), ["init", "-input=false", "-no-color"], {
+  const result = spawnSync(bootstrappedTerraform(), ["init", "-input=false", "-no-color"], {
     cwd: dir,
     encoding: "utf8",
     // Nothing from this machine: no cloud credentials or CLI logins in HOME, no metadata service, a dead proxy.
     env: {
-      PATH: `${dirname(terraformBinary())}:/usr/bin:/bin`,
+      PATH: `${dirname(bootstrappedTerraform())}:/usr/bin:/bin`,
       HOME: home,
       HTTPS_PROXY: "http://127.0.0.1:9",
       HTTP_PROXY: "http://127.0.0.1:9",

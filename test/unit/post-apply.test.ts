@@ -8,7 +8,8 @@ import { AppStack } from "../../stacks/app-stack";
 import { Testing } from "../../stacks/cdktf";
 import { REPO_ROOT } from "../../stacks/repo-paths";
 import { contentHash } from "../../stacks/content-hash";
-import { migrationFiles, migrationsSha256 } from "../../stacks/post-apply/migrations";
+import { migrationsSha256 } from "../../stacks/post-apply/migrations";
+import { migrationFiles } from "../../tools/lib/migration-folder";
 import { POST_APPLY_COMMAND } from "../../stacks/post-apply/post-apply";
 import {
   inputsFromApplyEnvironment,

@@ -9,7 +9,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { REPO_ROOT } from "../../stacks/repo-paths";
-import { copyProject, type ProjectCopy } from "../support/project";
+import { copyProject, type ProjectCopy } from "../../tools/lib/local/project";
 
 type After = { after: (fn: () => void) => void };
 

@@ -26,8 +26,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { environmentNames, environmentsDir, loadEnvironments } from "../../stacks/config/load-environments";
-import { startDeployWorld, type DeployWorld } from "../../test/support/deploy-world";
-import { outputOf } from "../../test/support/project";
+import { startDeployWorld, type DeployWorld } from "../lib/local/deploy-world";
+import { outputOf } from "../lib/local/project";
 import { printTable } from "./table";
 
 /** The Databricks asset bundle (direct engine) against the same emulator, from issue 16: the peer's anchor. */

@@ -16,7 +16,7 @@ import { parseArgs } from "node:util";
 import { parseDocument } from "yaml";
 import { loadEnvironments } from "../../stacks/config/load-environments";
 import { REPO_ROOT } from "../../stacks/repo-paths";
-import { startEmulatedProject } from "../../test/support/emulated-project";
+import { startEmulatedProject } from "../lib/local/emulated-project";
 
 const TARGET_RATIO = 1.5;
 

@@ -25,11 +25,11 @@ import {
   INSTANCE,
   READER_ROLE,
   WORKSPACE_TOKEN,
-} from "../../test/support/post-apply-world";
-import { connect } from "../post-apply/database";
+} from "../lib/local/post-apply-world";
+import { connect } from "../lib/lakebase/session";
+import { Workspace } from "../lib/workspace";
 import type { PostApplyInputs } from "../post-apply/inputs";
 import { postApply } from "../post-apply/post-apply";
-import { Workspace } from "../post-apply/workspace";
 import { printTable } from "./table";
 
 const TARGET_OVERHEAD_MS = 100;

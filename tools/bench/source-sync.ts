@@ -20,9 +20,9 @@ import { AppStack } from "../../stacks/app-stack";
 import { loadEnvironments } from "../../stacks/config/load-environments";
 import { APP_SOURCE_DIR } from "../../stacks/repo-paths";
 import { appSourceFiles } from "../../stacks/source/app-source-files";
-import { startEmulator } from "../../test/support/emulator";
-import { secretValues, workspaceFor } from "../../test/support/project";
-import { terraformBinary } from "../../test/support/terraform";
+import { startEmulator } from "../lib/local/emulator";
+import { secretValues, workspaceFor } from "../lib/local/project";
+import { bootstrappedTerraform } from "../lib/local/toolchain";
 
 const { values } = parseArgs({ options: { runs: { type: "string", default: "3" } } });
 const runs = Number(values.runs);
@@ -70,7 +70,12 @@ async function measure(sourceDir: string, round: number): Promise<Sample> {
     };
     const terraform = (args: string[]) => {
       const started = performance.now();
-      const result = spawnSync(terraformBinary(), args, { cwd: stackDir, env, encoding: "utf8", maxBuffer: 64 << 20 });
+      const result = spawnSync(bootstrappedTerraform(), args, {
+        cwd: stackDir,
+        env,
+        encoding: "utf8",
+        maxBuffer: 64 << 20,
+      });
       if (result.status !== 0)
         throw new Error(`terraform ${args.join(" ")} exited ${result.status}:\n${result.stdout}\n${result.stderr}`);
       return { seconds: (performance.now() - started) / 1000, output: result.stdout };

@@ -6,11 +6,11 @@
  * releases the app again, are unapplied (the next deploy sets them right) rather than out-of-band.
  */
 import type { EnvironmentConfig } from "../../stacks/config/schema";
+import { connectAsDeployer } from "../lib/lakebase/session";
+import { readMigrationFiles } from "../lib/migration-folder";
+import { messageOf, StepError } from "../lib/step-error";
+import { Workspace } from "../lib/workspace";
 import { inputsFromEnvironmentConfig } from "../post-apply/inputs";
-import { readMigrationFiles } from "../post-apply/migration-files";
-import { connectAsDeployer } from "../post-apply/post-apply";
-import { messageOf, StepError } from "../post-apply/step-error";
-import { Workspace } from "../post-apply/workspace";
 import { databaseFindings } from "./database";
 import { type Finding, SEVERITIES } from "./findings";
 import { instanceFindings } from "./instance";

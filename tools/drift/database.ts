@@ -1,21 +1,29 @@
 /**
- * The database half of the drift check, through the post-apply runner's own credential path and checks:
- * the migration files against the history, the configured roles' access (the runner's verification
- * query) and ownership of everything in the app schema. Read-only: the session is switched to read-only
+ * The database half of the drift check, through the post-apply runner's credential path and checks
+ * (tools/lib/lakebase/): the migration files against the history, the configured roles' access (the runner's
+ * verification query) and ownership of everything in the app schema. Read-only: the session is switched to read-only
  * transactions before the first query, and it takes no advisory lock, runs no DDL and grants nothing.
  */
 import pg from "pg";
-import { type AccessProblem, findAccessProblems } from "../post-apply/access";
-import type { PostApplyInputs } from "../post-apply/inputs";
-import type { MigrationFile } from "../post-apply/migration-files";
-import { compareHistory, readHistory } from "../post-apply/migration-history";
-import { rolesToGrant } from "../post-apply/post-apply";
-import { inStep } from "../post-apply/step-error";
+import { type AccessProblem, findAccessProblems } from "../lib/lakebase/access";
+import { rolesToGrant, type SchemaAccess } from "../lib/lakebase/access-levels";
+import { compareHistory, readHistory } from "../lib/lakebase/migration-history";
+import type { MigrationFile } from "../lib/migration-folder";
+import { inStep } from "../lib/step-error";
 import type { Finding } from "./findings";
+
+/** What the configuration says the database should be (the post-apply runner's inputs are one). */
+export interface DatabaseExpectation extends SchemaAccess {
+  readonly database: string;
+  readonly schema: string;
+  /** The environment's YAML file, named in findings about what it configured. */
+  readonly configFile: string;
+  readonly migrationsDir: string;
+}
 
 export interface DatabaseProbe {
   readonly environment: string;
-  readonly inputs: PostApplyInputs;
+  readonly inputs: DatabaseExpectation;
   readonly files: readonly MigrationFile[];
   /** The deploying identity's role, which should own everything in the app schema. */
   readonly deployer: string;
@@ -130,7 +138,7 @@ function migrationFindings(
  * The configured read-only role a "does not exist" access problem is about (the app's own role is the
  * platform's to create). The query names it as format('%I') does: quoted only when it has to be.
  */
-function missingReadOnlyRole(problem: AccessProblem, inputs: PostApplyInputs): string | undefined {
+function missingReadOnlyRole(problem: AccessProblem, inputs: DatabaseExpectation): string | undefined {
   if (!/ does not exist$/.test(problem.message)) return undefined;
   return inputs.readOnlyRoles.find((role) =>
     [`role ${role}`, `role ${pg.escapeIdentifier(role)}`].includes(problem.object),

@@ -4,7 +4,7 @@
  * value), so an out-of-band change only shows in the `effective_*` values GET returns.
  */
 import type { EnvironmentConfig } from "../../stacks/config/schema";
-import type { DatabaseInstance } from "../post-apply/workspace";
+import type { DatabaseInstance } from "../lib/workspace";
 import type { Finding } from "./findings";
 
 export function instanceFindings(config: EnvironmentConfig, instance: DatabaseInstance | undefined): Finding[] {

@@ -20,7 +20,7 @@ import { ConfigError } from "../../stacks/config/config-error";
 import { loadEnvironments } from "../../stacks/config/load-environments";
 import { REPO_ROOT } from "../../stacks/repo-paths";
 import { secretMasker, secretsOf } from "../lib/secret-masker";
-import { messageOf } from "../post-apply/step-error";
+import { messageOf } from "../lib/step-error";
 import { checkEnvironment } from "./check-environment";
 import { type DriftReport, exitCode, renderJson, renderMarkdown } from "./report";
 import { synthesizeStacks } from "./stacks";

@@ -3,7 +3,7 @@
  * from the directory this commit uploads the code to. Terraform sees none of this (the app resource never
  * deploys code; its status and deployments are read-only attributes that change by design).
  */
-import type { AppInfo } from "../post-apply/workspace";
+import type { AppInfo } from "../lib/workspace";
 import type { Finding } from "./findings";
 
 /** `/Workspace/x` and `/x` name the same workspace object. */

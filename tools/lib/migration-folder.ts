@@ -6,9 +6,10 @@
  * silently skips a migration.
  */
 import { createHash } from "node:crypto";
-import { type Dirent, readdirSync, readFileSync } from "node:fs";
+import { type Dirent, existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { listProblems } from "./list-problems";
+import { StepError } from "./step-error";
 
 export interface MigrationFile {
   /** The file name, which is also the migration's identity in the history table. */
@@ -93,6 +94,24 @@ export function readMigrationFolder(dir: string): MigrationFile[] {
   });
   if (problems.length) throw new MigrationFolderError(problems);
   return files;
+}
+
+/** The migrations of `dir` for synth and the review: a missing directory has none. @throws MigrationFolderError */
+export function migrationFiles(dir: string): MigrationFile[] {
+  return existsSync(dir) ? readMigrationFolder(dir) : [];
+}
+
+/**
+ * The migrations of `dir` for the post-apply runner and drift, which need them to exist. @throws StepError
+ * (step `migrations`) listing every problem.
+ */
+export function readMigrationFiles(dir: string): MigrationFile[] {
+  try {
+    return readMigrationFolder(dir);
+  } catch (error) {
+    if (error instanceof MigrationFolderError) throw new StepError("migrations", error.message);
+    throw error;
+  }
 }
 
 function kind(entry: Dirent): string {

@@ -6,11 +6,11 @@
  */
 import type pg from "pg";
 import type { StatementBounds } from "./inputs";
-import type { MigrationFile } from "./migration-files";
-import { recordApplied } from "./migration-history";
+import type { MigrationFile } from "../lib/migration-folder";
+import { recordApplied } from "../lib/lakebase/migration-history";
 import { AS_DEPLOYER, describeBoundHit, migrationSettings, resetSession } from "./migration-session";
 import { at, type Statement, utf16Offset } from "./migration-statements";
-import { messageOf, StepError } from "./step-error";
+import { messageOf, StepError } from "../lib/step-error";
 
 export interface ParsedMigration {
   readonly file: MigrationFile;

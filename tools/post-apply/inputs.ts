@@ -7,9 +7,9 @@ import { resolve } from "node:path";
 import { z } from "zod";
 import type { EnvironmentConfig } from "../../stacks/config/schema";
 import { MIGRATIONS_DIR, REPO_ROOT } from "../../stacks/repo-paths";
-import { ACCESS_LEVELS, type AccessLevel } from "./access-levels";
+import { ACCESS_LEVELS, type AccessLevel } from "../lib/lakebase/access-levels";
 import type { ReleaseInputs } from "./release";
-import { StepError } from "./step-error";
+import { StepError } from "../lib/step-error";
 
 export interface PostApplyInputs {
   /** Lakebase instance name. */

@@ -20,8 +20,8 @@ import {
 } from "./inputs";
 import { release } from "./release";
 import { postApply } from "./post-apply";
-import { messageOf, StepError } from "./step-error";
-import { Workspace } from "./workspace";
+import { messageOf, StepError } from "../lib/step-error";
+import { Workspace } from "../lib/workspace";
 
 const USAGE = `usage: npm run migrate -- <environment> [--dry-run]
        node tools/build/run.cjs tools/post-apply/main.ts apply [--dry-run]   (inputs from POST_APPLY_* variables)

@@ -5,7 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import type pg from "pg";
-import { StepError } from "./step-error";
+import { StepError } from "../lib/step-error";
 
 /** First half of the two-int advisory lock key: "this is a post-apply lock" (ASCII "PA"). */
 const LOCK_NAMESPACE = 0x5041;

@@ -5,8 +5,8 @@
  * transaction the migration runs in and leave it half-applied. Running statement by statement also lets a
  * runtime error name the line of the statement that failed, which PostgreSQL does not always give.
  */
-import type { MigrationFile } from "./migration-files";
-import { StepError } from "./step-error";
+import type { MigrationFile } from "../lib/migration-folder";
+import { StepError } from "../lib/step-error";
 
 export interface Statement {
   readonly text: string;

@@ -11,21 +11,18 @@
  * it would do instead.
  */
 import type pg from "pg";
-import { findAccessProblems, grantAccess, grantStatements, type AccessProblem } from "./access";
-import type { RoleAccess } from "./access-levels";
+import { findAccessProblems, grantAccess, grantStatements, type AccessProblem } from "../lib/lakebase/access";
+import { type RoleAccess, rolesToGrant } from "../lib/lakebase/access-levels";
 import { applyMigrations } from "./apply-migrations";
-import { connect } from "./database";
 import type { PostApplyInputs } from "./inputs";
 import { acquireMigrationLock } from "./migration-lock";
-import { readMigrationFiles, type MigrationFile } from "./migration-files";
-import { beginMigrating, pendingMigrations, readHistory } from "./migration-history";
+import { readMigrationFiles, type MigrationFile } from "../lib/migration-folder";
+import { beginMigrating, pendingMigrations, readHistory } from "../lib/lakebase/migration-history";
 import { splitStatements } from "./migration-statements";
 import { ensureRoles } from "./roles";
-import { inStep, listProblems, StepError } from "./step-error";
-import type { Workspace } from "./workspace";
-
-/** Prints one progress line; never given a credential. */
-export type Report = (step: string, detail: string) => void;
+import { connectAsDeployer } from "../lib/lakebase/session";
+import { inStep, listProblems, type Report, StepError } from "../lib/step-error";
+import type { Workspace } from "../lib/workspace";
 
 export interface Outcome {
   /** Whether the run changed something (with dryRun: would change something). */
@@ -63,41 +60,6 @@ export async function postApply(inputs: PostApplyInputs, workspace: Workspace, r
     // Ending the session also releases the migration lock.
     await db.end().catch(() => undefined);
   }
-}
-
-/**
- * The deployer's database session, through the workspace: identity (its role) → instance AVAILABLE →
- * database credential → connect. The credential goes to the driver only.
- */
-export async function connectAsDeployer(
-  inputs: PostApplyInputs,
-  workspace: Workspace,
-  report: Report,
-): Promise<{ db: pg.Client; deployer: string }> {
-  const deployer = await workspace.currentUserName();
-  report("identity", deployer);
-  const host = await workspace.waitUntilAvailable(inputs.instance, inputs.instanceTimeoutSeconds, (state) =>
-    report(
-      "instance",
-      `"${inputs.instance}" is ${state}; waiting up to ${inputs.instanceTimeoutSeconds} s for AVAILABLE`,
-    ),
-  );
-  report("instance", `"${inputs.instance}" is AVAILABLE`);
-  const password = await workspace.mintDatabaseCredential(inputs.instance);
-  report("credential", "database credential minted");
-
-  const db = await connect({
-    host,
-    database: inputs.database,
-    user: deployer,
-    password,
-    connection: inputs.connection,
-  });
-  report(
-    "connect",
-    `${host}:${inputs.connection.port} as "${deployer}" ${inputs.connection.tls ? "with TLS" : "WITHOUT TLS (test-only override POST_APPLY_INSECURE_NO_TLS)"}`,
-  );
-  return { db, deployer };
 }
 
 interface Session {
@@ -187,18 +149,4 @@ async function dryRun({ db, inputs, files, deployer, roles, newRoles, report }: 
 function failOnUnfixable(problems: readonly AccessProblem[]): void {
   const unfixable = problems.filter((p) => !p.fixable).map((p) => p.message);
   if (unfixable.length) throw new StepError("verify", listProblems(unfixable));
-}
-
-/** The app role at its configured level, then each extra read-only role once. */
-export function rolesToGrant(inputs: PostApplyInputs): RoleAccess[] {
-  if (inputs.readOnlyRoles.includes(inputs.appRole)) {
-    throw new StepError(
-      "inputs",
-      `the app role "${inputs.appRole}" is also listed as a read-only role; its access is set by appAccess`,
-    );
-  }
-  return [
-    { role: inputs.appRole, level: inputs.appAccess },
-    ...[...new Set(inputs.readOnlyRoles)].map((role) => ({ role, level: "readOnly" as const })),
-  ];
 }

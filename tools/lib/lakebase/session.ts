@@ -1,11 +1,23 @@
 /**
- * The deployer's PostgreSQL session: TLS required and the server certificate verified against the system
- * CAs (what node-postgres and Databricks' own AppKit do for `sslmode=require`), unless the TEST-ONLY
- * override turned TLS off. Connection failures become one-line StepErrors naming host, port and database.
+ * The deployer's PostgreSQL session on a Lakebase database, as the post-apply runner and drift open it:
+ * identity (its role) → instance AVAILABLE → database credential → connect. TLS is required and the server
+ * certificate verified against the system CAs (what node-postgres and Databricks' own AppKit do for
+ * `sslmode=require`), unless the TEST-ONLY override turned TLS off. Failures become one-line StepErrors
+ * naming host, port and database; the credential goes to the driver only.
  */
 import pg from "pg";
-import type { ConnectionOverrides } from "./inputs";
-import { messageOf, StepError } from "./step-error";
+import { messageOf, type Report, StepError } from "../step-error";
+import type { Workspace } from "../workspace";
+
+/** Which database to open a session on (the post-apply runner's inputs are one). */
+export interface SessionTarget {
+  readonly instance: string;
+  readonly database: string;
+  /** How long to wait for the instance to be AVAILABLE. */
+  readonly instanceTimeoutSeconds: number;
+  /** Port 5432 with TLS everywhere but in tests (the test-only POST_APPLY_PG_PORT / POST_APPLY_INSECURE_NO_TLS). */
+  readonly connection: { readonly port: number; readonly tls: boolean };
+}
 
 export interface DatabaseTarget {
   readonly host: string;
@@ -13,7 +25,7 @@ export interface DatabaseTarget {
   readonly user: string;
   /** The database credential (an OAuth token); only ever handed to the driver. */
   readonly password: string;
-  readonly connection: ConnectionOverrides;
+  readonly connection: SessionTarget["connection"];
 }
 
 /** Shown in pg_stat_activity, so a runner holding the migration lock can be recognised. */
@@ -30,6 +42,30 @@ const UNREACHABLE = new Set([
   "ETIMEDOUT",
   "ECONNRESET",
 ]);
+
+/** The deployer's session on `target`, through the workspace; `report` hears each step. */
+export async function connectAsDeployer(
+  target: SessionTarget,
+  workspace: Workspace,
+  report: Report,
+): Promise<{ db: pg.Client; deployer: string }> {
+  const { instance, instanceTimeoutSeconds, connection } = target;
+  const deployer = await workspace.currentUserName();
+  report("identity", deployer);
+  const host = await workspace.waitUntilAvailable(instance, instanceTimeoutSeconds, (state) =>
+    report("instance", `"${instance}" is ${state}; waiting up to ${instanceTimeoutSeconds} s for AVAILABLE`),
+  );
+  report("instance", `"${instance}" is AVAILABLE`);
+  const password = await workspace.mintDatabaseCredential(instance);
+  report("credential", "database credential minted");
+
+  const db = await connect({ host, database: target.database, user: deployer, password, connection });
+  report(
+    "connect",
+    `${host}:${connection.port} as "${deployer}" ${connection.tls ? "with TLS" : "WITHOUT TLS (test-only override POST_APPLY_INSECURE_NO_TLS)"}`,
+  );
+  return { db, deployer };
+}
 
 export async function connect(target: DatabaseTarget): Promise<pg.Client> {
   const { host, database, user, password, connection } = target;

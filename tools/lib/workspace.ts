@@ -1,8 +1,8 @@
 /**
- * The Databricks REST calls the runner makes, through the official SDK so that authentication resolves
- * exactly as the Databricks tools do: DATABRICKS_HOST + DATABRICKS_TOKEN, OAuth M2M with
- * DATABRICKS_CLIENT_ID/DATABRICKS_CLIENT_SECRET, or a ~/.databrickscfg profile (DATABRICKS_CONFIG_PROFILE).
- * Every failure becomes a StepError naming the call and the resource; tokens never enter a message.
+ * The Databricks REST calls the tools make (the post-apply runner, drift), through the official SDK so that
+ * authentication resolves exactly as the Databricks tools do: DATABRICKS_HOST + DATABRICKS_TOKEN, OAuth M2M with
+ * DATABRICKS_CLIENT_ID/DATABRICKS_CLIENT_SECRET, or a ~/.databrickscfg profile (DATABRICKS_CONFIG_PROFILE). Every
+ * failure becomes a StepError naming the call and the resource; tokens never enter a message.
  */
 import { randomUUID } from "node:crypto";
 import { ApiError, ConfigError, WorkspaceClient } from "@databricks/sdk-experimental";
@@ -26,6 +26,18 @@ export type AppInfo = Awaited<ReturnType<WorkspaceClient["apps"]["get"]>>;
 export type AppDeployment = Awaited<ReturnType<WorkspaceClient["apps"]["getDeployment"]>>;
 /** Who a Lakebase role stands for (the instance roles API's identity_type). */
 export type IdentityType = "USER" | "GROUP" | "SERVICE_PRINCIPAL";
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * What a configured name stands for, by its form, as Databricks names identities: a user by e-mail, a
+ * service principal by application id (a UUID), a group by its display name.
+ */
+export function identityTypeOf(name: string): IdentityType {
+  if (name.includes("@")) return "USER";
+  if (UUID.test(name)) return "SERVICE_PRINCIPAL";
+  return "GROUP";
+}
 
 export class Workspace {
   private readonly client: WorkspaceClient;

@@ -12,12 +12,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type pg from "pg";
 import { parseDocument } from "yaml";
-import { loadEnvironments } from "../../stacks/config/load-environments";
-import type { EnvironmentConfig } from "../../stacks/config/schema";
-import { REPO_ROOT } from "../../stacks/repo-paths";
+import { loadEnvironments } from "../../../stacks/config/load-environments";
+import type { EnvironmentConfig } from "../../../stacks/config/schema";
+import { REPO_ROOT } from "../../../stacks/repo-paths";
 import { startEmulator, type Emulator } from "./emulator";
 import { copyProject, outputOf, secretValues, workspaceFor, type ProjectCopy } from "./project";
-import { terraformBinary } from "./terraform";
+import { bootstrappedTerraform } from "./toolchain";
 
 export interface EmulatedProject {
   readonly project: ProjectCopy;
@@ -87,7 +87,7 @@ export async function startEmulatedProject(options: { identities?: string[] } = 
         env: {
           PATH: process.env.PATH,
           HOME: process.env.HOME,
-          TERRAFORM_BINARY_NAME: terraformBinary(),
+          TERRAFORM_BINARY_NAME: bootstrappedTerraform(),
           TF_CLI_CONFIG_FILE: process.env.TF_CLI_CONFIG_FILE,
           ...extra,
         },

@@ -3,14 +3,15 @@
  * would be (the deployer's role logs in with the database credential; the app's service principal role and
  * an extra read-only role exist; both the deployer and the app may CONNECT and CREATE on the database), and
  * an in-process fake of the Databricks REST API. `run` starts the runner as Terraform does: a separate
- * process with POST_APPLY_* variables and credentials in its environment only.
+ * process with POST_APPLY_* variables and credentials in its environment only. The integration tests and
+ * `npm run bench:post-apply` run the runner in it.
  */
 import { spawn } from "node:child_process";
 import { cpSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
-import { REPO_ROOT } from "../../stacks/repo-paths";
+import { REPO_ROOT } from "../../../stacks/repo-paths";
 import { type FakeDatabricks, type FakeDatabricksOptions, startFakeDatabricks } from "./fake-databricks";
 import { startPostgres, type TestPostgres } from "./postgres";
 

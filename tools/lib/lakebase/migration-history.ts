@@ -6,8 +6,8 @@
  * forward-only, so a changed, missing or out-of-order file stops the run before anything is applied.
  */
 import pg from "pg";
-import type { MigrationFile } from "./migration-files";
-import { listProblems, StepError } from "./step-error";
+import type { MigrationFile } from "../migration-folder";
+import { listProblems, StepError } from "../step-error";
 
 export const HISTORY_SCHEMA = "post_apply";
 export const HISTORY_TABLE = `${HISTORY_SCHEMA}.applied_migrations`;

@@ -1,7 +1,7 @@
 /**
- * A failure the user can act on, named by the step it happened in. The entry point prints
- * `post-apply failed at <step>: <message>` and exits 1, without a stack trace: every message must say what
- * went wrong and where (file, resource, role, privilege), and must never contain a credential.
+ * A failure the user can act on, named by the step it happened in (the post-apply runner prints
+ * `post-apply failed at <step>: <message>`, drift `<step>: <message>`), without a stack trace: every message
+ * must say what went wrong and where (file, resource, role, privilege), and must never contain a credential.
  */
 export class StepError extends Error {
   constructor(
@@ -14,12 +14,15 @@ export class StepError extends Error {
   }
 }
 
+/** Prints one progress line of a step; never given a credential. */
+export type Report = (step: string, detail: string) => void;
+
 /** The message of anything thrown, for wrapping into a StepError. */
 export function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-export { listProblems } from "../lib/list-problems";
+export { listProblems } from "./list-problems";
 
 /** Runs `work` as `step`: an unexpected error (a dropped connection, say) is reported as a failure of that step. */
 export async function inStep<T>(step: string, work: () => Promise<T>): Promise<T> {
