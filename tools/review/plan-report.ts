@@ -4,6 +4,7 @@
  * Terraform since the last apply, whether the deploy's own steps run and why, and attribute diffs of what
  * the configuration sets (unknown-after-apply values marked, sensitive ones masked by the plan's markings).
  */
+import { STATEFUL_RESOURCE_TYPES } from "../../stacks/stateful-resources";
 import { type DeployStep, deployStepOf, stepReasons } from "../lib/deploy-steps";
 import {
   type Action,
@@ -19,7 +20,6 @@ import {
 } from "../lib/terraform-plan";
 import { bindingGraph } from "./binding-graph";
 import { ACTIONS, type Instance, type ResourceChange } from "./offline-plan";
-import { STATEFUL_TYPES } from "./replacement";
 import type { SavedPlan } from "./saved-plans";
 
 export interface OutOfBandChange {
@@ -123,7 +123,9 @@ function environmentReport({ environment, file, plan }: SavedPlan): PlanEnvironm
     environment,
     file,
     counts,
-    stateful: changes.filter((c) => STATEFUL_TYPES.has(c.type) && (c.action === "destroy" || c.action === "replace")),
+    stateful: changes.filter(
+      (c) => STATEFUL_RESOURCE_TYPES.has(c.type) && (c.action === "destroy" || c.action === "replace"),
+    ),
     changes,
     outOfBand,
     steps,

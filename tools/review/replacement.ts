@@ -30,12 +30,3 @@ export const REPLACING_ATTRIBUTES: Readonly<Record<string, readonly string[]>> =
   // Terraform's built-in resource: `input` updates in place, `triggers_replace` replaces.
   terraform_data: ["triggers_replace"],
 };
-
-/** Resource types that hold data or credentials: destroying or replacing one gets the review's banner. */
-export const STATEFUL_TYPES: ReadonlySet<string> = new Set([
-  "databricks_database_instance",
-  "databricks_database_database_catalog",
-  "databricks_secret",
-  "databricks_secret_scope",
-  "databricks_app",
-]);

@@ -1,9 +1,9 @@
 /** The review of two synthesized trees: one section per environment present in either. */
 import { type RecordedSuppression, SUPPRESSIONS_KEY } from "../../stacks/guardrails/nag-rule";
+import { STATEFUL_RESOURCE_TYPES } from "../../stacks/stateful-resources";
 import { bindingGraph } from "./binding-graph";
 import { type Action, ACTIONS, instances, offlinePlan, repoRelativeToStack, type ResourceChange } from "./offline-plan";
 import { postApplyWork, type PostApplyWork } from "./post-apply-work";
-import { STATEFUL_TYPES } from "./replacement";
 import type { SynthesizedTree } from "./trees";
 
 export interface EnvironmentReport {
@@ -42,7 +42,9 @@ export function review(base: SynthesizedTree, head: SynthesizedTree, names: { ba
     return {
       environment,
       counts,
-      stateful: changes.filter((c) => STATEFUL_TYPES.has(c.type) && (c.action === "destroy" || c.action === "replace")),
+      stateful: changes.filter(
+        (c) => STATEFUL_RESOURCE_TYPES.has(c.type) && (c.action === "destroy" || c.action === "replace"),
+      ),
       changes,
       postApply: postApplyWork(before, after, changes),
       graph: bindingGraph(shown, new Map(changes.map((c) => [c.address, c.action]))),
