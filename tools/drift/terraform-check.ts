@@ -1,8 +1,10 @@
 /**
- * Terraform's half of the drift check, read-only: `init`, then a refresh-only plan (what changed outside
- * Terraform) and a normal plan against the state as last applied (`-refresh=false`: what this commit
- * changes), both with `-lock=false` and saved to files only to be read back with `show -json`. Plans never
- * write state, and without the lock nothing is written next to it either; `refresh` and
+ * Terraform's half of the drift check, read-only: `init`, then one refreshing plan, `-lock=false`, saved to a
+ * file only to be read back with `show -json`: its drift is what changed outside
+ * Terraform, and its changes measured from the state as last applied are what this commit changes
+ * (./last-deployed.ts). Each plan and show starts Terraform and the provider, which loads its large schema:
+ * that is most of the cost of a drift run, so there is one of each (but for the deleted app below). Plans
+ * never write state, and without the lock nothing is written next to it either; `refresh` and
  * `apply -refresh-only`, which do write state, are never run.
  *
  * When Terraform cannot check the environment the result says exactly what was missing: the binary, the
@@ -19,6 +21,7 @@ import {
 } from "../lib/terraform-cli";
 import { type PlanJson, priorResources } from "../lib/terraform-plan";
 import type { Finding } from "./findings";
+import { lastDeployedResources, unappliedChanges } from "./last-deployed";
 import { planFindings, type PlanFindings } from "./plan-findings";
 import type { SynthesizedStack } from "./stacks";
 
@@ -60,21 +63,25 @@ export async function checkTerraform(
     ]);
     if (init.status !== 0) return fail(initFailure(init));
 
-    const refresh = await plan(run, "refresh-only.tfplan", ["-refresh-only"]);
+    const refresh = await plan(run, "drift.tfplan", []);
     if ("failure" in refresh) return fail(refresh.failure);
-    const prior = priorResources(refresh.plan);
-    if (prior.length === 0) {
+    const deployed = lastDeployedResources(refresh.plan);
+    if (deployed.length === 0) {
       return fail(
         "state: the state holds no resources (never deployed with this backend, or this is not the environment's state)",
       );
     }
-    const role = prior.find((r) => r.type === "databricks_app")?.values?.service_principal_client_id;
+    const role = deployed.find((r) => r.type === "databricks_app")?.values?.service_principal_client_id;
     const stateAppRole = typeof role === "string" ? role : undefined;
+    if (!refresh.unreadable.length) {
+      const found = planFindings(environment, refresh.plan, unappliedChanges(refresh.plan));
+      return { ...found, notChecked: [], unreadable: [], stateAppRole };
+    }
+    // Provider 1.99 fails every refresh while the app is gone: the drift found before the failure is all there
+    // is, and only a plan that does not refresh shows what this commit changes.
     const normal = await plan(run, "normal.tfplan", ["-refresh=false"]);
     if ("failure" in normal) return fail(normal.failure);
-    const found = planFindings(environment, refresh.plan, normal.plan);
-    if (!refresh.unreadable.length) return { ...found, notChecked: [], unreadable: [], stateAppRole };
-    // Provider 1.99 fails every refresh while the app is gone: the drift found before the failure is all there is.
+    const found = planFindings(environment, refresh.plan, normal.plan.resource_changes ?? []);
     const unreadable = refresh.unreadable.map((address) => unreadableFinding(environment, address, refresh.plan));
     const notChecked = [
       `terraform: the refresh stopped at ${refresh.unreadable.join(", ")}; resources that depend on it were not refreshed`,
