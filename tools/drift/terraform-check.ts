@@ -1,6 +1,6 @@
 /**
  * Terraform's half of the drift check, read-only: `init`, then one refreshing plan, `-lock=false`, saved to a
- * file only to be read back with `show -json`: its drift is what changed outside
+ * file only to be read back with `show -json` when it changes anything: its drift is what changed outside
  * Terraform, and its changes measured from the state as last applied are what this commit changes
  * (./last-deployed.ts). Each plan and show starts Terraform and the provider, which loads its large schema:
  * that is most of the cost of a drift run, so there is one of each (but for the deleted app below). Plans
@@ -15,6 +15,7 @@ import { oneLine } from "../lib/one-line";
 import {
   type Diagnostic,
   errorDiagnostics,
+  planChangesNothing,
   runTerraform,
   TerraformNotRunnable,
   type TerraformRun,
@@ -65,6 +66,7 @@ export async function checkTerraform(
 
     const refresh = await plan(run, "drift.tfplan", []);
     if ("failure" in refresh) return fail(refresh.failure);
+    if ("unchanged" in refresh) return { ...NOTHING, notChecked: [], unreadable: [] };
     const deployed = lastDeployedResources(refresh.plan);
     if (deployed.length === 0) {
       return fail(
@@ -81,7 +83,7 @@ export async function checkTerraform(
     // is, and only a plan that does not refresh shows what this commit changes.
     const normal = await plan(run, "normal.tfplan", ["-refresh=false"]);
     if ("failure" in normal) return fail(normal.failure);
-    const found = planFindings(environment, refresh.plan, normal.plan.resource_changes ?? []);
+    const found = planFindings(environment, refresh.plan, "plan" in normal ? (normal.plan.resource_changes ?? []) : []);
     const unreadable = refresh.unreadable.map((address) => unreadableFinding(environment, address, refresh.plan));
     const notChecked = [
       `terraform: the refresh stopped at ${refresh.unreadable.join(", ")}; resources that depend on it were not refreshed`,
@@ -100,9 +102,14 @@ export async function checkTerraform(
   }
 }
 
-type PlanOutcome = { plan: PlanJson; unreadable: string[] } | { failure: string };
+type PlanOutcome = { plan: PlanJson; unreadable: string[] } | { unchanged: true } | { failure: string };
 
-/** A saved plan read back as JSON. A plan that failed only on deleted objects is still read: it holds the drift found before. */
+/**
+ * A saved plan read back as JSON. A plan that failed only on deleted objects is still read: it holds the
+ * drift found before. A plan that changes nothing is not: `show -json` starts the provider once more, and
+ * what it would show is no finding — drift in an attribute the configuration sets is planned back, so there
+ * is none, and nothing is unapplied (the platform's own bookkeeping changes without a planned change).
+ */
 async function plan(
   run: (args: string[]) => Promise<TerraformRun>,
   file: string,
@@ -113,6 +120,7 @@ async function plan(
   const unreadable = errors.filter(isDeletedObject);
   if (result.status !== 0 && (unreadable.length === 0 || unreadable.length !== errors.length))
     return { failure: planFailure(errors, result) };
+  if (result.status === 0 && planChangesNothing(result.stdout)) return { unchanged: true };
   const show = await run(["show", "-json", "-no-color", file]);
   if (show.status !== 0) return { failure: `terraform show -json failed: ${oneLine(show.stderr)}` };
   return { plan: JSON.parse(show.stdout) as PlanJson, unreadable: unreadable.map((d) => d.address!) };
