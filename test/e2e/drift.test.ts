@@ -381,7 +381,10 @@ describe("drift against deployed environments", { skip: providerUnavailable() },
     const markdown = world.tool("tools/drift/main.ts", [dev.name]);
     assert.equal(markdown.status, 0, outputOf(markdown));
     assert.match(markdown.stdout, new RegExp(`## ${dev.name}: clean`));
-    assert.match(markdown.stdout, /Checked: Terraform \(a refresh-only and a normal plan/);
+    assert.match(
+      markdown.stdout,
+      /Checked: Terraform \(a refreshing plan: out-of-band changes, and this commit's changes/,
+    );
     assert.doesNotMatch(markdown.stdout, /not checked/i);
   });
 
@@ -444,6 +447,42 @@ describe("drift against deployed environments", { skip: providerUnavailable() },
       for (const injection of [...injections].reverse()) await injection.restore(dev);
     }
     assert.equal((await drift([dev.name])).status, 0, "restored");
+  });
+
+  test("the app's description changed by hand and in this commit: out-of-band as deployed → found, unapplied as deployed → this commit", async () => {
+    const byHand = injections.find((i) => i.name.startsWith("the app's description"))!;
+    const file = `environments/${dev.name}.yaml`;
+    const original = readFileSync(join(world.project.dir, file), "utf8");
+    await byHand.inject(dev);
+    world.setYaml(dev.name, ["app", "description"], "changed in this commit");
+    try {
+      const { status, report, output } = await drift([dev.name]);
+      assert.equal(status, 2, output);
+      const app = `${address(dev, "databricks_app")} (${dev.app.name})`;
+      assert.deepEqual(
+        findingsOf(report, dev.name, "terraform"),
+        [
+          {
+            check: "terraform",
+            class: "out-of-band",
+            object: `${app} description`,
+            expected: dev.app.description,
+            found: "edited by hand",
+          },
+          {
+            check: "terraform",
+            class: "unapplied",
+            object: app,
+            expected: "description = changed in this commit",
+            found: `description = ${dev.app.description}`,
+          },
+        ],
+        output,
+      );
+    } finally {
+      world.project.edit(file, () => original);
+      await byHand.restore(dev);
+    }
   });
 
   test("the app deleted: a finding naming the app and the way out of provider 1.99's failing read, not a crash; with the other changes that outlive it", async () => {

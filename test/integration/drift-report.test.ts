@@ -46,7 +46,7 @@ test("exit code: 0 clean, 2 drift, 1 when any environment could not be checked",
 test("the Markdown report has one section per environment, one table row per finding, and escapes table syntax", () => {
   const markdown = renderMarkdown(report(drifted, clean, failed));
   assert.match(markdown, /Commit compared: `0{40}`/);
-  assert.match(markdown, /- Checked: Terraform \(a refresh-only and a normal plan/);
+  assert.match(markdown, /- Checked: Terraform \(a refreshing plan: out-of-band changes, and this commit's changes/);
   assert.match(markdown, /## dev: drift \(1 finding\)\n/);
   assert.ok(markdown.includes("| medium | out-of-band | instance | a \\| b | 7 | 3 | fix it |"), markdown);
   assert.match(markdown, /## staging: clean\n/);

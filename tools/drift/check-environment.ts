@@ -1,9 +1,9 @@
 /**
- * The drift check of one environment, read-only, two halves at once: Terraform (a refresh-only and a
- * normal plan of this commit's stack) and what Terraform cannot see (the instance's input-only fields, the
- * release, and — when the instance is AVAILABLE — the database through the post-apply runner's credential
- * path). Access and role findings while this commit changes the grants, and release findings while the plan
- * releases the app again, are unapplied (the next deploy sets them right) rather than out-of-band.
+ * The drift check of one environment, read-only, two halves at once: Terraform (a refreshing plan of this
+ * commit's stack) and what Terraform cannot see (the instance's input-only fields, the release, and — when
+ * the instance is AVAILABLE — the database through the post-apply runner's credential path). Access and
+ * role findings while this commit changes the grants, and release findings while the plan releases the app
+ * again, are unapplied (the next deploy sets them right) rather than out-of-band.
  */
 import type { EnvironmentConfig } from "../../stacks/config/schema";
 import { connectAsDeployer } from "../lib/lakebase/session";

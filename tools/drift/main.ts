@@ -5,11 +5,10 @@
  *
  * --out-dir writes drift-report.md and drift-report.json (all environments) and drift-<env>.md (each one).
  *
- * Compares each environment with this commit: Terraform's refresh-only and normal plans of its stack
- * (synthesized into a temporary directory; `-lock=false`, no state written), the Lakebase instance's
- * input-only fields (which `terraform plan` cannot see), the release, and the database (migrations, roles,
- * access, ownership). Credentials as for a deploy, from the environment only (DATABRICKS_*, the state
- * backend's, TF_VAR_secret_*).
+ * Compares each environment with this commit: a refreshing Terraform plan of its stack (synthesized into a
+ * temporary directory; `-lock=false`, no state written), the Lakebase instance's input-only fields (which
+ * `terraform plan` cannot see), the release, and the database (migrations, roles, access, ownership).
+ * Credentials as for a deploy, from the environment only (DATABRICKS_*, the state backend's, TF_VAR_secret_*).
  * Exit codes: 0 clean, 2 drift found, 1 an environment could not be checked (the others are still reported).
  */
 import { spawnSync } from "node:child_process";

@@ -1,10 +1,10 @@
 /**
- * Terraform's view of an environment as findings. The refresh-only plan's `resource_drift` is what changed
+ * Terraform's view of an environment as findings. A refreshing plan's `resource_drift` is what changed
  * outside Terraform (out-of-band), attribute by attribute, limited to the attributes the configuration sets
  * (the platform's own bookkeeping — statuses, timestamps, object ids — changes by design and is never
- * planned back). The normal plan, made against the state as last applied (`-refresh=false`), is what this
- * commit changes since the last deploy (unapplied): exactly that, with drift neither counted twice nor
- * mixed into it. Sensitive values are masked by the plan's own markings.
+ * planned back). The unapplied changes, measured from the state as last applied (./last-deployed.ts), are
+ * what this commit changes since the last deploy: exactly that, with drift neither counted twice nor mixed
+ * into it. Sensitive values are masked by the plan's own markings.
  */
 import { changedTriggers, deployStepOf, STEP_WORK, stepReasons } from "../lib/deploy-steps";
 import {
@@ -31,12 +31,17 @@ export interface PlanFindings {
 /** Resource types whose drift is about who may do what: high, like the database's access findings. */
 const ACCESS_TYPES = new Set(["databricks_permissions", "databricks_secret_acl"]);
 
-export function planFindings(environment: string, refresh: PlanJson, normal: PlanJson | undefined): PlanFindings {
+/** `plan`: a refreshing plan (its drift and configuration); `unapplied`: this commit's changes since the last deploy. */
+export function planFindings(
+  environment: string,
+  plan: PlanJson,
+  unapplied: readonly ResourceChangeJson[],
+): PlanFindings {
   const deploy = `npx cdktf deploy ${environment}`;
-  const configured = configuredAttributes(refresh);
+  const configured = configuredAttributes(plan);
   const findings: Finding[] = [];
 
-  for (const drift of refresh.resource_drift ?? []) {
+  for (const drift of plan.resource_drift ?? []) {
     const action = actionOf(drift.change.actions);
     const object = describe(drift);
     if (action === "destroy") {
@@ -66,7 +71,7 @@ export function planFindings(environment: string, refresh: PlanJson, normal: Pla
 
   let grantsPending = false;
   let releasePending = false;
-  for (const change of normal?.resource_changes ?? []) {
+  for (const change of unapplied) {
     const action = actionOf(change.change.actions);
     if (!action) continue;
     const step = deployStepOf(change);
@@ -75,15 +80,13 @@ export function planFindings(environment: string, refresh: PlanJson, normal: Pla
     if (step === "release") releasePending = true;
     const changes = attributeChanges(change.change, configured(change.address));
     findings.push(
-      step
-        ? stepFinding(change, step, deploy)
-        : unapplied(change, action, changes, deploy, normal?.resource_changes ?? []),
+      step ? stepFinding(change, step, deploy) : unappliedFinding(change, action, changes, deploy, unapplied),
     );
   }
   return { findings, grantsPending, releasePending };
 }
 
-function unapplied(
+function unappliedFinding(
   change: ResourceChangeJson,
   action: Action,
   changes: readonly AttributeChange[],

@@ -28,7 +28,7 @@ export function renderMarkdown(report: DriftReport): string {
     "",
     `- Commit compared: \`${report.commit}\``,
     `- Generated: ${report.generatedAt}`,
-    "- Checked: Terraform (a refresh-only and a normal plan: out-of-band changes, and this commit's changes not yet deployed), " +
+    "- Checked: Terraform (a refreshing plan: out-of-band changes, and this commit's changes not yet deployed), " +
       "the Lakebase instance's input-only fields, the release (app RUNNING its code), the database (migrations, roles, access, ownership)",
     "",
   ];

@@ -1,8 +1,10 @@
 /**
- * Terraform's half of the drift check, read-only: `init`, then a refresh-only plan (what changed outside
- * Terraform) and a normal plan against the state as last applied (`-refresh=false`: what this commit
- * changes), both with `-lock=false` and saved to files only to be read back with `show -json`. Plans never
- * write state, and without the lock nothing is written next to it either; `refresh` and
+ * Terraform's half of the drift check, read-only: `init`, then one refreshing plan, `-lock=false`, saved to a
+ * file only to be read back with `show -json` when it changes anything: its drift is what changed outside
+ * Terraform, and its changes measured from the state as last applied are what this commit changes
+ * (./last-deployed.ts). Each plan and show starts Terraform and the provider, which loads its large schema:
+ * that is most of the cost of a drift run, so there is one of each (but for the deleted app below). Plans
+ * never write state, and without the lock nothing is written next to it either; `refresh` and
  * `apply -refresh-only`, which do write state, are never run.
  *
  * When Terraform cannot check the environment the result says exactly what was missing: the binary, the
@@ -13,12 +15,14 @@ import { oneLine } from "../lib/one-line";
 import {
   type Diagnostic,
   errorDiagnostics,
+  planChangesNothing,
   runTerraform,
   TerraformNotRunnable,
   type TerraformRun,
 } from "../lib/terraform-cli";
 import { type PlanJson, priorResources } from "../lib/terraform-plan";
 import type { Finding } from "./findings";
+import { lastDeployedResources, unappliedChanges } from "./last-deployed";
 import { planFindings, type PlanFindings } from "./plan-findings";
 import type { SynthesizedStack } from "./stacks";
 
@@ -60,21 +64,26 @@ export async function checkTerraform(
     ]);
     if (init.status !== 0) return fail(initFailure(init));
 
-    const refresh = await plan(run, "refresh-only.tfplan", ["-refresh-only"]);
+    const refresh = await plan(run, "drift.tfplan", []);
     if ("failure" in refresh) return fail(refresh.failure);
-    const prior = priorResources(refresh.plan);
-    if (prior.length === 0) {
+    if ("unchanged" in refresh) return { ...NOTHING, notChecked: [], unreadable: [] };
+    const deployed = lastDeployedResources(refresh.plan);
+    if (deployed.length === 0) {
       return fail(
         "state: the state holds no resources (never deployed with this backend, or this is not the environment's state)",
       );
     }
-    const role = prior.find((r) => r.type === "databricks_app")?.values?.service_principal_client_id;
+    const role = deployed.find((r) => r.type === "databricks_app")?.values?.service_principal_client_id;
     const stateAppRole = typeof role === "string" ? role : undefined;
+    if (!refresh.unreadable.length) {
+      const found = planFindings(environment, refresh.plan, unappliedChanges(refresh.plan));
+      return { ...found, notChecked: [], unreadable: [], stateAppRole };
+    }
+    // Provider 1.99 fails every refresh while the app is gone: the drift found before the failure is all there
+    // is, and only a plan that does not refresh shows what this commit changes.
     const normal = await plan(run, "normal.tfplan", ["-refresh=false"]);
     if ("failure" in normal) return fail(normal.failure);
-    const found = planFindings(environment, refresh.plan, normal.plan);
-    if (!refresh.unreadable.length) return { ...found, notChecked: [], unreadable: [], stateAppRole };
-    // Provider 1.99 fails every refresh while the app is gone: the drift found before the failure is all there is.
+    const found = planFindings(environment, refresh.plan, "plan" in normal ? (normal.plan.resource_changes ?? []) : []);
     const unreadable = refresh.unreadable.map((address) => unreadableFinding(environment, address, refresh.plan));
     const notChecked = [
       `terraform: the refresh stopped at ${refresh.unreadable.join(", ")}; resources that depend on it were not refreshed`,
@@ -93,9 +102,14 @@ export async function checkTerraform(
   }
 }
 
-type PlanOutcome = { plan: PlanJson; unreadable: string[] } | { failure: string };
+type PlanOutcome = { plan: PlanJson; unreadable: string[] } | { unchanged: true } | { failure: string };
 
-/** A saved plan read back as JSON. A plan that failed only on deleted objects is still read: it holds the drift found before. */
+/**
+ * A saved plan read back as JSON. A plan that failed only on deleted objects is still read: it holds the
+ * drift found before. A plan that changes nothing is not: `show -json` starts the provider once more, and
+ * what it would show is no finding — drift in an attribute the configuration sets is planned back, so there
+ * is none, and nothing is unapplied (the platform's own bookkeeping changes without a planned change).
+ */
 async function plan(
   run: (args: string[]) => Promise<TerraformRun>,
   file: string,
@@ -106,6 +120,7 @@ async function plan(
   const unreadable = errors.filter(isDeletedObject);
   if (result.status !== 0 && (unreadable.length === 0 || unreadable.length !== errors.length))
     return { failure: planFailure(errors, result) };
+  if (result.status === 0 && planChangesNothing(result.stdout)) return { unchanged: true };
   const show = await run(["show", "-json", "-no-color", file]);
   if (show.status !== 0) return { failure: `terraform show -json failed: ${oneLine(show.stderr)}` };
   return { plan: JSON.parse(show.stdout) as PlanJson, unreadable: unreadable.map((d) => d.address!) };

@@ -69,12 +69,27 @@ export interface Diagnostic {
   readonly address?: string;
 }
 
-/** The error diagnostics in a `-json` UI stream; lines that are not JSON (a crash's text) are ignored. */
+/** The error diagnostics in a `-json` UI stream. */
 export function errorDiagnostics(stream: string): Diagnostic[] {
+  return uiMessages<{ diagnostic?: Diagnostic }>(stream, "diagnostic").flatMap((m) =>
+    m.diagnostic?.severity === "error" ? [m.diagnostic] : [],
+  );
+}
+
+/** Whether `terraform plan -json` counted nothing to add, change, import or destroy (false when it printed no count). */
+export function planChangesNothing(stream: string): boolean {
+  const [summary] = uiMessages<{ changes?: Record<string, unknown> }>(stream, "change_summary");
+  return (
+    Boolean(summary?.changes) && Object.values(summary.changes ?? {}).every((n) => typeof n !== "number" || n === 0)
+  );
+}
+
+/** The messages of one type in a `-json` UI stream (one JSON object per line); lines that are not JSON (a crash's text) are ignored. */
+function uiMessages<T>(stream: string, type: string): T[] {
   return stream.split("\n").flatMap((line) => {
     try {
-      const message = JSON.parse(line) as { type?: string; diagnostic?: Diagnostic };
-      return message.type === "diagnostic" && message.diagnostic?.severity === "error" ? [message.diagnostic] : [];
+      const message = JSON.parse(line) as { type?: string };
+      return message.type === type ? [message as T] : [];
     } catch {
       return [];
     }

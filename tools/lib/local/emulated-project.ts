@@ -39,7 +39,7 @@ export interface EmulatedProject {
   deploy(...environments: string[]): void;
   /** Sets one field of an environment's YAML in the copy. */
   setYaml(environment: string, path: string[], value: unknown): void;
-  /** Runs `node --import tsx <script> <args>` in the copy with `env` (default: the job's) and the tools; never throws. */
+  /** Runs `node --import tsx <script> <args>` (a `.cjs` script without tsx) in the copy with `env` (default: the job's) and the tools; never throws. */
   tool(script: string, args: readonly string[], env?: NodeJS.ProcessEnv): SpawnSyncReturns<string>;
   stop(): Promise<void>;
 }
@@ -81,7 +81,7 @@ export async function startEmulatedProject(options: { identities?: string[] } = 
         return doc.toString();
       }),
     tool: (script, args, extra = env) =>
-      spawnSync(process.execPath, ["--import", "tsx", script, ...args], {
+      spawnSync(process.execPath, [...(script.endsWith(".cjs") ? [] : ["--import", "tsx"]), script, ...args], {
         cwd: copy.dir,
         encoding: "utf8",
         env: {
