@@ -1,11 +1,13 @@
+import { UserError } from "../lib/user-error";
+
 /**
- * A failure the user can act on, named by the step it happened in. The entry point prints
+ * A failure the user can act on, named by the step it happened in. The command-line harness prints
  * `post-apply failed at <step>: <message>` and exits 1, without a stack trace: every message must say what
  * went wrong and where (file, resource, role, privilege), and must never contain a credential.
  */
-export class StepError extends Error {
+export class StepError extends UserError {
   constructor(
-    readonly step: string,
+    override readonly step: string,
     message: string,
     options?: { cause?: unknown },
   ) {
