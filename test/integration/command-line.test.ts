@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { environmentNames, environmentsDir } from "../../stacks/config/load-environments";
 import { REPO_ROOT } from "../../stacks/repo-paths";
+import { applyStepEnvironment } from "../../tools/lib/post-apply-inputs";
 
 /** Given to every run as a credential; must never be printed. No `/`: some cases put it in a path. */
 const SECRET = "canary-cli-7f3e9a";
@@ -107,20 +108,20 @@ const ENTRY_POINTS: readonly EntryPoint[] = [
 
 /** A complete, valid post-apply environment, as the post-apply step sets it. */
 function applyInputs(migrationsDir: string): Record<string, string> {
-  return {
-    POST_APPLY_INSTANCE: "notes-cli",
-    POST_APPLY_DATABASE: "notes",
-    POST_APPLY_SCHEMA: "app",
-    POST_APPLY_APP_SP_CLIENT_ID: "app-role",
-    POST_APPLY_MIGRATIONS_DIR: migrationsDir,
-    POST_APPLY_APP_ACCESS: "readWrite",
-    POST_APPLY_READ_ONLY_ROLES: "",
-    POST_APPLY_CONFIG_FILE: "environments/cli.yaml",
-    POST_APPLY_INSTANCE_TIMEOUT_SECONDS: "1",
-    POST_APPLY_LOCK_TIMEOUT_SECONDS: "1",
-    POST_APPLY_STATEMENT_LOCK_TIMEOUT_SECONDS: "1",
-    POST_APPLY_STATEMENT_TIMEOUT_SECONDS: "1",
-  };
+  return applyStepEnvironment({
+    instance: "notes-cli",
+    database: "notes",
+    schema: "app",
+    appRole: "app-role",
+    migrationsDir,
+    appAccess: "readWrite",
+    readOnlyRoles: [],
+    configFile: "environments/cli.yaml",
+    instanceTimeoutSeconds: 1,
+    lockTimeoutSeconds: 1,
+    statementLockTimeoutSeconds: 1,
+    statementTimeoutSeconds: 1,
+  });
 }
 
 function run(entry: EntryPoint, { args, env = {} }: Run) {

@@ -27,7 +27,7 @@ import {
   WORKSPACE_TOKEN,
 } from "../../test/support/post-apply-world";
 import { connect } from "../post-apply/database";
-import type { PostApplyInputs } from "../post-apply/inputs";
+import type { PostApplyInputs } from "../lib/post-apply-inputs";
 import { postApply } from "../post-apply/post-apply";
 import { Workspace } from "../post-apply/workspace";
 import { printTable } from "./table";

@@ -6,10 +6,11 @@
  * releases the app again, are unapplied (the next deploy sets them right) rather than out-of-band.
  */
 import type { EnvironmentConfig } from "../../stacks/config/schema";
-import { inputsFromEnvironmentConfig } from "../post-apply/inputs";
+import { inputsFromEnvironmentConfig } from "../lib/post-apply-inputs";
+import { UserError } from "../lib/user-error";
 import { readMigrationFiles } from "../post-apply/migration-files";
 import { connectAsDeployer } from "../post-apply/post-apply";
-import { messageOf, StepError } from "../post-apply/step-error";
+import { messageOf } from "../post-apply/step-error";
 import { Workspace } from "../post-apply/workspace";
 import { databaseFindings } from "./database";
 import { type Finding, SEVERITIES } from "./findings";
@@ -126,7 +127,7 @@ async function checkApi(
     }
     return { findings, notChecked };
   } catch (error) {
-    const message = error instanceof StepError ? `${error.step}: ${error.message}` : messageOf(error);
+    const message = error instanceof UserError && error.step ? `${error.step}: ${error.message}` : messageOf(error);
     return { findings, notChecked, error: message };
   }
 }

@@ -6,7 +6,7 @@
  */
 import pg from "pg";
 import { type AccessProblem, findAccessProblems } from "../post-apply/access";
-import type { PostApplyInputs } from "../post-apply/inputs";
+import type { PostApplyInputs } from "../lib/post-apply-inputs";
 import type { MigrationFile } from "../post-apply/migration-files";
 import { compareHistory, readHistory } from "../post-apply/migration-history";
 import { rolesToGrant } from "../post-apply/post-apply";

@@ -4,7 +4,7 @@
  * override turned TLS off. Connection failures become one-line StepErrors naming host, port and database.
  */
 import pg from "pg";
-import type { ConnectionOverrides } from "./inputs";
+import type { ConnectionOverrides } from "../lib/post-apply-inputs";
 import { messageOf, StepError } from "./step-error";
 
 export interface DatabaseTarget {

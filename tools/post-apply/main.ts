@@ -1,6 +1,6 @@
 /**
  * The post-apply runner's command line (USAGE below): `apply` and `release` as Terraform's local-execs run
- * them, with the inputs of inputs.ts; `<env>` by hand, with the inputs from the YAML.
+ * them, with the inputs of tools/lib/post-apply-inputs.ts; `<env>` by hand, with the inputs from the YAML.
  *
  * Credentials come only from the environment (DATABRICKS_HOST + DATABRICKS_TOKEN, DATABRICKS_CLIENT_ID +
  * DATABRICKS_CLIENT_SECRET, or DATABRICKS_CONFIG_PROFILE / ~/.databrickscfg), never from arguments.
@@ -13,7 +13,7 @@ import {
   inputsFromEnvironmentConfig,
   type PostApplyInputs,
   releaseInputsFromEnvironment,
-} from "./inputs";
+} from "../lib/post-apply-inputs";
 import { postApply } from "./post-apply";
 import { release } from "./release";
 import { Workspace } from "./workspace";

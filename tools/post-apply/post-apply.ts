@@ -15,7 +15,7 @@ import { findAccessProblems, grantAccess, grantStatements, type AccessProblem } 
 import type { RoleAccess } from "./access-levels";
 import { applyMigrations } from "./apply-migrations";
 import { connect } from "./database";
-import type { PostApplyInputs } from "./inputs";
+import type { PostApplyInputs } from "../lib/post-apply-inputs";
 import { acquireMigrationLock } from "./migration-lock";
 import { readMigrationFiles, type MigrationFile } from "./migration-files";
 import { beginMigrating, pendingMigrations, readHistory } from "./migration-history";
