@@ -16,9 +16,9 @@ import { secretMasker, secretsOf } from "./secret-masker";
 import { UserError } from "./user-error";
 
 /** Exit code of a user error. */
-export const EXIT_USER_ERROR = 1;
+const EXIT_USER_ERROR = 1;
 /** Exit code of a bug: sysexits' EX_SOFTWARE. */
-export const EXIT_BUG = 70;
+const EXIT_BUG = 70;
 
 /** Bad arguments: printed with a pointer to `--help`. */
 export class UsageError extends UserError {}
