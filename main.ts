@@ -2,16 +2,18 @@
  * `npm run synth [-- <env>...]`: one stack per environment in environments/ (all, or the ones named),
  * written to cdktf.out/stacks/<env>/cdk.tf.json. Needs no credentials and no network.
  */
-import { ConfigError } from "./stacks/config/config-error";
-import { GuardrailError } from "./stacks/guardrails/nag-pack";
 import { synthesize } from "./stacks/synthesize";
-import { MigrationFolderError } from "./tools/lib/migration-folder";
+import { runCommand } from "./tools/lib/cli";
 
-try {
-  synthesize({ only: process.argv.slice(2) });
-} catch (e) {
-  // The user's mistakes get their message alone; anything else is a bug and keeps its stack trace.
-  if (!(e instanceof ConfigError || e instanceof GuardrailError || e instanceof MigrationFolderError)) throw e;
-  console.error(e.message);
-  process.exitCode = 1;
-}
+runCommand({
+  name: "synth",
+  usage: `usage: npm run synth [-- <environment> ...]
+  Writes one Terraform stack per environment (every file in environments/, or the ones named) to
+  cdktf.out/stacks/<environment>/cdk.tf.json. Needs no credentials and no network.
+  Exit codes: 0 done; 1 a mistake in the configuration, the migrations or a guardrail (every problem
+  listed, one line each); 70 a bug (stack trace).`,
+  run: ({ argv }) => {
+    synthesize({ only: argv });
+    return 0;
+  },
+});

@@ -35,14 +35,14 @@ export class TerraformData extends TerraformResource {
     this.triggersReplace = triggersReplace;
   }
 
-  protected synthesizeAttributes(): Record<string, unknown> {
+  protected override synthesizeAttributes(): Record<string, unknown> {
     return {
       input: hashMapper(anyToTerraform)(this.input),
       triggers_replace: hashMapper(anyToTerraform)(this.triggersReplace),
     };
   }
 
-  protected synthesizeHclAttributes(): Record<string, unknown> {
+  protected override synthesizeHclAttributes(): Record<string, unknown> {
     return {
       input: hashMapperHcl(anyToHclTerraform)(this.input),
       triggers_replace: hashMapperHcl(anyToHclTerraform)(this.triggersReplace),

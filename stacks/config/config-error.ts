@@ -1,3 +1,5 @@
+import { UserError } from "../../tools/lib/user-error";
+
 /** One thing wrong with the environment configuration, located as precisely as the YAML allows. */
 export interface ConfigProblem {
   /** The file, relative to the working directory. */
@@ -16,7 +18,7 @@ export interface ConfigProblem {
  * file names). Entry points print `message` and exit 1 without a stack trace; every problem found is listed,
  * not just the first.
  */
-export class ConfigError extends Error {
+export class ConfigError extends UserError {
   /** @param what - what is invalid, for the first line of the message */
   constructor(
     readonly problems: readonly ConfigProblem[],

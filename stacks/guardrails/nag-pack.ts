@@ -23,6 +23,7 @@ import {
 import { EnvironmentInName } from "./rules/environment-in-name";
 import { NoInlineSecretValue } from "./rules/no-inline-secret-value";
 import { ProductionPreventDestroy } from "./rules/production-prevent-destroy";
+import { UserError } from "../../tools/lib/user-error";
 import { ProductionRemoteState } from "./rules/production-remote-state";
 import { ServingEndpointLeastPrivilege } from "./rules/serving-endpoint-least-privilege";
 
@@ -163,7 +164,7 @@ export function errorAnnotations(scope: IConstruct): string[] {
 }
 
 /** Synthesis stopped by guardrail violations: one line each, no stack trace needed. */
-export class GuardrailError extends Error {
+export class GuardrailError extends UserError {
   constructor(readonly violations: readonly string[]) {
     super(`guardrail violations (${violations.length}):\n${violations.map((v) => `  ${v}`).join("\n")}`);
     this.name = "GuardrailError";

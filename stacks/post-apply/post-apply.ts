@@ -1,18 +1,14 @@
 import { createHash } from "node:crypto";
-import { relative, sep } from "node:path";
 import { Construct } from "constructs";
 import type { App as AppResource } from "@cdktf/provider-databricks/lib/app";
 import type { DatabaseDatabaseCatalog } from "@cdktf/provider-databricks/lib/database-database-catalog";
 import type { DatabaseInstance } from "@cdktf/provider-databricks/lib/database-instance";
 import { TerraformData } from "../terraform-data";
 import type { EnvironmentConfig } from "../config/schema";
-import { terraformLiteral } from "../config/terraform-literal";
 import { relativeToStackDirectory } from "../stack-paths";
 import { migrationsSha256 } from "./migrations";
 import { MIGRATIONS_DIR, REPO_ROOT } from "../repo-paths";
-
-/** The runner program, run from the repository root (another tool owns it: `tools/post-apply/`), precompiled (tools/build/run.cjs). */
-export const POST_APPLY_COMMAND = "node tools/build/run.cjs tools/post-apply/main.ts apply";
+import { applyStepEnvironment, POST_APPLY_COMMAND } from "../../tools/lib/post-apply-inputs";
 
 export interface PostApplyProps {
   /** The app whose service principal gets the grants; also waited for. */
@@ -51,7 +47,7 @@ export class PostApply extends Construct {
 
   constructor(scope: Construct, id: string, props: PostApplyProps) {
     super(scope, id);
-    const { app, instance, catalog, grants, limits, workspace = {}, migrationsDir = MIGRATIONS_DIR } = props;
+    const { app, instance, catalog, grants, limits, workspace, migrationsDir = MIGRATIONS_DIR } = props;
     const readOnlyRoles = [...grants.readOnlyRoles].sort();
     this.migrationsSha256 = migrationsSha256(migrationsDir);
 
@@ -72,23 +68,23 @@ export class PostApply extends Construct {
           type: "local-exec",
           command: POST_APPLY_COMMAND,
           workingDir: relativeToStackDirectory(this, REPO_ROOT),
-          environment: {
-            POST_APPLY_INSTANCE: instance.name,
-            POST_APPLY_DATABASE: catalog.databaseName,
-            POST_APPLY_SCHEMA: grants.schema,
-            POST_APPLY_APP_SP_CLIENT_ID: app.servicePrincipalClientId,
-            POST_APPLY_MIGRATIONS_DIR: terraformLiteral(relative(REPO_ROOT, migrationsDir).split(sep).join("/")),
-            POST_APPLY_APP_ACCESS: grants.appAccess,
-            POST_APPLY_READ_ONLY_ROLES: readOnlyRoles.join(","),
-            POST_APPLY_CONFIG_FILE: props.configFile,
-            POST_APPLY_INSTANCE_TIMEOUT_SECONDS: String(limits.instanceReadyTimeoutSeconds),
-            POST_APPLY_LOCK_TIMEOUT_SECONDS: String(limits.lockTimeoutSeconds),
-            POST_APPLY_STATEMENT_LOCK_TIMEOUT_SECONDS: String(limits.statementLockTimeoutSeconds),
-            POST_APPLY_STATEMENT_TIMEOUT_SECONDS: String(limits.statementTimeoutSeconds),
-            // Not credentials: which workspace (and ~/.databrickscfg profile) the YAML chose for the provider.
-            ...(workspace.host && { DATABRICKS_HOST: workspace.host }),
-            ...(workspace.profile && { DATABRICKS_CONFIG_PROFILE: workspace.profile }),
-          },
+          environment: applyStepEnvironment(
+            {
+              instance: instance.name,
+              database: catalog.databaseName,
+              schema: grants.schema,
+              appRole: app.servicePrincipalClientId,
+              migrationsDir,
+              appAccess: grants.appAccess,
+              readOnlyRoles,
+              configFile: props.configFile,
+              instanceTimeoutSeconds: limits.instanceReadyTimeoutSeconds,
+              lockTimeoutSeconds: limits.lockTimeoutSeconds,
+              statementLockTimeoutSeconds: limits.statementLockTimeoutSeconds,
+              statementTimeoutSeconds: limits.statementTimeoutSeconds,
+            },
+            workspace,
+          ),
         },
       ],
     });

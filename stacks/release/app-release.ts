@@ -1,5 +1,4 @@
 import { createHash } from "node:crypto";
-import { relative, sep } from "node:path";
 import { Construct } from "constructs";
 import type { App as AppResource } from "@cdktf/provider-databricks/lib/app";
 import type { ITerraformDependable } from "../cdktf";
@@ -8,9 +7,7 @@ import type { EnvironmentConfig } from "../config/schema";
 import { relativeToStackDirectory } from "../stack-paths";
 import type { AppSource } from "../source/app-source";
 import { TerraformData } from "../terraform-data";
-
-/** The runner's release entry point, run from the repository root (`tools/post-apply/`), precompiled (tools/build/run.cjs). */
-export const RELEASE_COMMAND = "node tools/build/run.cjs tools/post-apply/main.ts release";
+import { RELEASE_COMMAND, releaseStepEnvironment } from "../../tools/lib/post-apply-inputs";
 
 export interface AppReleaseProps {
   readonly app: AppResource;
@@ -42,7 +39,7 @@ export class AppRelease extends Construct {
 
   constructor(scope: Construct, id: string, props: AppReleaseProps) {
     super(scope, id);
-    const { app, source, env = {}, runs, timeoutSeconds, after, workspace = {} } = props;
+    const { app, source, env = {}, runs, timeoutSeconds, after, workspace } = props;
     this.resource = new TerraformData(this, "Resource", {
       triggersReplace: {
         runs_sha256: createHash("sha256")
@@ -59,16 +56,17 @@ export class AppRelease extends Construct {
           type: "local-exec",
           command: RELEASE_COMMAND,
           workingDir: relativeToStackDirectory(this, REPO_ROOT),
-          environment: {
-            POST_APPLY_APP_NAME: app.name,
-            POST_APPLY_SOURCE_DIR: relative(REPO_ROOT, source.sourceDir).split(sep).join("/"),
-            POST_APPLY_WORKSPACE_PATH: source.workspacePath,
-            POST_APPLY_SOURCE_SHA256: source.contentHash,
-            POST_APPLY_APP_ENV: JSON.stringify(env),
-            POST_APPLY_RELEASE_TIMEOUT_SECONDS: String(timeoutSeconds),
-            ...(workspace.host && { DATABRICKS_HOST: workspace.host }),
-            ...(workspace.profile && { DATABRICKS_CONFIG_PROFILE: workspace.profile }),
-          },
+          environment: releaseStepEnvironment(
+            {
+              app: app.name,
+              sourceDir: source.sourceDir,
+              workspacePath: source.workspacePath,
+              sourceSha256: source.contentHash,
+              appEnv: env,
+              releaseTimeoutSeconds: timeoutSeconds,
+            },
+            workspace,
+          ),
         },
       ],
     });

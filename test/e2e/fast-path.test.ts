@@ -227,7 +227,7 @@ test("user mistakes get one line and exit 1: an unknown environment, deploy with
   for (const [script, args, message] of [
     ["plan", ["no-such-env"], /^plan: unknown environment "no-such-env"; known environments: /],
     ["deploy", [], /^deploy: name the environments to deploy \(known environments: /],
-    ["destroy", [environments[0].name, "--lock=maybe"], /^destroy: --lock: expected true or false, found "maybe"$/],
+    ["destroy", [environments[0].name, "--lock=maybe"], /^destroy: --lock: expected true or false, found "maybe" \(--help for usage\)$/],
     ["plan", ["--auto-approve"], /^plan: --auto-approve: plan applies nothing/],
   ] as const) {
     const result = npm(script, args);

@@ -15,7 +15,7 @@ import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
 import pg from "pg";
 import type { AppConfig } from "../../app-src/src/config";
-import type { PostApplyInputs } from "../../tools/post-apply/inputs";
+import type { PostApplyInputs } from "../../tools/lib/post-apply-inputs";
 import { postApply } from "../../tools/post-apply/post-apply";
 import type { Workspace } from "../../tools/lib/workspace";
 import type { TestPostgres } from "../../tools/lib/local/postgres";

@@ -81,7 +81,7 @@ test("an unknown environment gets the configuration error listing the known ones
   assert.equal(result.code, 1);
   assert.match(
     result.stderr,
-    /^invalid environment configuration \(1 problem\):\n {2}\S+: unknown environment "nope"; known environments: gone, local\n$/,
+    /^post-apply: invalid environment configuration \(1 problem\):\n {2}\S+: unknown environment "nope"; known environments: gone, local\n$/,
   );
 });
 

@@ -266,10 +266,7 @@ test("bad inputs and arguments", async () => {
 
   const noArgs = await run(env(), []);
   assert.equal(noArgs.code, 1);
-  assert.match(
-    noArgs.stderr,
-    /^expected an environment name or apply\nusage: npm run migrate -- <environment> \[--dry-run\]/,
-  );
+  assert.match(noArgs.stderr, /^post-apply: expected an environment name, apply or release \(--help for usage\)\n$/);
   const unknownOption = await run(env(), ["apply", "--force"]);
   assert.equal(unknownOption.code, 1);
   assert.match(unknownOption.stderr, /Unknown option '--force'/);

@@ -185,7 +185,7 @@ test("a migration the post-apply runner would refuse fails the review in one lin
   assert.equal(run.status, 1);
   assert.match(
     run.stderr,
-    /^review: synthesizing \S+ failed: app-src\/migrations\/0002_add_tags\.SQL: an unexpected file name; expected a regular file named like 0001_create_notes\.sql [^\n]+\n$/,
+    /^review: synthesizing \S+ failed: synth: app-src\/migrations\/0002_add_tags\.SQL: an unexpected file name; expected a regular file named like 0001_create_notes\.sql [^\n]+\n$/,
   );
   assert.equal(git(dir, "worktree", "list").split("\n").length, 1, "no worktree left behind");
 });
@@ -459,7 +459,7 @@ test("--out writes the file; a missing base ref, a bad option or a tree that doe
   assert.equal(broken.status, 1);
   assert.match(
     broken.stderr,
-    /^review: synthesizing \S+ failed: guardrail violations \(1\): DBX-EnvironmentInName: dev\/lakebase\/instance: [^\n]+\n$/,
+    /^review: synthesizing \S+ failed: synth: guardrail violations \(1\): DBX-EnvironmentInName: dev\/lakebase\/instance: [^\n]+\n$/,
   );
   assert.equal(git(dir, "worktree", "list").split("\n").length, 1, "no worktree left behind");
 });

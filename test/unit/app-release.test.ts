@@ -8,7 +8,7 @@ import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AppStack } from "../../stacks/app-stack";
-import { appSourceSha256 } from "../../stacks/source/app-source-files";
+import { RELEASE_COMMAND } from "../../tools/lib/post-apply-inputs";
 import { Testing } from "../../stacks/cdktf";
 import {
   addressOf,
@@ -35,19 +35,11 @@ function trigger(overrides: object, sourceDir = FIXTURE_SOURCE_DIR): Attributes 
   return release(JSON.parse(Testing.synth(stack))).triggers_replace;
 }
 
-test("the release runs the runner's release command with the app, the source path and its bound, and no credential", () => {
-  const { json } = synthStack(environment({ postApply: { releaseTimeoutSeconds: 600 } }));
-  const exec = release(json).provisioner[0]["local-exec"];
-  assert.equal(exec.command, "node tools/build/run.cjs tools/post-apply/main.ts release");
+// What its environment holds, and that the runner reads it back: test/unit/post-apply-contract.test.ts.
+test("the release runs the runner's release command from the repository root", () => {
+  const exec = release(synthStack(environment()).json).provisioner[0]["local-exec"];
+  assert.equal(exec.command, RELEASE_COMMAND);
   assert.equal(exec.working_dir, "../../..");
-  assert.deepEqual(exec.environment, {
-    POST_APPLY_APP_NAME: `\${${addressOf(json, "databricks_app")}.name}`,
-    POST_APPLY_SOURCE_DIR: "test/fixtures/app-src",
-    POST_APPLY_WORKSPACE_PATH: "/Shared/apps/notes-test",
-    POST_APPLY_SOURCE_SHA256: appSourceSha256(FIXTURE_SOURCE_DIR),
-    POST_APPLY_APP_ENV: "{}",
-    POST_APPLY_RELEASE_TIMEOUT_SECONDS: "600",
-  });
 });
 
 test("the release comes after the source directory exists and after migrations and grants", () => {

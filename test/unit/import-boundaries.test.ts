@@ -12,22 +12,12 @@ import { test } from "node:test";
 import ts from "typescript";
 import { REPO_ROOT } from "../../stacks/repo-paths";
 
-/**
- * Known crossings, each with why it is there; the test below fails when one is no longer made, so none
- * outlives its reason.
- */
-const ALLOWED: Readonly<Record<string, string>> = {
-  // Drift reads an environment's database as the post-apply runner's inputs describe it.
-  "tools/drift/check-environment.ts -> tools/post-apply/inputs.ts":
-    "the post-apply input contract, until it moves into tools/lib with the CLI harness (issue 14)",
-};
-
 interface Edge {
   readonly from: string;
   readonly to: string;
 }
 
-/** Repository-relative, with `/`: the form the rules and ALLOWED are written in. */
+/** Repository-relative, with `/`: the form the rules are written in. */
 const repoPath = (absolute: string) => relative(REPO_ROOT, absolute).split(sep).join("/");
 
 function sourceFiles(dir: string): string[] {
@@ -86,22 +76,10 @@ test("the scan sees the imports (a scan that found none would pass anything)", (
 
 test("no file under tools/ or stacks/ imports across a layer boundary", () => {
   const problems = edges
-    .filter((edge) => !ALLOWED[`${edge.from} -> ${edge.to}`])
     .map((edge) => ({ edge, why: crossing(edge) }))
     .filter(({ why }) => why)
     .map(({ edge, why }) => `${edge.from} imports ${edge.to}: ${why}`);
   assert.deepEqual(problems, []);
-});
-
-test("every allowed crossing is still made and still a crossing", () => {
-  for (const key of Object.keys(ALLOWED)) {
-    const [from, to] = key.split(" -> ");
-    assert.ok(
-      edges.some((e) => e.from === from && e.to === to),
-      `${key} is no longer imported: remove it from ALLOWED`,
-    );
-    assert.ok(crossing({ from, to }), `${key} breaks no rule: remove it from ALLOWED`);
-  }
 });
 
 test("each rule names the crossing it forbids", () => {

@@ -89,7 +89,7 @@ test("an unknown environment: exit 1, one line naming it, no stack trace", (t) =
   assert.equal(run.status, 1);
   assert.match(
     run.stderr,
-    /^invalid environment configuration \(1 problem\):\n {2}.*unknown environment "qa"; known environments: dev, prod, staging\n$/,
+    /^synth: invalid environment configuration \(1 problem\):\n {2}.*unknown environment "qa"; known environments: dev, prod, staging\n$/,
   );
   assertNoStackTrace(run.stderr);
 });
@@ -102,7 +102,7 @@ test("a bad configuration: exit 1, one line per problem, no stack trace, nothing
   const run = synth(t, [], { STACK_ENVIRONMENTS_DIR: dir });
   assert.equal(run.status, 1);
   const lines = run.stderr.trimEnd().split("\n");
-  assert.equal(lines[0], "invalid environment configuration (2 problems):");
+  assert.equal(lines[0], "synth: invalid environment configuration (2 problems):");
   assert.match(lines[1], /dev\.yaml:\d+:\d+: app\.name: expected 3-30 lowercase letters/);
   assert.match(lines[2], /prod\.yaml:\d+:\d+: lakebase\.retentionWindowInDays: expected at most 35, found 90/);
   assert.equal(lines.length, 3, run.stderr);
@@ -119,7 +119,7 @@ test("guardrail violations in several stacks: exit 1, every violation on its own
   const run = synth(t, [], { STACK_ENVIRONMENTS_DIR: dir });
   assert.equal(run.status, 1);
   const lines = run.stderr.trimEnd().split("\n");
-  assert.equal(lines[0], "guardrail violations (2):");
+  assert.equal(lines[0], "synth: guardrail violations (2):");
   assert.match(lines[1], /^ {2}DBX-ServingEndpointLeastPrivilege: dev\/app\/Resource: .*\(found: llm\)$/);
   assert.match(lines[2], /^ {2}DBX-EnvironmentInName: staging\/secrets\/scope: .*\(found: name=notes\)$/);
   assert.equal(lines.length, 3, run.stderr);
@@ -147,7 +147,7 @@ test("a production environment with local state: exit 1 with the rule id, its fi
   const run = synth(t, [], { STACK_ENVIRONMENTS_DIR: local.dir });
   assert.equal(run.status, 1);
   const lines = run.stderr.trimEnd().split("\n");
-  assert.equal(lines[0], `guardrail violations (${local.production.length}):`);
+  assert.equal(lines[0], `synth: guardrail violations (${local.production.length}):`);
   for (const name of local.production) {
     const line = lines.find((l) => l.includes(` ${name}/backend: `)) ?? "";
     assert.match(line, /^ {2}DBX-ProductionRemoteState: /);
@@ -255,7 +255,7 @@ test("input synth cannot use: exit 1 and one line, no stack trace, from synth an
       const lines = run.stderr.trimEnd().split("\n");
       assert.deepEqual(
         [lines.length, lines[0]],
-        [2, "invalid environment configuration (1 problem):"],
+        [2, `${tool}: invalid environment configuration (1 problem):`],
         `${tool}, ${what}:\n${run.stderr}`,
       );
       assert.match(lines[1], line, `${tool}, ${what}`);

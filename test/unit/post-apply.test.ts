@@ -10,12 +10,7 @@ import { REPO_ROOT } from "../../stacks/repo-paths";
 import { contentHash } from "../../stacks/content-hash";
 import { migrationsSha256 } from "../../stacks/post-apply/migrations";
 import { migrationFiles } from "../../tools/lib/migration-folder";
-import { POST_APPLY_COMMAND } from "../../stacks/post-apply/post-apply";
-import {
-  inputsFromApplyEnvironment,
-  inputsFromEnvironmentConfig,
-  type PostApplyInputs,
-} from "../../tools/post-apply/inputs";
+import { POST_APPLY_COMMAND } from "../../tools/lib/post-apply-inputs";
 import {
   addressOf,
   type Attributes,
@@ -108,36 +103,11 @@ test("the step runs after the app, the catalog and the instance exist", () => {
   }
 });
 
-test("local-exec runs the runner from the repository root with the documented, non-secret environment", () => {
-  const { json } = synthStack(
-    environment({
-      database: { readOnlyRoles: ["analysts", "auditors"] },
-      postApply: {
-        instanceReadyTimeoutSeconds: 600,
-        lockTimeoutSeconds: 60,
-        statementLockTimeoutSeconds: 7,
-        statementTimeoutSeconds: 120,
-      },
-    }),
-  );
-  const exec = localExec(json);
-  assert.equal(exec.command, "node tools/build/run.cjs tools/post-apply/main.ts apply");
+// What the environment holds, and that the runner reads it back: test/unit/post-apply-contract.test.ts.
+test("local-exec runs the runner's apply from the repository root", () => {
+  const exec = localExec(synthStack(environment()).json);
   assert.equal(exec.command, POST_APPLY_COMMAND);
   assert.equal(exec.working_dir, "../../..");
-  assert.deepEqual(exec.environment, {
-    POST_APPLY_INSTANCE: `\${${addressOf(json, "databricks_database_instance")}.name}`,
-    POST_APPLY_DATABASE: `\${${addressOf(json, "databricks_database_database_catalog")}.database_name}`,
-    POST_APPLY_SCHEMA: "app",
-    POST_APPLY_APP_SP_CLIENT_ID: `\${${addressOf(json, "databricks_app")}.service_principal_client_id}`,
-    POST_APPLY_MIGRATIONS_DIR: "test/fixtures/app-src/migrations",
-    POST_APPLY_APP_ACCESS: "readWrite",
-    POST_APPLY_READ_ONLY_ROLES: "analysts,auditors",
-    POST_APPLY_CONFIG_FILE: "environments/test.yaml",
-    POST_APPLY_INSTANCE_TIMEOUT_SECONDS: "600",
-    POST_APPLY_LOCK_TIMEOUT_SECONDS: "60",
-    POST_APPLY_STATEMENT_LOCK_TIMEOUT_SECONDS: "7",
-    POST_APPLY_STATEMENT_TIMEOUT_SECONDS: "120",
-  });
 });
 
 test("no secret reaches the command or its environment", () => {
@@ -186,28 +156,5 @@ test("working_dir is computed from the app's output directory", () => {
     assert.equal(resolve(outdir, "out", "stacks", "test", exec.working_dir), REPO_ROOT);
   } finally {
     rmSync(outdir, { recursive: true, force: true });
-  }
-});
-
-test("the runner reads back the bounds the construct passes: the YAML's postApply values, or their documented defaults", () => {
-  const cases: [object, PostApplyInputs["statementBounds"], number][] = [
-    [{}, { lockTimeoutSeconds: 10, timeoutSeconds: 3600 }, 300],
-    [
-      { lockTimeoutSeconds: 20, statementLockTimeoutSeconds: 2, statementTimeoutSeconds: 90 },
-      { lockTimeoutSeconds: 2, timeoutSeconds: 90 },
-      20,
-    ],
-  ];
-  for (const [postApply, statementBounds, lockTimeoutSeconds] of cases) {
-    const config = environment({ postApply });
-    const inputs = inputsFromApplyEnvironment(localExec(synthStack(config).json).environment, false);
-    assert.deepEqual(
-      [inputs.statementBounds, inputs.lockTimeoutSeconds],
-      [statementBounds, lockTimeoutSeconds],
-      JSON.stringify(postApply),
-    );
-    // By hand, from the same YAML, the runner gets the same bounds.
-    const byHand = inputsFromEnvironmentConfig(config, "app-role", {}, false);
-    assert.deepEqual([byHand.statementBounds, byHand.lockTimeoutSeconds], [statementBounds, lockTimeoutSeconds]);
   }
 });

@@ -28,7 +28,7 @@ import {
 } from "../lib/local/post-apply-world";
 import { connect } from "../lib/lakebase/session";
 import { Workspace } from "../lib/workspace";
-import type { PostApplyInputs } from "../post-apply/inputs";
+import type { PostApplyInputs } from "../lib/post-apply-inputs";
 import { postApply } from "../post-apply/post-apply";
 import { printTable } from "./table";
 

@@ -13,22 +13,21 @@
  * showed (saved plan files, in a private temporary directory, removed afterwards: they hold variable values).
  * Nothing is applied when any plan fails.
  *
- * Exit codes, as `terraform plan -detailed-exitcode`: plan 0 no changes, 2 changes, 1 error; deploy and
- * destroy 0 done (or nothing to do), 1 error or declined.
+ * How to call it and its exit codes: USAGE below.
  */
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
-import { ConfigError } from "../../stacks/config/config-error";
 import { environmentNames, environmentsDir } from "../../stacks/config/load-environments";
-import { GuardrailError } from "../../stacks/guardrails/nag-pack";
 import { REPO_ROOT } from "../../stacks/repo-paths";
 import { synthesize } from "../../stacks/synthesize";
 import { init, initIsCurrent } from "./init";
 import { Progress } from "./progress";
-import { runTerraform, TerraformNotRunnable, type TerraformRun } from "../lib/terraform-cli";
+import { type CommandContext, runCommand, UsageError } from "../lib/cli";
+import { runTerraform, type TerraformRun } from "../lib/terraform-cli";
+import { UserError } from "../lib/user-error";
 import {
   applySummary,
   applyText,
@@ -39,9 +38,11 @@ import {
   planText,
 } from "./terraform-output";
 
-const USAGE = `usage: npm run plan -- [environment ...] [--out=DIR] [--lock=false]
+const USAGE = `usage: npm run plan -- [environment ...] [--out=DIR] [--lock=false]      every environment when none is named
        npm run deploy -- <environment ...> [--auto-approve] [--lock=false]
-       npm run destroy -- <environment ...> [--auto-approve] [--lock=false]`;
+       npm run destroy -- <environment ...> [--auto-approve] [--lock=false]
+  Exit codes, as terraform plan -detailed-exitcode: plan 0 no changes, 2 changes, 1 error; deploy and
+  destroy 0 done (or nothing to do), 1 error or declined; 70 a bug (stack trace).`;
 
 type Command = "plan" | "deploy" | "destroy";
 
@@ -64,7 +65,7 @@ interface Planned {
 const color = Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
 const colorFlag = color ? [] : ["-no-color"];
 
-async function main(argv: readonly string[]): Promise<number> {
+async function main({ argv }: CommandContext): Promise<number> {
   const options = parseCommand(argv);
   // What `npm run synth` does, in this process: the stacks Terraform runs are always this tree's.
   const outdir = resolve(REPO_ROOT, process.env.CDKTF_OUTDIR ?? "cdktf.out");
@@ -86,13 +87,11 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     if (options.command === "plan") return failed.length ? 1 : changed.length ? 2 : 0;
     if (failed.length)
-      return print(
-        process.stderr,
-        `${options.command}: nothing applied, the plan of ${failed.map((p) => p.environment).join(", ")} failed`,
-        1,
-      );
-    if (!changed.length)
-      return print(process.stdout, `${options.command}: no changes in ${options.environments.join(", ")}`, 0);
+      throw new UserError(`nothing applied, the plan of ${failed.map((p) => p.environment).join(", ")} failed`);
+    if (!changed.length) {
+      process.stdout.write(`${options.command}: no changes in ${options.environments.join(", ")}\n`);
+      return 0;
+    }
     if (
       !options.autoApprove &&
       !(await confirm(
@@ -100,7 +99,7 @@ async function main(argv: readonly string[]): Promise<number> {
         changed.map((p) => p.environment),
       ))
     ) {
-      return print(process.stderr, `${options.command}: not confirmed, nothing applied`, 1);
+      throw new UserError("not confirmed, nothing applied");
     }
     return (await applyAll(changed, options)) ? 0 : 1;
   } finally {
@@ -112,23 +111,15 @@ function parseCommand(argv: readonly string[]): Options {
   const [command, ...rest] = argv;
   if (command !== "plan" && command !== "deploy" && command !== "destroy")
     throw new UsageError(`expected plan, deploy or destroy, found "${command ?? ""}"`);
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: rest,
-      options: {
-        "auto-approve": { type: "boolean", default: false },
-        lock: { type: "string", default: "true" },
-        out: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-      allowPositionals: true,
-    });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  const { values, positionals } = parsed;
-  if (values.help) throw new HelpRequested();
+  const { values, positionals } = parseArgs({
+    args: rest,
+    options: {
+      "auto-approve": { type: "boolean", default: false },
+      lock: { type: "string", default: "true" },
+      out: { type: "string" },
+    },
+    allowPositionals: true,
+  });
   if (values.lock !== "true" && values.lock !== "false")
     throw new UsageError(`--lock: expected true or false, found "${values.lock}"`);
   if (command === "plan" && values["auto-approve"])
@@ -273,30 +264,6 @@ function section(title: string, body: string): void {
   process.stdout.write(`\n── ${title}\n${body ? `${body}\n` : ""}`);
 }
 
-function print(stream: NodeJS.WriteStream, text: string, code: number): number {
-  stream.write(`${text}\n`);
-  return code;
-}
+const COMMANDS: readonly string[] = ["plan", "deploy", "destroy"] satisfies Command[];
 
-class HelpRequested extends Error {}
-
-/** A mistake the user can fix (bad arguments): one line, exit 1. */
-class UsageError extends Error {}
-
-main(process.argv.slice(2)).then(
-  (code) => (process.exitCode = code),
-  (error: unknown) => {
-    if (error instanceof HelpRequested) return (process.exitCode = print(process.stdout, USAGE, 0));
-    if (error instanceof ConfigError || error instanceof GuardrailError)
-      return (process.exitCode = print(process.stderr, error.message, 1));
-    if (error instanceof TerraformNotRunnable)
-      return (process.exitCode = print(
-        process.stderr,
-        `${process.argv[2] ?? "deploy"}: cannot run Terraform: ${error.message} (install Terraform >= 1.5, or set TERRAFORM_BINARY_NAME)`,
-        1,
-      ));
-    if (error instanceof UsageError)
-      return (process.exitCode = print(process.stderr, `${process.argv[2] ?? "deploy"}: ${error.message}`, 1));
-    throw error;
-  },
-);
+runCommand({ name: COMMANDS.includes(process.argv[2]) ? process.argv[2] : "deploy", usage: USAGE, run: main });

@@ -8,9 +8,10 @@
 import type { EnvironmentConfig } from "../../stacks/config/schema";
 import { connectAsDeployer } from "../lib/lakebase/session";
 import { readMigrationFiles } from "../lib/migration-folder";
-import { messageOf, StepError } from "../lib/step-error";
+import { inputsFromEnvironmentConfig } from "../lib/post-apply-inputs";
+import { messageOf } from "../lib/step-error";
+import { UserError } from "../lib/user-error";
 import { Workspace } from "../lib/workspace";
-import { inputsFromEnvironmentConfig } from "../post-apply/inputs";
 import { databaseFindings } from "./database";
 import { type Finding, SEVERITIES } from "./findings";
 import { instanceFindings } from "./instance";
@@ -126,7 +127,7 @@ async function checkApi(
     }
     return { findings, notChecked };
   } catch (error) {
-    const message = error instanceof StepError ? `${error.step}: ${error.message}` : messageOf(error);
+    const message = error instanceof UserError && error.step ? `${error.step}: ${error.message}` : messageOf(error);
     return { findings, notChecked, error: message };
   }
 }

@@ -96,8 +96,7 @@ export async function checkTerraform(
       stateAppRole,
     };
   } catch (error) {
-    if (error instanceof TerraformNotRunnable)
-      return fail(`terraform binary: ${error.message} (install Terraform 1.5 or later, or set TERRAFORM_BINARY_NAME)`);
+    if (error instanceof TerraformNotRunnable) return fail(`terraform binary: ${error.message}`);
     throw error;
   }
 }

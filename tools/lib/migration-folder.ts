@@ -10,6 +10,7 @@ import { type Dirent, existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { listProblems } from "./list-problems";
 import { StepError } from "./step-error";
+import { UserError } from "./user-error";
 
 export interface MigrationFile {
   /** The file name, which is also the migration's identity in the history table. */
@@ -25,7 +26,7 @@ export interface MigrationFile {
 }
 
 /** A migrations directory that breaks the rules; `message` lists every problem, one line each. */
-export class MigrationFolderError extends Error {
+export class MigrationFolderError extends UserError {
   constructor(readonly problems: readonly string[]) {
     super(listProblems(problems));
     this.name = "MigrationFolderError";

@@ -1,11 +1,13 @@
+import { UserError } from "./user-error";
+
 /**
- * A failure the user can act on, named by the step it happened in (the post-apply runner prints
- * `post-apply failed at <step>: <message>`, drift `<step>: <message>`), without a stack trace: every message
- * must say what went wrong and where (file, resource, role, privilege), and must never contain a credential.
+ * A failure the user can act on, named by the step it happened in. The command-line harness prints
+ * `post-apply failed at <step>: <message>` and exits 1, without a stack trace: every message must say what
+ * went wrong and where (file, resource, role, privilege), and must never contain a credential.
  */
-export class StepError extends Error {
+export class StepError extends UserError {
   constructor(
-    readonly step: string,
+    override readonly step: string,
     message: string,
     options?: { cause?: unknown },
   ) {

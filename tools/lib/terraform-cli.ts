@@ -5,6 +5,7 @@
  */
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
+import { UserError } from "./user-error";
 
 export interface TerraformRun {
   /** Exit code; null when it was killed (timeout). */
@@ -18,8 +19,8 @@ export function terraformBinary(env: NodeJS.ProcessEnv): string {
   return env.TERRAFORM_BINARY_NAME || "terraform";
 }
 
-/** A command that would not start (the binary is missing or not executable): the reason, one line. */
-export class TerraformNotRunnable extends Error {}
+/** A command that would not start (the binary is missing or not executable): the reason and the way out, one line. */
+export class TerraformNotRunnable extends UserError {}
 
 export interface TerraformRunOptions {
   readonly cwd: string;
@@ -51,7 +52,9 @@ export function runTerraform(args: readonly string[], options: TerraformRunOptio
     child.once("error", (error: NodeJS.ErrnoException) => {
       clearTimeout(timer);
       const reason = error.code === "ENOENT" ? "not found" : error.code === "EACCES" ? "not executable" : error.message;
-      reject(new TerraformNotRunnable(`${binary}: ${reason}`));
+      reject(
+        new TerraformNotRunnable(`${binary}: ${reason} (install Terraform 1.5 or later, or set TERRAFORM_BINARY_NAME)`),
+      );
     });
     child.once("close", (status) => {
       clearTimeout(timer);

@@ -5,7 +5,7 @@
  * (migration-session.ts), with its statements' waits bounded.
  */
 import type pg from "pg";
-import type { StatementBounds } from "./inputs";
+import type { StatementBounds } from "../lib/post-apply-inputs";
 import type { MigrationFile } from "../lib/migration-folder";
 import { recordApplied } from "../lib/lakebase/migration-history";
 import { AS_DEPLOYER, describeBoundHit, migrationSettings, resetSession } from "./migration-session";

@@ -5,7 +5,7 @@
  * owns them, nor who writes the history row and grants afterwards).
  */
 import pg from "pg";
-import type { StatementBounds } from "./inputs";
+import type { StatementBounds } from "../lib/post-apply-inputs";
 
 /**
  * `DISCARD ALL` less its `pg_advisory_unlock_all()`, which would release the migration lock this session

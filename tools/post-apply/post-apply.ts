@@ -14,7 +14,7 @@ import type pg from "pg";
 import { findAccessProblems, grantAccess, grantStatements, type AccessProblem } from "../lib/lakebase/access";
 import { type RoleAccess, rolesToGrant } from "../lib/lakebase/access-levels";
 import { applyMigrations } from "./apply-migrations";
-import type { PostApplyInputs } from "./inputs";
+import type { PostApplyInputs } from "../lib/post-apply-inputs";
 import { acquireMigrationLock } from "./migration-lock";
 import { readMigrationFiles, type MigrationFile } from "../lib/migration-folder";
 import { beginMigrating, pendingMigrations, readHistory } from "../lib/lakebase/migration-history";

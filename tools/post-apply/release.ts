@@ -5,25 +5,17 @@
  * active. A deployment already in progress is waited for first (and a refused create retried once after
  * it). Every wait shares one deadline; a failed deployment fails the release with the platform's message.
  */
-import { type SourceSyncInputs, syncSource } from "./source-sync";
+import type { ReleaseStepInputs } from "../lib/post-apply-inputs";
+import { syncSource } from "./source-sync";
 import { type Report, StepError } from "../lib/step-error";
 import type { AppDeployment, AppInfo, Workspace } from "../lib/workspace";
-
-export interface ReleaseInputs {
-  /** The app's name. */
-  readonly app: string;
-  /** What to upload, and where, before deploying. */
-  readonly source: SourceSyncInputs;
-  /** Bound on the whole release: compute start, other deployments, this deployment. */
-  readonly timeoutSeconds: number;
-}
 
 /** Polling starts fast (a local emulator answers in milliseconds) and backs off to this. */
 const MAX_POLL_MS = 5_000;
 
-export async function release(inputs: ReleaseInputs, workspace: Workspace, report: Report): Promise<AppDeployment> {
-  const { app, source, timeoutSeconds } = inputs;
-  const sourceCodePath = `/Workspace${source.workspacePath}`;
+export async function release(inputs: ReleaseStepInputs, workspace: Workspace, report: Report): Promise<AppDeployment> {
+  const { app, releaseTimeoutSeconds: timeoutSeconds } = inputs;
+  const sourceCodePath = `/Workspace${inputs.workspacePath}`;
   const deadline = Date.now() + timeoutSeconds * 1000;
   const waitFor = <T>(
     what: string,
@@ -32,7 +24,7 @@ export async function release(inputs: ReleaseInputs, workspace: Workspace, repor
     describe: (value: T) => string,
   ) => poll(deadline, timeoutSeconds, what, read, done, describe, (state) => report("release", `${what}: ${state}`));
 
-  await syncSource(source, workspace, report);
+  await syncSource(inputs, workspace, report);
   let info = await workspace.readApp(app);
   const compute = info.compute_status?.state;
   if (compute === "STOPPED" || compute === "ERROR") {

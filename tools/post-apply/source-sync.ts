@@ -10,19 +10,12 @@ import { createHash } from "node:crypto";
 import { posix } from "node:path";
 import { contentHash } from "../../stacks/content-hash";
 import { appSource } from "../../stacks/source/app-source-files";
+import type { ReleaseStepInputs } from "../lib/post-apply-inputs";
 import { type Report, StepError } from "../lib/step-error";
 import type { Workspace } from "../lib/workspace";
 
-export interface SourceSyncInputs {
-  /** The local source directory (absolute). */
-  readonly sourceDir: string;
-  /** The workspace directory, without the `/Workspace` prefix. */
-  readonly workspacePath: string;
-  /** The deployed file set's hash as synthesized: what the plan promised. */
-  readonly sha256: string;
-  /** The environment's plain app settings (`app.env`), added to app.yaml. */
-  readonly env: Readonly<Record<string, string>>;
-}
+/** What a sync needs of the release's inputs. */
+export type SourceSyncInputs = Pick<ReleaseStepInputs, "sourceDir" | "workspacePath" | "sourceSha256" | "appEnv">;
 
 /** Path → sha256 of every file the last sync left in the directory. */
 type Manifest = Record<string, string>;
@@ -38,12 +31,12 @@ export async function syncSource(
   workspace: Workspace,
   report: Report,
 ): Promise<{ uploaded: number; deleted: number }> {
-  const files = appSource(inputs.sourceDir, inputs.env);
+  const files = appSource(inputs.sourceDir, inputs.appEnv);
   const actual = contentHash(files);
-  if (actual !== inputs.sha256) {
+  if (actual !== inputs.sourceSha256) {
     throw new StepError(
       "release",
-      `the app source in ${inputs.sourceDir} is not what was planned (sha256 ${actual}, planned ${inputs.sha256}): plan again`,
+      `the app source in ${inputs.sourceDir} is not what was planned (sha256 ${actual}, planned ${inputs.sourceSha256}): plan again`,
     );
   }
   const root = inputs.workspacePath;

@@ -1,18 +1,17 @@
 /**
- * `npm run review [-- --base <ref>] [--format md|json] [--out <file>]`: what merging this working tree over
- * the base ref (default origin/main) would change in each environment, offline (no credentials, no state).
+ * `npm run review`: what merging this working tree over the base ref would change in each environment,
+ * offline (no credentials, no state); or, in plan mode, the same review rendered from saved Terraform plans,
+ * one per environment (see saved-plans.ts), as a CI job that ran `terraform plan -out` with the
+ * environment's state and credentials hands them over. How to call it and its exit codes: USAGE below.
  *
- * `npm run review -- --plan <dir or file> [--plan …] [--format md|json] [--out <file>]`: plan mode, the same
- * review rendered from saved Terraform plans, one per environment (see saved-plans.ts), as a CI job that ran
- * `terraform plan -out` with the environment's state and credentials hands them over.
- *
- * Exit 0: no changes; 2: changes; 1: error (one line on stderr). Interrupted (SIGINT, SIGTERM, SIGHUP), it
- * removes its temporary worktree and directories and ends by that signal.
+ * Interrupted (SIGINT, SIGTERM, SIGHUP), it removes its temporary worktree and directories and ends by that
+ * signal.
  */
 import { statSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { REPO_ROOT } from "../../stacks/repo-paths";
+import { type CommandContext, runCommand, UsageError } from "../lib/cli";
 import { secretMasker, secretsOf } from "../lib/secret-masker";
 import { cleanUpOnSignals, interrupted } from "./cleanup";
 import { mapStrings } from "./map-strings";
@@ -23,12 +22,13 @@ import { type Report, review } from "./report";
 import { readSavedPlans } from "./saved-plans";
 import { ReviewError, synthesize, withBaseTree, workingTreeRoot } from "./trees";
 
-const USAGE = "usage: npm run review [-- --base <ref> | --plan <dir or file> …] [--format md|json] [--out <file>]";
+const USAGE = `usage: npm run review [-- --base <ref>] [--format md|json] [--out <file>]
+       npm run review -- --plan <dir or file> [--plan …] [--format md|json] [--out <file>]
+  What merging this working tree over <ref> (default origin/main) would change in each environment, offline;
+  with --plan, the same review of saved Terraform plans (terraform plan -out, or terraform show -json output).
+  Exit codes: 0 no changes, 2 changes, 1 a mistake to fix (one line), 70 a bug (stack trace).`;
 
-/** Every secret the process was given, and its encodings: never printed (a synth error can quote the configuration). */
-const mask = secretMasker(secretsOf(process.env));
-
-async function main(argv: string[]): Promise<number> {
+async function main({ argv, env, mask }: CommandContext): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -41,15 +41,15 @@ async function main(argv: string[]): Promise<number> {
     allowPositionals: false,
   });
   if (values.format !== "md" && values.format !== "json")
-    throw new ReviewError(`--format: expected md or json, found "${values.format}"; ${USAGE}`);
+    throw new UsageError(`--format: expected md or json, found "${values.format}"`);
   // Before minutes of work, not after.
   if (values.out) checkOutputDirectory(values.out);
   if (values.plan) {
     if (values.base)
-      throw new ReviewError(
-        `--base and --plan: expected one of them (a plan already has its base: the state it was made against); ${USAGE}`,
+      throw new UsageError(
+        "--base and --plan: expected one of them (a plan already has its base: the state it was made against)",
       );
-    return output(await planMode(values.plan, values.format), values.out);
+    return output(await planMode(values.plan, values.format, env), values.out);
   }
   const base = values.base ?? "origin/main";
   const headRoot = workingTreeRoot(process.cwd());
@@ -73,9 +73,13 @@ async function main(argv: string[]): Promise<number> {
 }
 
 /** The saved plans' review, with every sensitive variable value the plans carry masked too (they hold them in clear). */
-async function planMode(paths: string[], format: string): Promise<{ text: string; changed: boolean }> {
-  const plans = await readSavedPlans(paths, REPO_ROOT, process.env);
-  const maskAll = secretMasker([...secretsOf(process.env), ...planSecretValues(plans)]);
+async function planMode(
+  paths: string[],
+  format: string,
+  env: NodeJS.ProcessEnv,
+): Promise<{ text: string; changed: boolean }> {
+  const plans = await readSavedPlans(paths, REPO_ROOT, env);
+  const maskAll = secretMasker([...secretsOf(env), ...planSecretValues(plans)]);
   const report = mapStrings(planReview(plans), maskAll) as PlanReport;
   return {
     text: maskAll(format === "json" ? `${JSON.stringify(report, null, 2)}\n` : planMarkdown(report)),
@@ -109,17 +113,16 @@ function writeOutput(path: string, text: string): void {
 }
 
 cleanUpOnSignals();
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
+runCommand({
+  name: "review",
+  usage: USAGE,
+  run: async (context) => {
+    try {
+      return await main(context);
+    } catch (error) {
+      // Interrupted: the work failed because its programs were stopped; the signal handler reports that and ends the process by its signal.
+      if (interrupted()) return 1;
+      throw error;
+    }
   },
-  (e: unknown) => {
-    // Interrupted: the work failed because its programs were stopped; the signal handler reports it.
-    if (interrupted()) return;
-    process.exitCode = 1;
-    // The user's mistakes (bad arguments, a missing ref or plan, a tree that does not synthesize) get one line; bugs keep their stack.
-    if (e instanceof ReviewError || (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS"))
-      console.error(mask(`review: ${(e as Error).message}`));
-    else console.error(mask((e as Error)?.stack ?? String(e)));
-  },
-);
+});

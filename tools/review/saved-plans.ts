@@ -79,7 +79,7 @@ async function showBinaryPlan(
   } catch (error) {
     if (error instanceof TerraformNotRunnable)
       throw new ReviewError(
-        `--plan ${file}: Terraform is needed to read a plan file (${error.message}); or hand over terraform show -json output`,
+        `--plan ${file}: Terraform is needed to read a plan file: ${error.message}; or hand over terraform show -json output`,
       );
     throw error;
   }

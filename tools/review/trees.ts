@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import type { RecordedSuppression, SUPPRESSIONS_KEY } from "../../stacks/guardrails/nag-rule";
 import { oneLine } from "../lib/one-line";
+import { UserError } from "../lib/user-error";
 import { cleanup, run } from "./cleanup";
 
 /** One environment's synthesized Terraform JSON (`cdk.tf.json`), as far as the review reads it. */
@@ -28,7 +29,7 @@ export interface SynthesizedTree {
 }
 
 /** A failure the user can act on: reported as one line, exit 1. */
-export class ReviewError extends Error {}
+export class ReviewError extends UserError {}
 
 function git(cwd: string, args: string[]): string {
   const result = spawnSync("git", args, { cwd, encoding: "utf8" });
