@@ -62,6 +62,7 @@ test("each environment: one deploy at a time (a newer one waits, never cancels),
   });
   for (const { name } of environments) {
     const job = deploy.jobs[name];
+    assert.ok(job, `deploy.yml has no job for environment ${name}`);
     assert.equal(job.uses, "./.github/workflows/deploy-environment.yml", name);
     assert.deepEqual(job.with, { environment: name }, name);
     assert.equal(job.secrets, "inherit", name);
