@@ -7,6 +7,7 @@ import type { EnvironmentConfig } from "./config/schema";
 import { terraformLiterals } from "./config/terraform-literal";
 import { DatabricksApp } from "./app/databricks-app";
 import { addNagSuppression, DatabricksNagPack } from "./guardrails/nag-pack";
+import { ProductionRemoteState } from "./guardrails/rules/production-remote-state";
 import { ServingEndpointLeastPrivilege } from "./guardrails/rules/serving-endpoint-least-privilege";
 import { LakebaseDatabase } from "./lakebase/lakebase-database";
 import { ObjectPermissions } from "./permissions/object-permissions";
@@ -14,7 +15,7 @@ import { PostApply } from "./post-apply/post-apply";
 import { AppRelease } from "./release/app-release";
 import { AppSecrets } from "./secrets/app-secrets";
 import { AppSource } from "./source/app-source";
-import { addStateBackend, type StateLocation } from "./state/state-backend";
+import { addStateBackend, localStateReason, type StateLocation } from "./state/state-backend";
 
 export interface AppStackProps {
   readonly config: EnvironmentConfig;
@@ -38,12 +39,15 @@ export class AppStack extends TerraformStack {
 
     new DatabricksProvider(this, "databricks", { host: config.workspace.host, profile: config.workspace.profile });
     // The exception: Terraform reads the backend block literally (no templates there), so it gets the values as written.
-    addStateBackend(this, {
+    const backend = addStateBackend(this, {
       environment: props.config.name,
-      production: props.config.production,
       config: props.config.backend,
       location: props.state,
     });
+    // Local state in production is an accepted finding only with a reason, decided here with the config.
+    const localState = props.config.production && localStateReason(props.config.backend, props.state);
+    if (localState)
+      addNagSuppression(backend, { id: ProductionRemoteState.id, appliesTo: "local", reason: localState });
 
     const lakebase = new LakebaseDatabase(this, "lakebase", {
       instance: config.lakebase,

@@ -18,6 +18,14 @@ export type NagRuleFindings = readonly string[];
 export type NagRuleResult = NagRuleCompliance | NagRuleFindings;
 
 /**
+ * The finding for a value only Terraform can work out (an expression): a rule cannot check it, so it is a
+ * finding (reported, or accepted by a suppression with a reason), never a pass.
+ */
+export function unresolvable(attribute: string, value: unknown): string {
+  return `${attribute}=${JSON.stringify(value)} (a Terraform expression: cannot be checked)`;
+}
+
+/**
  * A resource as Terraform receives it: its type and its resolved attributes (snake_case, with `lifecycle`).
  * The stack's backend is presented the same way, as type BACKEND with the `terraform.backend` block as its
  * attributes (`{ s3: { bucket, ... } }`).

@@ -17,8 +17,6 @@ import {
 } from "../cdktf";
 import { REPO_ROOT } from "../repo-paths";
 import type { BackendConfig } from "../config/schema";
-import { addNagSuppression } from "../guardrails/nag-pack";
-import { ProductionRemoteState } from "../guardrails/rules/production-remote-state";
 import { relativeToStackDirectory } from "../stack-paths";
 
 export const DEFAULT_STATE_DIR = join(REPO_ROOT, "terraform-state");
@@ -29,8 +27,8 @@ export interface StateLocation {
   readonly localStateDir?: string;
   /**
    * Test only: every environment, whatever its configured backend, keeps local state in `<dir>/<env>.tfstate`
-   * (how the e2e tier deploys production against the emulator). Marked in the synthesized backend block and,
-   * in a production environment, recorded as an accepted DBX-ProductionRemoteState finding.
+   * (how the e2e tier deploys production against the emulator). Marked in the synthesized backend block; the
+   * stack accepts the DBX-ProductionRemoteState finding it makes in production (`localStateReason`).
    * @default - each environment's configured backend
    */
   readonly testStateDir?: string;
@@ -47,7 +45,6 @@ export function stateLocation(env: NodeJS.ProcessEnv = process.env): StateLocati
 export interface StateBackendProps {
   /** The environment: its state file is `<env>.tfstate`. */
   readonly environment: string;
-  readonly production: boolean;
   readonly config: BackendConfig;
   /** @default - local state in DEFAULT_STATE_DIR, configured backends as they are */
   readonly location?: StateLocation;
@@ -55,7 +52,7 @@ export interface StateBackendProps {
 
 /** Adds the stack's backend: the configured one, or local state (see StateLocation). */
 export function addStateBackend(stack: TerraformStack, props: StateBackendProps): TerraformBackend {
-  const { environment, production, config, location = {} } = props;
+  const { environment, config, location = {} } = props;
   if (config.type !== "local" && !location.testStateDir) return remoteBackend(stack, config);
 
   const dir = location.testStateDir ?? location.localStateDir ?? DEFAULT_STATE_DIR;
@@ -63,20 +60,23 @@ export function addStateBackend(stack: TerraformStack, props: StateBackendProps)
   const backend = new LocalBackend(stack, {
     path: relativeToStackDirectory(stack, join(dir, `${environment}.tfstate`)),
   });
-  const replaced = location.testStateDir && config.type !== "local" ? config.type : undefined;
   if (location.testStateDir) {
     backend.addOverride(
       "//",
-      `TEST ONLY: local state from STACK_TEST_STATE_DIR${replaced ? ` in place of the configured ${replaced} backend` : ""}`,
+      `TEST ONLY: local state from STACK_TEST_STATE_DIR${config.type !== "local" ? ` in place of the configured ${config.type} backend` : ""}`,
     );
   }
-  const reason = replaced
-    ? `test only: STACK_TEST_STATE_DIR replaces the ${replaced} backend with local state`
-    : config.type === "local"
-      ? config.reason
-      : undefined;
-  if (production && reason) addNagSuppression(backend, { id: ProductionRemoteState.id, appliesTo: "local", reason });
   return backend;
+}
+
+/**
+ * Why the state is local although it should not be (a production environment's, say): the YAML's
+ * `backend.reason`, or the test-only override replacing a configured backend; undefined when there is none.
+ */
+export function localStateReason(config: BackendConfig, location: StateLocation = {}): string | undefined {
+  if (location.testStateDir && config.type !== "local")
+    return `test only: STACK_TEST_STATE_DIR replaces the ${config.type} backend with local state`;
+  return config.type === "local" ? config.reason : undefined;
 }
 
 function remoteBackend(stack: TerraformStack, config: Exclude<BackendConfig, { type: "local" }>): TerraformBackend {

@@ -13,6 +13,7 @@ import { parseDocument } from "yaml";
 import { Token } from "../../stacks/cdktf";
 import { deepMerge, environmentsDir, loadEnvironments } from "../../stacks/config/load-environments";
 import { HISTORY_SCHEMA } from "../../tools/lib/lakebase/migration-history";
+import { SHIPPED_ENVIRONMENTS, UNSHIPPED_ENVIRONMENT } from "../support/environments";
 import { environment } from "../support/synth";
 
 const REAL = environmentsDir({});
@@ -903,14 +904,11 @@ suite("files that are not environment files: one line each, never their content"
     );
   });
   test("no environments at all", () =>
-    expectProblem(
-      { "dev.yaml": null, "staging.yaml": null, "prod.yaml": null },
-      {
-        file: ".",
-        field: "",
-        message: /^expected at least one environment file \(<environment>\.yaml besides common\.yaml\), found none$/,
-      },
-    ));
+    expectProblem(Object.fromEntries(SHIPPED_ENVIRONMENTS.map((name) => [`${name}.yaml`, null])), {
+      file: ".",
+      field: "",
+      message: /^expected at least one environment file \(<environment>\.yaml besides common\.yaml\), found none$/,
+    }));
   test("the same environment named twice on the command line", () =>
     expectProblem({}, { file: ".", field: "", message: /^expected each environment once, found "dev" named again$/ }, [
       "dev",
@@ -1030,8 +1028,14 @@ suite("across files", () => {
   test("an unknown environment name on the command line lists the known ones", () =>
     expectProblem(
       {},
-      { file: ".", field: "", message: /unknown environment "qa"; known environments: dev, prod, staging/ },
-      ["qa"],
+      {
+        file: ".",
+        field: "",
+        message: new RegExp(
+          `^unknown environment "${UNSHIPPED_ENVIRONMENT}"; known environments: ${SHIPPED_ENVIRONMENTS.join(", ")}$`,
+        ),
+      },
+      [UNSHIPPED_ENVIRONMENT],
     ));
 });
 

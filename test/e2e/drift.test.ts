@@ -43,6 +43,8 @@ describe("drift against deployed environments", { skip: providerUnavailable() },
     [dev, other] = [world.environment(first), world.environment(second)];
     world.deploy(dev.name);
     deployed.add(dev.name);
+    // Here, not in a test: every injection on dev's grants needs it, whichever tests run.
+    principals.set(dev.name, await servicePrincipal(dev));
   });
 
   after(async () => {
@@ -374,7 +376,6 @@ describe("drift against deployed environments", { skip: providerUnavailable() },
   }
 
   test("a freshly deployed environment is clean: exit 0, no findings, and Terraform was checked", async () => {
-    principals.set(dev.name, await servicePrincipal(dev));
     const { status, report, output } = await drift([dev.name]);
     assert.equal(status, 0, output);
     assert.deepEqual(report.environments, [{ environment: dev.name, findings: [], notChecked: [] }], output);

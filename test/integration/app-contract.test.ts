@@ -1,6 +1,6 @@
 /**
  * What app-src/ and the stack must agree on:
- * - every `valueFrom` in app.yaml is a resource key the stack binds to the app, in every environment;
+ * - every `valueFrom` in app.yaml is a resource key the synthesized stack binds to the app, in every environment;
  * - the schema the migrations and queries use is every environment's `database.schema`;
  * - migration files follow the runner's rules; dependencies are pinned, buildable on the Apps runtime and
  *   the same driver the root tests run the app with.
@@ -15,78 +15,35 @@ import type { EnvironmentConfig } from "../../stacks/config/schema";
 import { APP_SCHEMA, MIGRATION_FILE, MIGRATIONS_TABLE, shippedMigrations } from "../../app-src/src/migrations";
 import { readMigrationFiles } from "../../tools/lib/migration-folder";
 import { HISTORY_TABLE } from "../../tools/lib/lakebase/migration-history";
+import { onlyResource, synthStack } from "../support/synth";
 import { APP_MIGRATIONS, APP_SRC } from "./app-fixture";
-
-/** Every resource key the stack binds to the app in `env` (what app.yaml's valueFrom may name). */
-function boundResourceKeys(env: EnvironmentConfig): Set<string> {
-  return new Set([
-    env.app.databaseResourceName,
-    ...env.app.secrets.map((s) => s.resourceName),
-    ...env.servingEndpoints.map((e) => e.resourceName),
-    ...env.app.sqlWarehouses.map((w) => w.resourceName),
-    ...env.app.jobs.map((j) => j.resourceName),
-  ]);
-}
-
-/** Problems with an app.yaml against the environments; empty when every valueFrom is bound everywhere. */
-function appYamlProblems(text: string, environments: readonly EnvironmentConfig[]): string[] {
-  const doc = parse(text) as { command?: unknown; env?: unknown } | null;
-  const problems: string[] = [];
-  if (!Array.isArray(doc?.command) || !doc.command.length || !doc.command.every((c) => typeof c === "string")) {
-    problems.push("command: expected a non-empty list of strings (the runtime runs it without a shell)");
-  }
-  const entries = doc?.env ?? [];
-  if (!Array.isArray(entries)) return [...problems, "env: expected a list"];
-  entries.forEach((entry: { name?: unknown; value?: unknown; valueFrom?: unknown }, i) => {
-    const where = `env[${i}]${typeof entry?.name === "string" ? ` (${entry.name})` : ""}`;
-    if (typeof entry?.name !== "string" || !entry.name) problems.push(`${where}: expected a name`);
-    if ((entry?.value === undefined) === (entry?.valueFrom === undefined))
-      problems.push(`${where}: expected exactly one of value or valueFrom`);
-    if (entry?.valueFrom === undefined) return;
-    const key = String(entry.valueFrom);
-    const unbound = environments.filter((env) => !boundResourceKeys(env).has(key));
-    if (unbound.length) {
-      problems.push(
-        `${where}: valueFrom "${key}" is not a resource bound to the app in ${unbound.map((e) => e.name).join(", ")} ` +
-          `(bound there: ${[...boundResourceKeys(unbound[0])].sort().join(", ")})`,
-      );
-    }
-  });
-  return problems;
-}
 
 const appYaml = readFileSync(join(APP_SRC, "app.yaml"), "utf8");
 const environments = loadEnvironments();
 
-test("every valueFrom in app-src/app.yaml is bound to the app in every environment", () => {
-  assert.ok(environments.length >= 3, "dev, staging and prod are loaded");
-  const valueFroms = (parse(appYaml).env as { valueFrom?: string }[]).filter((e) => e.valueFrom !== undefined);
+/** The resource keys the synthesized stack of `config` binds to its app: what app.yaml's valueFrom may name. */
+function boundResourceKeys(config: EnvironmentConfig): string[] {
+  const app = onlyResource(synthStack(config).json, "databricks_app");
+  return (app.resources as { name: string }[]).map((r) => r.name).sort();
+}
+
+test("every app.yaml env entry is a name with a value or a valueFrom the app is bound under in every environment", () => {
+  const entries = parse(appYaml).env as { name?: unknown; value?: unknown; valueFrom?: unknown }[];
+  for (const [i, entry] of entries.entries()) {
+    assert.ok(typeof entry.name === "string" && entry.name, `env[${i}]: expected a name`);
+    assert.notEqual(
+      entry.value === undefined,
+      entry.valueFrom === undefined,
+      `env[${i}] (${entry.name}): expected value or valueFrom`,
+    );
+  }
+  const valueFroms = entries.filter((e) => e.valueFrom !== undefined).map((e) => String(e.valueFrom));
   assert.ok(valueFroms.length >= 2, "app.yaml reads the secret and the serving endpoint through valueFrom");
-  assert.deepEqual(appYamlProblems(appYaml, environments), []);
-});
-
-test("a valueFrom naming a key no environment binds is reported with the environments and what they bind", () => {
-  const dangling = `${appYaml}\n  - name: WAREHOUSE_ID\n    valueFrom: sql-warehouse\n`;
-  assert.deepEqual(appYamlProblems(dangling, environments), [
-    `env[2] (WAREHOUSE_ID): valueFrom "sql-warehouse" is not a resource bound to the app in ${environments.map((e) => e.name).join(", ")} ` +
-      `(bound there: database, llm, session-signing-key)`,
-  ]);
-});
-
-test("a valueFrom bound in some environments but not all is reported for the ones missing it", () => {
-  const withoutLlmInProd = environments.map((env) => (env.name === "prod" ? { ...env, servingEndpoints: [] } : env));
-  assert.deepEqual(appYamlProblems(appYaml, withoutLlmInProd), [
-    `env[1] (LLM_SERVING_ENDPOINT): valueFrom "llm" is not a resource bound to the app in prod (bound there: database, session-signing-key)`,
-  ]);
-});
-
-test("malformed app.yaml entries are reported", () => {
-  const bad = `command: node dist/main.js\nenv:\n  - name: A\n  - name: B\n    value: x\n    valueFrom: llm\n`;
-  assert.deepEqual(appYamlProblems(bad, environments), [
-    "command: expected a non-empty list of strings (the runtime runs it without a shell)",
-    "env[0] (A): expected exactly one of value or valueFrom",
-    "env[1] (B): expected exactly one of value or valueFrom",
-  ]);
+  for (const config of environments) {
+    const bound = boundResourceKeys(config);
+    const unbound = valueFroms.filter((key) => !bound.includes(key));
+    assert.deepEqual(unbound, [], `${config.file}: valueFrom not bound to the app (bound there: ${bound.join(", ")})`);
+  }
 });
 
 test("every environment's database.schema is the schema the app's migrations and queries use", () => {

@@ -1,7 +1,7 @@
 /**
  * The drift report's rendering, exit codes and masking, and the command line's own errors (no workspace
  * needed: they happen before any environment is checked). The checks themselves are tested end to end in
- * test/e2e/drift-emulator.test.ts.
+ * test/e2e/drift.test.ts.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -9,6 +9,7 @@ import { spawnSync } from "node:child_process";
 import { REPO_ROOT } from "../../stacks/repo-paths";
 import type { EnvironmentResult } from "../../tools/drift/check-environment";
 import { type DriftReport, exitCode, renderJson, renderMarkdown } from "../../tools/drift/report";
+import { SHIPPED_ENVIRONMENTS, UNSHIPPED_ENVIRONMENT } from "../support/environments";
 
 const drifted: EnvironmentResult = {
   environment: "dev",
@@ -92,7 +93,12 @@ test("a bad --format or an unknown environment is one clear line and exit 1", ()
   const format = drift(["--format", "html"]);
   assert.equal(format.status, 1);
   assert.match(format.stderr, /^drift: --format: expected md or json, found "html" \(--help for usage\)\n$/);
-  const unknown = drift(["qa"]);
+  const unknown = drift([UNSHIPPED_ENVIRONMENT]);
   assert.equal(unknown.status, 1);
-  assert.match(unknown.stderr, /unknown environment "qa"; known environments: dev, prod, staging/);
+  assert.ok(
+    unknown.stderr.includes(
+      `unknown environment "${UNSHIPPED_ENVIRONMENT}"; known environments: ${SHIPPED_ENVIRONMENTS.join(", ")}`,
+    ),
+    unknown.stderr,
+  );
 });

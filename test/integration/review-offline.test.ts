@@ -14,6 +14,7 @@ import { gfm, gfmHtml } from "micromark-extension-gfm";
 import { REPO_ROOT } from "../../stacks/repo-paths";
 import { markdown, REVIEW_MARKER } from "../../tools/review/markdown";
 import type { Report } from "../../tools/review/report";
+import { SHIPPED_ENVIRONMENTS, UNSHIPPED_ENVIRONMENT } from "../support/environments";
 import { mermaidParser } from "../support/mermaid";
 
 const CANARY = "canary-3c1f9a7e-never-print-me";
@@ -161,7 +162,7 @@ test("a new migration file is listed under post-apply work, and the step runs", 
     ),
   );
   const { md, json } = reviewBoth(dir, base, 2);
-  for (const name of ["dev", "staging", "prod"]) {
+  for (const name of SHIPPED_ENVIRONMENTS) {
     const env = environment(json, name);
     assert.deepEqual(env.postApply.newMigrations, ["0002_add_tags.sql"]);
     assert.equal(env.postApply.runs, true);
@@ -257,24 +258,25 @@ test("a changed grant setting is reported as a grants hash change that re-runs t
 });
 
 test("a new environment is all creates, with every migration new", (t) => {
+  const name = UNSHIPPED_ENVIRONMENT;
   const { dir, base } = branch(t, (d) => {
     const dev = readFileSync(join(d, "environments", "dev.yaml"), "utf8");
     writeFileSync(
-      join(d, "environments", "qa.yaml"),
-      dev.replaceAll("notes-dev", "notes-qa").replaceAll("notes_dev", "notes_qa"),
+      join(d, "environments", `${name}.yaml`),
+      dev.replaceAll("notes-dev", `notes-${name}`).replaceAll("notes_dev", `notes_${name.replaceAll("-", "_")}`),
     );
   });
   const { json } = reviewBoth(dir, base, 2);
-  const qa = environment(json, "qa");
-  assert.deepEqual(qa.counts, { create: qa.changes.length, update: 0, replace: 0, destroy: 0 });
-  assert.deepEqual(qa.stateful, []);
+  const added = environment(json, name);
+  assert.deepEqual(added.counts, { create: added.changes.length, update: 0, replace: 0, destroy: 0 });
+  assert.deepEqual(added.stateful, []);
   assert.deepEqual(
-    qa.postApply.newMigrations,
+    added.postApply.newMigrations,
     readdirSync(join(dir, "app-src", "migrations"))
       .filter((f) => f.endsWith(".sql"))
       .sort(),
   );
-  assert.equal(qa.postApply.runs, true);
+  assert.equal(added.postApply.runs, true);
   assert.deepEqual(environment(json, "dev").changes, []);
 });
 
@@ -293,9 +295,9 @@ test("no change: exit 0 and every environment says so", (t) => {
   assert.equal(json.changed, false);
   assert.deepEqual(
     json.environments.map((e) => e.environment),
-    ["dev", "prod", "staging"],
+    SHIPPED_ENVIRONMENTS,
   );
-  for (const name of ["dev", "prod", "staging"]) assert.match(section(md, name), /No changes\./);
+  for (const name of SHIPPED_ENVIRONMENTS) assert.match(section(md, name), /No changes\./);
   assert.ok(md.startsWith(REVIEW_MARKER));
 });
 
@@ -369,8 +371,13 @@ test("the Markdown parses as GitHub-flavoured Markdown: tables and <details> as 
   const summary = [...document.querySelectorAll("table")[0].querySelectorAll("tbody tr")].map((tr) =>
     [...tr.querySelectorAll("td")].map((td) => td.textContent).join(),
   );
-  // dev's replacements: the instance, the catalog, the post-apply step and the release (the app's binding changes).
-  assert.deepEqual(summary, ["dev,0,3,5,0,2 ⚠️", "prod,0,0,0,0,0", "staging,0,1,0,0,0"]);
+  // dev's replacements: the instance, the catalog, the post-apply step and the release (the app's binding changes);
+  // staging's description; no change anywhere else.
+  const changed: Record<string, string> = { dev: "0,3,5,0,2 ⚠️", staging: "0,1,0,0,0" };
+  assert.deepEqual(
+    summary,
+    SHIPPED_ENVIRONMENTS.map((name) => `${name},${changed[name] ?? "0,0,0,0,0"}`),
+  );
   assert.ok(headers.some((h) => h.join() === "action,resource,name,reason"));
   // A `|` in a value stays inside its cell.
   const rows = [...document.querySelectorAll("tr")].map((tr) =>

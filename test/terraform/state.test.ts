@@ -50,7 +50,6 @@ function backendBlock(config: object): object {
   const stack = new TerraformStack(new App({ outdir: join(tmpdir(), "unused") }), "prod");
   addStateBackend(stack, {
     environment: "prod",
-    production: true,
     config: environmentSchema.shape.backend.parse(config),
   });
   return (stack.toTerraform() as { terraform: { backend: object } }).terraform.backend;

@@ -16,6 +16,8 @@ import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { environmentsDir, loadEnvironments } from "../../stacks/config/load-environments";
 import { REPO_ROOT } from "../../stacks/repo-paths";
+import { SHIPPED_ENVIRONMENTS, UNSHIPPED_ENVIRONMENT } from "../support/environments";
+import { secretValues } from "../../tools/lib/local/project";
 
 interface Run {
   status: number | null;
@@ -56,40 +58,54 @@ function assertNoStackTrace(stderr: string) {
 const stackFiles = (outdir: string) =>
   readdirSync(join(outdir, "stacks")).filter((s) => existsSync(join(outdir, "stacks", s, "cdk.tf.json")));
 
-test("synthesizes every environment, one stack each, and a secret's value set for Terraform appears nowhere", (t) => {
-  const canary = "canary-5d1f9a-main-synth";
-  const run = synth(t, [], { TF_VAR_secret_session_signing_key: canary });
+// Synth reads nothing a secret could come from (the YAML names keys, never values): this is where any code
+// path that did read one, or passed the process environment on, would show, so every declared secret is set.
+test("synthesizes every environment, one stack each, and no secret value set for Terraform appears in the output", (t) => {
+  const secrets = secretValues(loadEnvironments());
+  assert.ok(Object.keys(secrets).length > 0, "no environment declares a secret");
+  const run = synth(t, [], secrets);
   assert.equal(run.status, 0, run.stderr);
-  assert.deepEqual(stackFiles(run.outdir).sort(), ["dev", "prod", "staging"]);
-  for (const stack of ["dev", "prod", "staging"]) {
-    const text = readFileSync(join(run.outdir, "stacks", stack, "cdk.tf.json"), "utf8");
-    assert.equal(text.includes(canary), false, `${stack}: the secret value leaked`);
-    assert.equal(JSON.parse(text)["//"].metadata.stackName, stack);
+  assert.deepEqual(stackFiles(run.outdir).sort(), SHIPPED_ENVIRONMENTS);
+  const written = readdirSync(run.outdir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile());
+  for (const file of written) {
+    const text = readFileSync(join(file.parentPath, file.name), "utf8");
+    for (const [variable, value] of Object.entries(secrets))
+      assert.equal(
+        text.includes(value),
+        false,
+        `${variable}'s value is in ${relative(run.outdir, file.parentPath)}/${file.name}`,
+      );
   }
-  assert.equal(readFileSync(join(run.outdir, "manifest.json"), "utf8").includes(canary), false);
+  for (const stack of SHIPPED_ENVIRONMENTS) {
+    const json = JSON.parse(readFileSync(join(run.outdir, "stacks", stack, "cdk.tf.json"), "utf8"));
+    assert.equal(json["//"].metadata.stackName, stack);
+  }
 });
 
 test("synthesis needs no terraform binary (nothing but node on PATH)", (t) => {
   const bin = mkdtempSync(join(tmpdir(), "path-"));
   t.after(() => rmSync(bin, { recursive: true, force: true }));
   symlinkSync(process.execPath, join(bin, "node"));
-  const run = synth(t, ["dev"], { PATH: bin });
+  const run = synth(t, [SHIPPED_ENVIRONMENTS[0]], { PATH: bin });
   assert.equal(run.status, 0, run.stderr);
-  assert.deepEqual(stackFiles(run.outdir), ["dev"]);
+  assert.deepEqual(stackFiles(run.outdir), [SHIPPED_ENVIRONMENTS[0]]);
 });
 
-test("named environments only: `npm run synth -- dev`", (t) => {
-  const run = synth(t, ["dev"]);
+test("named environments only: `npm run synth -- <env>`", (t) => {
+  const run = synth(t, [SHIPPED_ENVIRONMENTS[0]]);
   assert.equal(run.status, 0, run.stderr);
-  assert.deepEqual(stackFiles(run.outdir), ["dev"]);
+  assert.deepEqual(stackFiles(run.outdir), [SHIPPED_ENVIRONMENTS[0]]);
 });
 
 test("an unknown environment: exit 1, one line naming it, no stack trace", (t) => {
-  const run = synth(t, ["qa"]);
+  const run = synth(t, [UNSHIPPED_ENVIRONMENT]);
   assert.equal(run.status, 1);
-  assert.match(
+  assert.match(run.stderr, /^synth: invalid environment configuration \(1 problem\):\n {2}[^\n]*\n$/);
+  assert.ok(
+    run.stderr.includes(
+      `unknown environment "${UNSHIPPED_ENVIRONMENT}"; known environments: ${SHIPPED_ENVIRONMENTS.join(", ")}\n`,
+    ),
     run.stderr,
-    /^synth: invalid environment configuration \(1 problem\):\n {2}.*unknown environment "qa"; known environments: dev, prod, staging\n$/,
   );
   assertNoStackTrace(run.stderr);
 });
@@ -215,8 +231,8 @@ test("input synth cannot use: exit 1 and one line, no stack trace, from synth an
     {
       what: "a directory named like an environment",
       args: [],
-      prepare: (dir) => mkdirSync(join(dir, "qa.yaml")),
-      line: /qa\.yaml: expected a readable YAML file, found a directory$/,
+      prepare: (dir) => mkdirSync(join(dir, `${UNSHIPPED_ENVIRONMENT}.yaml`)),
+      line: new RegExp(`${UNSHIPPED_ENVIRONMENT}\\.yaml: expected a readable YAML file, found a directory$`),
     },
     {
       what: "an environment named twice",
@@ -227,13 +243,15 @@ test("input synth cannot use: exit 1 and one line, no stack trace, from synth an
     {
       what: "a *.yml file",
       args: [],
-      prepare: (dir) => writeFileSync(join(dir, "qa.yml"), "app: {}\n"),
-      line: /qa\.yml: expected the extension \.yaml/,
+      prepare: (dir) => writeFileSync(join(dir, `${UNSHIPPED_ENVIRONMENT}.yml`), "app: {}\n"),
+      line: new RegExp(`${UNSHIPPED_ENVIRONMENT}\\.yml: expected the extension \\.yaml`),
     },
     {
       what: "no environments",
       args: [],
-      prepare: (dir) => ["dev", "staging", "prod"].forEach((e) => rmSync(join(dir, `${e}.yaml`))),
+      prepare: (dir) => {
+        for (const e of SHIPPED_ENVIRONMENTS) rmSync(join(dir, `${e}.yaml`));
+      },
       line: /: expected at least one environment file/,
     },
   ];

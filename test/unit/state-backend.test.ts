@@ -4,14 +4,14 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parse } from "yaml";
-import { z } from "zod";
+import type { z } from "zod";
 import { Manifest, Testing, TerraformStack } from "../../stacks/cdktf";
 import { REPO_ROOT } from "../../stacks/repo-paths";
 import { type BackendConfig, environmentSchema } from "../../stacks/config/schema";
-import { nagSuppressions } from "../../stacks/guardrails/nag-pack";
 import {
   addStateBackend,
   DEFAULT_STATE_DIR,
+  localStateReason,
   type StateBackendProps,
   stateLocation,
 } from "../../stacks/state/state-backend";
@@ -25,7 +25,6 @@ function synthBackend(config: object, props: Partial<StateBackendProps> = {}, en
   const stack = new TerraformStack(app, env);
   const backend = addStateBackend(stack, {
     environment: env,
-    production: false,
     config: environmentSchema.shape.backend.parse(config),
     ...props,
   });
@@ -145,34 +144,32 @@ test("STACK_STATE_DIR moves local state (a second clone shares the first clone's
   assert.deepEqual(stateLocation({}), { localStateDir: undefined, testStateDir: undefined });
 });
 
-test("STACK_TEST_STATE_DIR replaces every backend with marked local state; in production it is an accepted finding", () => {
+test("STACK_TEST_STATE_DIR replaces every backend with marked local state", () => {
   const location = stateLocation({ STACK_TEST_STATE_DIR: "/tmp/e2e-state", STACK_STATE_DIR: "/srv/ignored" });
   const s3 = KINDS.s3[0].yaml;
-  const prod = synthBackend(s3, { location, production: true }, "prod");
+  const prod = synthBackend(s3, { location }, "prod");
   assert.equal(statePath(prod.block, "prod"), "/tmp/e2e-state/prod.tfstate");
   assert.equal(
     prod.block.local["//"],
     "TEST ONLY: local state from STACK_TEST_STATE_DIR in place of the configured s3 backend",
   );
-  assert.deepEqual(nagSuppressions(prod.backend), [
-    {
-      id: "DBX-ProductionRemoteState",
-      appliesTo: "local",
-      reason: "test only: STACK_TEST_STATE_DIR replaces the s3 backend with local state",
-    },
-  ]);
 
   const dev = synthBackend({ type: "local" }, { location }, "dev");
   assert.equal(statePath(dev.block, "dev"), "/tmp/e2e-state/dev.tfstate");
   assert.equal(dev.block.local["//"], "TEST ONLY: local state from STACK_TEST_STATE_DIR");
-  assert.deepEqual(nagSuppressions(dev.backend), []);
 });
 
-test("backend.reason is recorded as an accepted finding in production only", () => {
-  const local = { type: "local", reason: "a lab workspace; state is backed up nightly" };
-  assert.deepEqual(nagSuppressions(synthBackend(local, { production: true }).backend), [
-    { id: "DBX-ProductionRemoteState", appliesTo: "local", reason: "a lab workspace; state is backed up nightly" },
-  ]);
-  assert.deepEqual(nagSuppressions(synthBackend(local).backend), []);
-  assert.deepEqual(nagSuppressions(synthBackend({ type: "local" }, { production: true }).backend), []);
+test("the reason local state is accepted: backend.reason, or the test-only override of a configured backend", () => {
+  const backend = (config: object) => environmentSchema.shape.backend.parse(config);
+  const location = stateLocation({ STACK_TEST_STATE_DIR: "/tmp/e2e-state" });
+  const reason = "a lab workspace; state is backed up nightly";
+  assert.equal(localStateReason(backend({ type: "local", reason })), reason);
+  assert.equal(localStateReason(backend({ type: "local", reason }), location), reason);
+  assert.equal(localStateReason(backend({ type: "local" }), location), undefined);
+  assert.equal(localStateReason(backend({ type: "local" })), undefined);
+  assert.equal(
+    localStateReason(backend(KINDS.s3[0].yaml), location),
+    "test only: STACK_TEST_STATE_DIR replaces the s3 backend with local state",
+  );
+  assert.equal(localStateReason(backend(KINDS.s3[0].yaml)), undefined);
 });

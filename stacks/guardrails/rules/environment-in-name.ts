@@ -1,5 +1,5 @@
 import { literalText } from "../../config/terraform-literal";
-import { type NagRule, NagRuleCompliance } from "../nag-rule";
+import { type NagRule, NagRuleCompliance, unresolvable } from "../nag-rule";
 
 /** The attribute that names each workspace- or metastore-wide object, where environments could collide. */
 const NAME_ATTRIBUTE: Readonly<Record<string, string>> = {
@@ -25,8 +25,7 @@ export const EnvironmentInName: NagRule = {
     if (!attribute) return NagRuleCompliance.NOT_APPLICABLE;
     const value = attributes[attribute];
     const text = typeof value === "string" ? literalText(value) : undefined;
-    if (text === undefined)
-      return [`${attribute}=${JSON.stringify(value)} (a Terraform expression: cannot be checked)`];
+    if (text === undefined) return [unresolvable(attribute, value)];
     // Separators differ by namespace (catalogs take `_`, apps `-`, paths `/`): compare word sequences.
     const words = (s: string) => `-${s.toLowerCase().replace(/[^a-z0-9]+/g, "-")}-`;
     return words(text).includes(words(environment.name)) ? NagRuleCompliance.COMPLIANT : [`${attribute}=${text}`];

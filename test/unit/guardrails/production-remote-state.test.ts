@@ -84,6 +84,11 @@ test("in a production stack: local state stops synthesis naming the file; a back
   const remote = synthStack(production({ type: "gcs", bucket: "tf-state", prefix: "notes/test" }));
   assert.deepEqual(remote.violations, []);
   assert.equal(recorded(remote), undefined);
+
+  // Not production: nothing to accept, so nothing recorded.
+  const notProduction = synthStack(environment({ backend: { type: "local", reason: "not needed here" } }));
+  assert.deepEqual(notProduction.violations, []);
+  assert.equal(recorded(notProduction), undefined);
 });
 
 test("in a production stack: the test-only local state override passes, recorded with its reason", () => {

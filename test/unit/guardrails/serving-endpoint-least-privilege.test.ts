@@ -1,5 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import type { TerraformResource } from "../../../stacks/cdktf";
 import { NagRuleCompliance } from "../../../stacks/guardrails/nag-rule";
 import { ServingEndpointLeastPrivilege } from "../../../stacks/guardrails/rules/serving-endpoint-least-privilege";
 import { environment, synthStack } from "../../support/synth";
@@ -31,6 +32,37 @@ test("non-compliant: one finding per CAN_MANAGE binding, by resource key", () =>
     ),
     ["llm", "tuner"],
   );
+});
+
+test("a permission or a list of bindings only Terraform can work out is a finding, not a pass", () => {
+  assert.deepEqual(
+    ServingEndpointLeastPrivilege.check(app(endpoint("llm", "${var.permission}"), endpoint("docs", "CAN_QUERY")), DEV),
+    ['llm.permission="${var.permission}" (a Terraform expression: cannot be checked)'],
+  );
+  // Escaped text is literal: what Terraform sends is the name itself, which the API refuses, but it is not CAN_MANAGE.
+  assert.deepEqual(
+    ServingEndpointLeastPrivilege.check(app(endpoint("llm", "CAN_$${x}")), DEV),
+    NagRuleCompliance.COMPLIANT,
+  );
+  assert.deepEqual(
+    ServingEndpointLeastPrivilege.check(
+      { type: "databricks_app", attributes: { name: "notes-dev", resources: "${local.bindings}" } },
+      DEV,
+    ),
+    ['resources="${local.bindings}" (a Terraform expression: cannot be checked)'],
+  );
+});
+
+test("in a stack: a permission set by an expression stops synthesis, and says it cannot be checked", () => {
+  const { violations } = synthStack(environment(), (stack) => {
+    const app = stack.node.findAll().find((c) => c.node.path === "test/app/Resource") as TerraformResource;
+    // The bindings in order: the database, the secret, the endpoint.
+    app.addOverride("resources.2.serving_endpoint.permission", "${var.endpoint_permission}");
+  });
+  assert.deepEqual(violations, [
+    `DBX-ServingEndpointLeastPrivilege: test/app/Resource: ${ServingEndpointLeastPrivilege.message} ` +
+      '(found: llm.permission="${var.endpoint_permission}" (a Terraform expression: cannot be checked))',
+  ]);
 });
 
 test("not applicable: other resource types", () => {
