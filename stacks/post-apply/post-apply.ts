@@ -9,6 +9,7 @@ import type { EnvironmentConfig } from "../config/schema";
 import { terraformLiteral } from "../config/terraform-literal";
 import { relativeToStackDirectory } from "../stack-paths";
 import { migrationsSha256 } from "./migrations";
+import { oncePerApp } from "../once-per-app";
 import { MIGRATIONS_DIR, REPO_ROOT } from "../repo-paths";
 
 /** The runner program, run from the repository root (another tool owns it: `tools/post-apply/`), precompiled (tools/build/run.cjs). */
@@ -53,7 +54,7 @@ export class PostApply extends Construct {
     super(scope, id);
     const { app, instance, catalog, grants, limits, workspace = {}, migrationsDir = MIGRATIONS_DIR } = props;
     const readOnlyRoles = [...grants.readOnlyRoles].sort();
-    this.migrationsSha256 = migrationsSha256(migrationsDir);
+    this.migrationsSha256 = oncePerApp(this, `migrations ${migrationsDir}`, () => migrationsSha256(migrationsDir));
 
     this.resource = new TerraformData(this, "Resource", {
       triggersReplace: {
