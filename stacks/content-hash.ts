@@ -14,9 +14,24 @@ export interface FileContent {
 export function contentHash(files: readonly FileContent[]): string {
   const hash = createHash("sha256");
   for (const file of [...files].sort((a, b) => compareStrings(a.path, b.path))) {
-    hash.update(`${file.path}\0${createHash("sha256").update(file.content).digest("hex")}\n`);
+    hash.update(`${file.path}\0${sha256(file.content)}\n`);
   }
   return hash.digest("hex");
+}
+
+const digests = new WeakMap<Buffer, string>();
+
+/**
+ * sha256 (hex) of `content`, computed once per Buffer: the stacks of one synthesis share the buffers of the
+ * files they read once (oncePerApp) and never write to, so hashing N environments' sources costs about one.
+ */
+function sha256(content: Buffer): string {
+  let digest = digests.get(content);
+  if (digest === undefined) {
+    digest = createHash("sha256").update(content).digest("hex");
+    digests.set(content, digest);
+  }
+  return digest;
 }
 
 /** Code-unit order, so a listing sorts the same on every machine (no locale collation). */

@@ -110,35 +110,41 @@ const RESOLVER = new DefaultTokenResolver(new StringConcat());
 
 /**
  * The resource as it will appear in `cdk.tf.json`, tokens resolved (the way the stack resolves them) when a
- * rule first reads an attribute. Every rule looks at the type first, and most resources (workspace files, the
- * post-apply steps) are of types no rule checks: resolving them anyway was a quarter of synth.
+ * rule reads them, one attribute at a time: every rule looks at the type first and then at one attribute, and
+ * most resources (workspace files, the post-apply steps) are of types no rule checks. Resolving whole
+ * resources anyway was a quarter of synth. Listing the attributes resolves them all.
  */
 export function synthesized(resource: TerraformResource): SynthesizedResource {
+  const type = resource.terraformResourceType;
+  const resolve = (value: unknown) =>
+    Tokenization.resolve(value, { scope: TerraformStack.of(resource), preparing: false, resolver: RESOLVER });
+  let unresolved: Record<string, unknown> | undefined;
+  const config = () => {
+    if (!unresolved) {
+      const json = resource.toTerraform() as { resource: Record<string, Record<string, Record<string, unknown>>> };
+      const { "//": _metadata, ...attributes } = json.resource[type][resource.friendlyUniqueId];
+      unresolved = attributes;
+    }
+    return unresolved;
+  };
+  const resolved = new Map<string, unknown>();
+  const attribute = (key: string) => {
+    if (!resolved.has(key)) resolved.set(key, resolve(config()[key]));
+    return resolved.get(key);
+  };
+  let all: Record<string, unknown> | undefined;
+  const whole = () => (all ??= resolve(config()) as Record<string, unknown>);
   return {
-    type: resource.terraformResourceType,
-    attributes: lazy(() => {
-      const json = Tokenization.resolve(resource.toTerraform(), {
-        scope: TerraformStack.of(resource),
-        preparing: false,
-        resolver: RESOLVER,
-      }) as { resource: Record<string, Record<string, Record<string, unknown>>> };
-      const { "//": _metadata, ...attributes } =
-        json.resource[resource.terraformResourceType][resource.friendlyUniqueId];
-      return attributes;
+    type,
+    attributes: new Proxy({} as Record<string, unknown>, {
+      // What an ordinary object has besides its own keys (toString, ...) is looked up as usual.
+      get: (_, key) =>
+        typeof key === "string" && Object.hasOwn(config(), key) ? attribute(key) : Reflect.get(Object.prototype, key),
+      has: (_, key) => Reflect.has(whole(), key),
+      ownKeys: () => Reflect.ownKeys(whole()),
+      getOwnPropertyDescriptor: (_, key) => Reflect.getOwnPropertyDescriptor(whole(), key),
     }),
   };
-}
-
-/** An object that is `make()`, made on the first read of any of its properties (rules destructure it unread). */
-function lazy<T extends object>(make: () => T): T {
-  let made: T | undefined;
-  const target = () => (made ??= make());
-  return new Proxy({} as T, {
-    get: (_, key) => Reflect.get(target(), key),
-    has: (_, key) => Reflect.has(target(), key),
-    ownKeys: () => Reflect.ownKeys(target()),
-    getOwnPropertyDescriptor: (_, key) => Reflect.getOwnPropertyDescriptor(target(), key),
-  });
 }
 
 /** The backend block as rules see it: type BACKEND, its `terraform.backend` block as attributes, comments left out. */

@@ -7,6 +7,7 @@ import { TerraformData } from "../terraform-data";
 import type { EnvironmentConfig } from "../config/schema";
 import { relativeToStackDirectory } from "../stack-paths";
 import { migrationsSha256 } from "./migrations";
+import { oncePerApp } from "../once-per-app";
 import { MIGRATIONS_DIR, REPO_ROOT } from "../repo-paths";
 import { applyStepEnvironment, POST_APPLY_COMMAND } from "../../tools/lib/post-apply-inputs";
 
@@ -49,7 +50,7 @@ export class PostApply extends Construct {
     super(scope, id);
     const { app, instance, catalog, grants, limits, workspace, migrationsDir = MIGRATIONS_DIR } = props;
     const readOnlyRoles = [...grants.readOnlyRoles].sort();
-    this.migrationsSha256 = migrationsSha256(migrationsDir);
+    this.migrationsSha256 = oncePerApp(this, `migrations ${migrationsDir}`, () => migrationsSha256(migrationsDir));
 
     this.resource = new TerraformData(this, "Resource", {
       triggersReplace: {

@@ -58,9 +58,23 @@ export function appSourceFiles(dir: string): string[] {
  * environment's plain settings (`app.env`). Secrets never go here: they stay `valueFrom` bindings.
  */
 export function appSource(dir: string, env: Readonly<Record<string, string>> = {}): FileContent[] {
+  return withAppEnv(readAppSource(dir), dir, env);
+}
+
+/** The source files of `dir` as they are, before any environment's settings. */
+export function readAppSource(dir: string): FileContent[] {
   const files = appSourceFiles(dir).map((path) => ({ path, content: readFileSync(join(dir, path)) }));
   if (files.length === 0) throw new Error(`app source directory ${dir}: expected files to upload, found none`);
-  if (Object.keys(env).length === 0) return files;
+  return files;
+}
+
+/** `files` (read from `dir` by readAppSource) with `app.yaml`'s `env` extended by `env`; the others as they are. */
+export function withAppEnv(
+  files: readonly FileContent[],
+  dir: string,
+  env: Readonly<Record<string, string>>,
+): FileContent[] {
+  if (Object.keys(env).length === 0) return [...files];
   const appYaml = files.find((f) => f.path === APP_YAML);
   if (!appYaml)
     throw new Error(

@@ -1,7 +1,8 @@
 import { Construct } from "constructs";
 import { Directory } from "@cdktf/provider-databricks/lib/directory";
 import { APP_SOURCE_DIR } from "../repo-paths";
-import { appSource } from "./app-source-files";
+import { oncePerApp } from "../once-per-app";
+import { readAppSource, withAppEnv } from "./app-source-files";
 import { contentHash } from "../content-hash";
 
 export interface AppSourceProps {
@@ -37,7 +38,12 @@ export class AppSource extends Construct {
   constructor(scope: Construct, id: string, props: AppSourceProps) {
     super(scope, id);
     this.sourceDir = props.sourceDir ?? APP_SOURCE_DIR;
-    const files = appSource(this.sourceDir, props.env);
+    const sourceDir = this.sourceDir;
+    const files = withAppEnv(
+      oncePerApp(this, `app source ${sourceDir}`, () => readAppSource(sourceDir)),
+      sourceDir,
+      props.env ?? {},
+    );
     // delete_recursive: removing the environment removes its uploaded code instead of failing on a non-empty directory.
     this.directory = new Directory(this, "directory", { path: props.workspacePath, deleteRecursive: true });
     this.workspacePath = props.workspacePath;

@@ -6,7 +6,8 @@ import { dirname, join } from "node:path";
 import { REPO_ROOT } from "../../stacks/repo-paths";
 import { parse } from "yaml";
 import { AppSource } from "../../stacks/source/app-source";
-import { appSource, appSourceFiles } from "../../stacks/source/app-source-files";
+import { appSource, appSourceFiles, appSourceSha256 } from "../../stacks/source/app-source-files";
+import { App, TerraformStack } from "../../stacks/cdktf";
 import { contentHash } from "../../stacks/content-hash";
 import { environment, onlyResource, resources, synthConstruct, synthStack } from "../support/synth";
 
@@ -168,4 +169,24 @@ test("contentHash covers paths and contents of exactly the uploaded files", () =
     base,
     "excluded files",
   );
+});
+
+test("the stacks of one App read the source once; the next App reads it again", () => {
+  withTree({ "app.yaml": "command: [x]\n", "src/a.js": "a" }, (dir) => {
+    const before = { plain: appSourceSha256(dir), withEnv: appSourceSha256(dir, { A: "1" }) };
+    const source = (app: App, id: string, env?: Record<string, string>) =>
+      new AppSource(new TerraformStack(app, id), "source", {
+        workspacePath: `/Shared/apps/${id}`,
+        sourceDir: dir,
+        env,
+      });
+    const app = new App();
+    const first = source(app, "first", { A: "1" });
+    writeFileSync(join(dir, "src/a.js"), "edited");
+    // Read once: the second stack deploys the same files as the first (its own app.yaml settings applied).
+    assert.equal(first.contentHash, before.withEnv);
+    assert.equal(source(app, "second").contentHash, before.plain);
+    assert.equal(source(new App(), "later").contentHash, appSourceSha256(dir));
+    assert.notEqual(appSourceSha256(dir), before.plain);
+  });
 });

@@ -1,7 +1,10 @@
-/** Reading `terraform plan -json`'s stream: lines as Terraform 1.11 writes them (trimmed to the fields read). */
+/** How Terraform is run, and reading `terraform plan -json`'s stream (lines as Terraform 1.11 writes them, trimmed to the fields read). */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { errorDiagnostics, planChangesNothing } from "../../tools/lib/terraform-cli";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { errorDiagnostics, planChangesNothing, runTerraform } from "../../tools/lib/terraform-cli";
 
 const line = (message: object) => JSON.stringify({ "@level": "info", "@module": "terraform.ui", ...message });
 const summary = (changes: Record<string, number>) =>
@@ -21,4 +24,17 @@ test("a plan that printed no count (it failed, or crashed) is not taken to chang
     errorDiagnostics([drift, failed, "panic: not JSON"].join("\n")).map((d) => d.summary),
     ["failed to read app"],
   );
+});
+
+test("Terraform runs with Go's collector at GOGC=200 unless the user set GOGC", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "terraform-cli-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  // A stand-in for Terraform that says which GOGC it got.
+  const binary = join(dir, "terraform");
+  writeFileSync(binary, '#!/bin/sh\nprintf "%s" "${GOGC-unset}"\n');
+  chmodSync(binary, 0o755);
+  const gogc = async (env: NodeJS.ProcessEnv) =>
+    (await runTerraform(["version"], { cwd: dir, env: { ...env, TERRAFORM_BINARY_NAME: binary } })).stdout;
+  assert.equal(await gogc({}), "200");
+  assert.equal(await gogc({ GOGC: "50" }), "50");
 });

@@ -37,7 +37,10 @@ export function runTerraform(args: readonly string[], options: TerraformRunOptio
   return new Promise((resolve, reject) => {
     const child = spawn(binary, [...args], {
       cwd: options.cwd,
-      env: { ...options.env, TF_IN_AUTOMATION: "1", TF_INPUT: "0", CHECKPOINT_DISABLE: "1" },
+      // GOGC (Go's documented setting; one the user sets wins): Go's collector runs half as often in Terraform and
+      // its provider. Both are short-lived and allocate most while loading the provider's schema, three times a
+      // plan: a no-op plan took 0.60 s of CPU instead of 0.76, for about 15 MB more memory.
+      env: { GOGC: "200", ...options.env, TF_IN_AUTOMATION: "1", TF_INPUT: "0", CHECKPOINT_DISABLE: "1" },
       stdio: ["ignore", "pipe", "pipe"],
     });
     // Not spawn's own `timeout`: its timer outlives a binary that fails to start, keeping the process alive.
