@@ -1,16 +1,7 @@
 import { join } from "node:path";
 import type { Construct } from "constructs";
 import { DatabricksProvider } from "@cdktf/provider-databricks/lib/provider";
-import {
-  Aspects,
-  DefaultTokenResolver,
-  deepMerge,
-  StringConcat,
-  TerraformElement,
-  TerraformOutput,
-  TerraformStack,
-  Tokenization,
-} from "./cdktf";
+import { Aspects, TerraformOutput, TerraformStack } from "./cdktf";
 import { sourcePath } from "./config/cross-checks";
 import type { EnvironmentConfig } from "./config/schema";
 import { terraformLiterals } from "./config/terraform-literal";
@@ -177,46 +168,4 @@ export class AppStack extends TerraformStack {
   override prepareStack(): void {
     this.ensureBackendExists();
   }
-
-  /**
-   * The stack's Terraform JSON as cdktf's own method makes it, resolving once: cdktf resolves each element,
-   * merges them, and then resolves the merged whole again, only for the stack's own overrides (the guardrails'
-   * accepted findings). Resolving what is resolved changes nothing, and was a seventh of synth per stack; here
-   * only the parts the overrides reach are resolved again. app-stack.test.ts compares it with cdktf's method.
-   */
-  override toTerraform(): Record<string, unknown> {
-    const { rawOverrides, cdktfVersion } = this as unknown as CdktfStackInternals;
-    const resolve = (value: unknown) =>
-      Tokenization.resolve(value, { scope: this, preparing: false, resolver: RESOLVER }) as Record<string, unknown>;
-    // Every element, in cdktf's order; an AppStack has no nested stacks, which cdktf would leave out.
-    const elements = this.node.findAll().filter(TerraformElement.isTerraformElement);
-    const metadata = {
-      version: cdktfVersion,
-      stackName: this.node.id,
-      backend: "local",
-      ...(Object.keys(rawOverrides).length ? { overrides: { stack: Object.keys(rawOverrides) } } : {}),
-    };
-    for (const element of elements) deepMerge(metadata, resolve(element.toMetadata()));
-    const outputs = {};
-    for (const output of elements.filter(TerraformOutput.isTerraformOutput)) {
-      const path = output.node.path.split("/");
-      deepMerge(
-        outputs,
-        path.reduceRight<unknown>((inner, part) => ({ [part]: inner }), output.friendlyUniqueId),
-      );
-    }
-    const tf: Record<string, unknown> = { "//": { metadata, outputs } };
-    for (const element of elements) deepMerge(tf, resolve(element.toTerraform()));
-    deepMerge(tf, rawOverrides);
-    for (const key of Object.keys(rawOverrides)) tf[key] = resolve({ [key]: tf[key] })[key];
-    return tf;
-  }
 }
-
-/** The fields of cdktf's TerraformStack that its toTerraform reads (private in its typings). */
-interface CdktfStackInternals {
-  readonly rawOverrides: Record<string, unknown>;
-  readonly cdktfVersion: string;
-}
-
-const RESOLVER = new DefaultTokenResolver(new StringConcat());

@@ -34,5 +34,3 @@ export {
   Tokenization,
 } from "cdktf";
 export type { IAspect, ITerraformDependable, TerraformMetaArguments } from "cdktf";
-/** How cdktf merges a stack's parts (app-stack.ts merges them as cdktf does). */
-export { deepMerge } from "cdktf/lib/util";
