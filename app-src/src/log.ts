@@ -11,7 +11,7 @@ export interface Logger {
 export type LogSink = (line: string) => void;
 
 export function jsonLogger(
-  sink: LogSink = (line) => process.stdout.write(line + "\n"),
+  sink: LogSink = (line) => process.stdout.write(`${line}\n`),
   now: () => Date = () => new Date(),
 ): Logger {
   return {

@@ -75,10 +75,12 @@ export class DatabricksApp extends Construct {
             },
           ]
         : []),
-      ...secrets.map((s) => ({
-        name: s.resourceName,
-        secret: { scope: secretScope!, key: s.key, permission: s.permission },
-      })),
+      ...(secretScope === undefined
+        ? []
+        : secrets.map((s) => ({
+            name: s.resourceName,
+            secret: { scope: secretScope, key: s.key, permission: s.permission },
+          }))),
       ...servingEndpoints.map((e) => ({
         name: e.resourceName,
         servingEndpoint: { name: e.name, permission: e.permission },

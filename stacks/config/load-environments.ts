@@ -120,7 +120,11 @@ export class YamlSource {
       } else {
         let unresolved: Alias | undefined;
         visit(this.doc, {
-          Alias: (_, node) => (node.resolve(this.doc) ? undefined : ((unresolved = node), visit.BREAK)),
+          Alias: (_, node) => {
+            if (node.resolve(this.doc)) return undefined;
+            unresolved = node;
+            return visit.BREAK;
+          },
         });
         this.problems.push(this.yamlProblem(this.position(unresolved), yamlMessage(e)));
       }
@@ -265,7 +269,8 @@ export function loadEnvironments(options: { dir?: string; only?: readonly string
   // A mistake in common.yaml surfaces once per environment; report it once.
   if (problems.length) throw new ConfigError([...new Map(problems.map((p) => [formatProblem(p), p])).values()]);
 
-  return selected.map((n) => loaded.find((l) => l.config.name === n)!.config);
+  const byName = new Map(loaded.map((l) => [l.config.name, l.config]));
+  return selected.flatMap((n) => byName.get(n) ?? []);
 }
 
 /**
@@ -348,7 +353,7 @@ function unsafeTextProblems(merged: unknown, env: YamlSource, common: YamlSource
       const unsafe = token(value);
       if (unsafe) problems.push(at(path, env, common, `expected text ${unsafe}`));
     } else if (Array.isArray(value)) {
-      value.forEach((item, i) => walk(item, [...path, i]));
+      for (const [i, item] of value.entries()) walk(item, [...path, i]);
     } else if (isPlainObject(value)) {
       for (const [k, v] of Object.entries(value)) {
         const unsafe =

@@ -6,6 +6,7 @@
  * Every environment in environments/, its state in the test directory (STACK_TEST_STATE_DIR).
  */
 import { after, before, test } from "node:test";
+import { stripVTControlCharacters } from "node:util";
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -78,7 +79,7 @@ const changed = (changes: readonly ResourceChange[]) =>
 
 /** The `Plan: …` line of Terraform output, as `N to add, N to change, N to destroy`. */
 const planLine = (text: string) =>
-  /Plan: (\d+ to add, \d+ to change, \d+ to destroy)/.exec(text.replace(/\x1b\[[0-9;]*[A-Za-z]/g, ""))?.[1];
+  /Plan: (\d+ to add, \d+ to change, \d+ to destroy)/.exec(stripVTControlCharacters(text))?.[1];
 
 for (const config of environments) {
   const env = config.name;
@@ -227,7 +228,11 @@ test("user mistakes get one line and exit 1: an unknown environment, deploy with
   for (const [script, args, message] of [
     ["plan", ["no-such-env"], /^plan: unknown environment "no-such-env"; known environments: /],
     ["deploy", [], /^deploy: name the environments to deploy \(known environments: /],
-    ["destroy", [environments[0].name, "--lock=maybe"], /^destroy: --lock: expected true or false, found "maybe" \(--help for usage\)$/],
+    [
+      "destroy",
+      [environments[0].name, "--lock=maybe"],
+      /^destroy: --lock: expected true or false, found "maybe" \(--help for usage\)$/,
+    ],
     ["plan", ["--auto-approve"], /^plan: --auto-approve: plan applies nothing/],
   ] as const) {
     const result = npm(script, args);

@@ -242,7 +242,13 @@ function runCommand(cwd: string, env: Record<string, string>) {
             ),
           timeoutMs,
         );
-        waiters.push({ match, resolve: () => (clearTimeout(timer), resolve()) });
+        waiters.push({
+          match,
+          resolve: () => {
+            clearTimeout(timer);
+            resolve();
+          },
+        });
         child.once("exit", (code) =>
           reject(new Error(`the app exited with ${code}; stdout: ${JSON.stringify(lines)} stderr: ${stderr}`)),
         );

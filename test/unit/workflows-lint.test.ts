@@ -23,13 +23,12 @@ test("actionlint finds nothing in any workflow, and reports a broken one (the ch
   };
   const [brokenProblems, ...results] = actionlint([broken, ...workflows]);
 
-  workflows.forEach((w, i) =>
+  for (const [i, w] of workflows.entries())
     assert.deepEqual(
       results[i].map((p) => `${w.path}:${p.line}:${p.column}: ${p.message} [${p.kind}]`),
       [],
       w.path,
-    ),
-  );
+    );
   assert.ok(
     brokenProblems.some((p) => p.kind === "expression" && p.message.includes('"enviroment"')),
     JSON.stringify(brokenProblems),

@@ -187,7 +187,7 @@ function median(name: string): number {
 
 /** The Terraform subcommands of the last sample of `name`, e.g. `init, plan, apply`. */
 function terraformRuns(name: string): string {
-  const runs = samples.get(name)!.at(-1)!.terraform;
+  const runs = samples.get(name)?.at(-1)?.terraform ?? [];
   return `${runs.length} (${runs.join(", ") || "none"})`;
 }
 

@@ -212,8 +212,9 @@ async function applyAll(plans: readonly Planned[], options: Options): Promise<bo
   try {
     results = await Promise.all(
       plans.map(async ({ environment, stackDir, planFile }) => {
+        if (!planFile) throw new Error(`apply: environment ${environment} has no saved plan`);
         let done = 0;
-        const result = await runTerraform(["apply", "-input=false", `-lock=${options.lock}`, ...colorFlag, planFile!], {
+        const result = await runTerraform(["apply", "-input=false", `-lock=${options.lock}`, ...colorFlag, planFile], {
           cwd: stackDir,
           env: process.env,
           // An apply is never cut short: that could leave resources made and not recorded in the state.

@@ -26,13 +26,13 @@ export class Progress {
 
   /** The environment's current step (`planning`, `applying (3 done)`). */
   update(name: string, text: string): void {
-    this.lines.get(name)!.text = text;
+    this.line(name).text = text;
     if (this.out.isTTY) this.draw();
   }
 
   /** The environment's final line. */
   finish(name: string, text: string): void {
-    const line = this.lines.get(name)!;
+    const line = this.line(name);
     line.text = text;
     line.end = Date.now();
     if (this.out.isTTY) this.draw();
@@ -45,8 +45,14 @@ export class Progress {
     if (this.out.isTTY) this.draw();
   }
 
+  private line(name: string) {
+    const line = this.lines.get(name);
+    if (!line) throw new Error(`progress: no line for environment "${name}"`);
+    return line;
+  }
+
   private format(name: string): string {
-    const { text, start, end } = this.lines.get(name)!;
+    const { text, start, end } = this.line(name);
     const seconds = (((end ?? Date.now()) - start) / 1000).toFixed(1);
     return `${name.padEnd(this.width)}  ${text}${end === undefined ? "…" : ""}  ${seconds} s`;
   }

@@ -122,7 +122,7 @@ async function plan(
   if (result.status === 0 && planChangesNothing(result.stdout)) return { unchanged: true };
   const show = await run(["show", "-json", "-no-color", file]);
   if (show.status !== 0) return { failure: `terraform show -json failed: ${oneLine(show.stderr)}` };
-  return { plan: JSON.parse(show.stdout) as PlanJson, unreadable: unreadable.map((d) => d.address!) };
+  return { plan: JSON.parse(show.stdout) as PlanJson, unreadable: unreadable.flatMap((d) => d.address ?? []) };
 }
 
 /** Provider 1.99's Read of an app deleted out of band: "failed to read app … not found / does not exist or is deleted". */

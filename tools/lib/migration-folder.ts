@@ -130,7 +130,7 @@ function encodingProblem(bytes: Buffer, text: string): string | undefined {
   let line = 1;
   let column = 1;
   for (const char of text) {
-    const code = char.codePointAt(0)!;
+    const code = char.codePointAt(0);
     // Decoding replaced each invalid sequence by U+FFFD; one that is really in the file is its own 3 bytes.
     if (code === 0xfffd && !(bytes[offset] === 0xef && bytes[offset + 1] === 0xbf && bytes[offset + 2] === 0xbd)) {
       return `${line}:${column}: invalid UTF-8 (byte 0x${bytes[offset].toString(16).padStart(2, "0")} at byte offset ${offset}); migrations must be UTF-8 text`;

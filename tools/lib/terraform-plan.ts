@@ -282,7 +282,7 @@ export function replacementReason(change: ResourceChangeJson, others: readonly R
  * takes on, preferring an input named like the attribute (`input.databaseInstanceName` ~ `database_instance_name`).
  */
 function triggerOf(change: ResourceChangeJson, others: readonly ResourceChangeJson[]): string {
-  const leaf = (path: string) => path.split(".").pop()!.replace(/_/g, "").toLowerCase();
+  const leaf = (path: string) => (path.split(".").at(-1) ?? "").replace(/_/g, "").toLowerCase();
   const own = attributeChanges(change.change).map((c) => ({ name: leaf(c.path), value: JSON.stringify(c.after) }));
   let best: { score: number; text: string } | undefined;
   for (const other of others) {

@@ -26,7 +26,7 @@ function loadParser() {
 
 export async function splitStatements(file: MigrationFile): Promise<Statement[]> {
   const { parseSync, hasSqlDetails } = await loadParser();
-  let raw;
+  let raw: ReturnType<typeof parseSync>["stmts"];
   try {
     raw = /\S/.test(file.sql) ? (parseSync(file.sql).stmts ?? []) : [];
   } catch (error) {

@@ -55,7 +55,8 @@ export async function release(inputs: ReleaseStepInputs, workspace: Workspace, r
     if (!(await finishPending(await workspace.readApp(app)))) throw error;
     deployment = await workspace.createDeployment(app, sourceCodePath);
   }
-  const id = deployment.deployment_id!;
+  const id = deployment.deployment_id;
+  if (!id) throw new StepError("release", `the Apps API started a deployment of app "${app}" without a deployment_id`);
   report("release", `deployment ${id} of ${sourceCodePath} started`);
 
   deployment = await waitFor(
@@ -88,11 +89,12 @@ export async function release(inputs: ReleaseStepInputs, workspace: Workspace, r
   /** Waits for a deployment in progress to end; returns whether there was one. */
   async function finishPending(current: AppInfo): Promise<boolean> {
     const pending = current.pending_deployment;
-    if (pending?.status?.state !== "IN_PROGRESS" || !pending.deployment_id) return false;
-    report("release", `deployment ${pending.deployment_id} is in progress; waiting for it first`);
+    const pendingId = pending?.deployment_id;
+    if (pending?.status?.state !== "IN_PROGRESS" || !pendingId) return false;
+    report("release", `deployment ${pendingId} is in progress; waiting for it first`);
     await waitFor(
-      `deployment ${pending.deployment_id}`,
-      () => workspace.readDeployment(app, pending.deployment_id!),
+      `deployment ${pendingId}`,
+      () => workspace.readDeployment(app, pendingId),
       (d) => d.status?.state !== "IN_PROGRESS",
       (d) => d.status?.state ?? "UNKNOWN",
     );

@@ -99,7 +99,7 @@ function section(env: EnvironmentReport, detail: Detail): string {
   const parts = [`### ${code(env.environment)}`];
   if (env.suppressions.length) {
     const lines = env.suppressions.map(
-      (s) => `- ${code(s.rule)} on ${code(s.path)} (${escape(s.appliesTo)}): ${escape(s.reason)}`,
+      (s) => `- ${code(s.rule)} on ${code(s.path)} (${escapeMarkdown(s.appliesTo)}): ${escapeMarkdown(s.reason)}`,
     );
     parts.push(["**Accepted guardrail findings**", ...lines].join("\n"));
   }
@@ -122,7 +122,8 @@ export interface ChangeSection {
 export function statefulBanner(stateful: readonly ResourceChange[]): string[] {
   if (!stateful.length) return [];
   const lines = stateful.map(
-    (c) => `> - **${c.action}** ${code(c.address)}${c.label ? ` (${code(c.label)})` : ""}: ${escape(c.reason ?? "")}`,
+    (c) =>
+      `> - **${c.action}** ${code(c.address)}${c.label ? ` (${code(c.label)})` : ""}: ${escapeMarkdown(c.reason ?? "")}`,
   );
   return [
     [
@@ -139,7 +140,7 @@ export function changeParts(env: ChangeSection, detail: Detail, work: string): s
   const ordered = [...env.stateful, ...env.changes.filter((c) => !env.stateful.some((s) => s.address === c.address))];
   const rows = ordered
     .slice(0, detail.maxRows)
-    .map((c) => [c.action, code(c.address), c.label ? code(c.label) : "", escape(c.reason ?? "")]);
+    .map((c) => [c.action, code(c.address), c.label ? code(c.label) : "", escapeMarkdown(c.reason ?? "")]);
   parts.push(table(["action", "resource", "name", "reason"], rows));
   if (ordered.length > rows.length) parts.push(`_…and ${ordered.length - rows.length} more changes, left out to fit._`);
   parts.push(work);
@@ -185,7 +186,7 @@ export function table(header: readonly string[], rows: readonly (readonly string
 }
 
 export function details(summary: string, body: string): string {
-  return `<details><summary>${escape(summary)}</summary>\n\n${body}\n\n</details>`;
+  return `<details><summary>${escapeMarkdown(summary)}</summary>\n\n${body}\n\n</details>`;
 }
 
 /** An attribute value: absent as —, markers in italics, anything else as code (JSON for non-strings). */
@@ -198,9 +199,9 @@ export function value(v: unknown, detail: Detail): string {
   );
 }
 
-/** A value from the configuration, shown literally as inline code that survives table cells (see `escape`). */
+/** A value from the configuration, shown literally as inline code that survives table cells (see `escapeMarkdown`). */
 export function code(text: string): string {
-  return `<code>${escape(text)}</code>`;
+  return `<code>${escapeMarkdown(text)}</code>`;
 }
 
 /**
@@ -209,7 +210,7 @@ export function code(text: string): string {
  * `@` or `www.`) as character references, line breaks as spaces. Underscores stay: inside a word they are
  * literal, and addresses are full of them.
  */
-export function escape(text: string): string {
+export function escapeMarkdown(text: string): string {
   return text
     .replace(/[\r\n\u2028\u2029]/g, " ")
     .replace(/[&<>|`*~[\]\\:@]|w(?=ww\.)/gi, (c) => `&#${c.charCodeAt(0)};`);

@@ -126,7 +126,7 @@ function resolveReferences(all: Map<string, Instance>): void {
 
 /** Leaf values by path: `a.b`, `a[0].c`. */
 function flatten(value: unknown, path = "", out = new Map<string, unknown>()): Map<string, unknown> {
-  if (Array.isArray(value)) value.forEach((v, i) => flatten(v, `${path}[${i}]`, out));
+  if (Array.isArray(value)) for (const [i, v] of value.entries()) flatten(v, `${path}[${i}]`, out);
   else if (value && typeof value === "object")
     for (const [k, v] of Object.entries(value)) flatten(v, path ? `${path}.${k}` : k, out);
   else if (value !== undefined && value !== null) out.set(path, value);
@@ -152,15 +152,15 @@ export function offlinePlan(base: Map<string, Instance>, head: Map<string, Insta
   for (const address of new Set([...base.keys(), ...head.keys()])) {
     const before = base.get(address);
     const after = head.get(address);
-    if (!before)
+    if (!before && after)
       changes.set(address, {
         address,
-        type: after!.type,
-        label: label(after!.config),
+        type: after.type,
+        label: label(after.config),
         action: "create",
-        changes: attributeChanges({}, after!.config),
+        changes: attributeChanges({}, after.config),
       });
-    else if (!after)
+    else if (before && !after)
       changes.set(address, {
         address,
         type: before.type,
@@ -179,7 +179,7 @@ export function offlinePlan(base: Map<string, Instance>, head: Map<string, Insta
       const planned = new Set([...changes.values()].filter((c) => c.action !== "destroy").map((c) => c.address));
       const unknown = (s: string) =>
         s.replace(REFERENCE, (whole, target: string) =>
-          planned.has(target) && changes.get(target)!.action !== "update" ? KNOWN_AFTER_APPLY : whole,
+          planned.has(target) && changes.get(target)?.action !== "update" ? KNOWN_AFTER_APPLY : whole,
         );
       const diff = attributeChanges(before.config, mapStrings(after.config, unknown) as Record<string, unknown>);
       const forcing = [
@@ -187,10 +187,11 @@ export function offlinePlan(base: Map<string, Instance>, head: Map<string, Insta
           diff.map((c) => c.path).filter((path) => REPLACING_ATTRIBUTES[after.type]?.includes(topAttribute(path))),
         ),
       ];
-      const trigger = after.replaceTriggeredBy.find((t) => planned.has(t));
+      const triggerAddress = after.replaceTriggeredBy.find((t) => planned.has(t));
+      const trigger = triggerAddress === undefined ? undefined : changes.get(triggerAddress);
       const common = { address, type: after.type, label: label(after.config), changes: diff };
       const next: ResourceChange | undefined = trigger
-        ? { ...common, action: "replace", reason: triggerReason(changes.get(trigger)!) }
+        ? { ...common, action: "replace", reason: triggerReason(trigger) }
         : forcing.length
           ? {
               ...common,

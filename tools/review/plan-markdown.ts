@@ -10,7 +10,7 @@ import {
   COMMENT_LIMIT,
   cutNote,
   type Detail,
-  escape,
+  escapeMarkdown,
   fit,
   REVIEW_MARKER,
   statefulBanner,
@@ -82,7 +82,7 @@ function steps(env: PlanEnvironmentReport): string {
     const what =
       s.step === "release" ? "the app is **redeployed**" : "the runner applies pending migrations and sets the grants";
     return s.runs
-      ? `- ${STEP_WORK[s.step]}: **runs**, so ${what}: ${s.reasons.map(escape).join("; ")}`
+      ? `- ${STEP_WORK[s.step]}: **runs**, so ${what}: ${s.reasons.map(escapeMarkdown).join("; ")}`
       : `- ${STEP_WORK[s.step]}: does not run`;
   });
   return ["**Post-apply and release work**", ...lines].join("\n");

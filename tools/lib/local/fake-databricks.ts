@@ -96,7 +96,7 @@ export async function startFakeDatabricks(options: FakeDatabricksOptions): Promi
           error_code: "RESOURCE_DOES_NOT_EXIST",
           message: `Database instance '${name}' does not exist.`,
         });
-      const state = found.states.length > 1 ? found.states.shift()! : found.states[0];
+      const state = found.states.length > 1 ? found.states.shift() : found.states[0];
       return json(res, 200, { name, state, read_write_dns: found.readWriteDns });
     }
 

@@ -4,6 +4,7 @@
  * working tree as it is (tracked and untracked, not ignored files), with node_modules linked.
  */
 import { execFileSync, spawnSync, type SpawnSyncReturns } from "node:child_process";
+import { stripVTControlCharacters } from "node:util";
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -113,8 +114,7 @@ export function secretValues(environments: readonly EnvironmentConfig[]): Record
 /** A command's output for an assertion message: without terminal control codes and spinner frames, its last lines. */
 export function outputOf(result: SpawnSyncReturns<string>, lines = 120): string {
   const readable = (text: string) =>
-    text
-      .replace(/\x1b\[[0-9;]*[A-Za-z]/g, "")
+    stripVTControlCharacters(text)
       .split("\n")
       .filter((line) => line.trim() && !/^\s*[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]|Stacks? (deploying|done|waiting)/.test(line))
       .slice(-lines)
