@@ -25,17 +25,17 @@ const step = (job: WorkflowJob, name: string): WorkflowStep => {
 };
 const runs = (job: WorkflowJob) => job.steps.map((s) => s.run ?? "").join("\n");
 
-test("on a push to main: the review, then each environment after the previous one (production last), none left out", () => {
+test("on a push to main: the review, then each deployed environment after the previous one (production last)", () => {
   assert.deepEqual(Object.keys(deploy.on), ["push"]);
   assert.deepEqual(deploy.on.push, { branches: ["main"] });
   assert.deepEqual(deploy.permissions, { contents: "read" });
 
+  // Which environments CI deploys is the adopter's choice (README): a new environments/*.yaml is deployed by
+  // hand until deploy.yml gets its job. Every job deploys an environment that exists.
   const deploying = Object.entries(deploy.jobs).filter(([, job]) => job.uses);
-  assert.deepEqual(
-    deploying.map(([name]) => name).sort(),
-    environments.map((e) => e.name).sort(),
-    "deploy.yml has one job per environments/*.yaml: an environment without one would never be deployed",
-  );
+  const known = new Set(environments.map((e) => e.name));
+  assert.ok(deploying.length > 0, "deploy.yml deploys no environment");
+  for (const [name] of deploying) assert.ok(known.has(name), `deploy.yml deploys ${name}, not in environments/`);
   // Follow `needs` from the review: one line, every environment once.
   const order: string[] = [];
   for (let previous = "review"; ; ) {
@@ -47,7 +47,7 @@ test("on a push to main: the review, then each environment after the previous on
     previous = next[0][0];
     order.push(previous);
   }
-  assert.deepEqual([...order].sort(), environments.map((e) => e.name).sort(), `one line from the review: ${order}`);
+  assert.deepEqual([...order].sort(), deploying.map(([name]) => name).sort(), `one line from the review: ${order}`);
   const production = new Set(environments.filter((e) => e.production).map((e) => e.name));
   assert.ok(
     order.findIndex((n) => production.has(n)) >= order.filter((n) => !production.has(n)).length,
@@ -60,9 +60,7 @@ test("each environment: one deploy at a time (a newer one waits, never cancels),
   assert.deepEqual(inputs, {
     environment: { description: inputs.environment.description, type: "string", required: true },
   });
-  for (const { name } of environments) {
-    const job = deploy.jobs[name];
-    assert.ok(job, `deploy.yml has no job for environment ${name}`);
+  for (const [name, job] of Object.entries(deploy.jobs).filter(([, job]) => job.uses)) {
     assert.equal(job.uses, "./.github/workflows/deploy-environment.yml", name);
     assert.deepEqual(job.with, { environment: name }, name);
     assert.equal(job.secrets, "inherit", name);
