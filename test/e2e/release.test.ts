@@ -179,8 +179,9 @@ test("a failing deployment fails the release with the platform's message; the pr
 });
 
 test("a deployment already in progress is waited for, then this one is made", async () => {
-  // Deployments that take 3 s, so the other one is still in progress when the release starts.
-  const slow = await startEmulator({ appDelayMs: 3_000 });
+  // Deployments that take 10 s, so the other one is still in progress when the release starts: the runner's own
+  // start took more than 3 s on a loaded 2-core machine, and the other deployment had ended by then.
+  const slow = await startEmulator({ appDelayMs: 10_000 });
   try {
     const app = { name: "release-busy", dir: join(work, "release-busy"), workspacePath: "/Shared/apps/release-busy" };
     await slow.api("POST", "/api/2.0/apps", { name: app.name, description: "" });
