@@ -2,12 +2,14 @@
  * The command-line harness (tools/lib/cli.ts) as users meet it, in every entry point run as a process:
  * `--help` prints the usage and exits 0; a mistake its user can fix is one line (or the documented list)
  * starting with the tool's name, exit 1, no stack trace; a fault it did not expect is a bug, printed with its
- * stack trace, exit 70; and a secret value the process was given is masked wherever it is echoed.
+ * stack trace, exit 70; and a secret value the process was given is masked wherever it is echoed. The
+ * benchmarks (every `bench:*` script) share the harness: their `--help`, and a bad `--runs` refused before
+ * anything is measured.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { environmentNames, environmentsDir } from "../../stacks/config/load-environments";
@@ -166,5 +168,59 @@ for (const entry of ENTRY_POINTS) {
     assert.match(bug.stderr, STACK_FRAME);
     if (entry.bugQuotesSecret)
       assert.match(bug.stderr, /\(sensitive\)/, "the secret it quotes is masked, not left out");
+  });
+}
+
+/** Every benchmark, from package.json's `bench:*` scripts: its name and the file the script runs. */
+const BENCHES = Object.entries(
+  JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")).scripts as Record<string, string>,
+)
+  .filter(([name]) => name.startsWith("bench:"))
+  .map(([name, script]) => {
+    const file = /tools\/bench\/[\w-]+\.ts/.exec(script)?.[0];
+    assert.ok(file, `${name}: no tools/bench/*.ts in "${script}"`);
+    return { name, file };
+  });
+
+function runBench(file: string, args: readonly string[], env: NodeJS.ProcessEnv = {}) {
+  return spawnSync(process.execPath, ["--import", "tsx", file, ...args], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...env },
+    encoding: "utf8",
+  });
+}
+
+test("the benchmarks are found in package.json", () => {
+  assert.ok(BENCHES.length > 0);
+});
+
+for (const { name, file } of BENCHES) {
+  test(`${name}: --help prints its usage (--runs and its default, targets, exit codes) on stdout, exit 0`, () => {
+    const help = runBench(file, ["--help"]);
+    assert.equal(help.status, 0, help.stderr);
+    assert.match(help.stdout, new RegExp(`^usage: npm run ${name} \\[-- --runs N\\]\n`));
+    assert.match(help.stdout, /--runs\b[\s\S]{0,40}\(default \d+/, "the default of --runs");
+    assert.match(help.stdout, /Targets?: /);
+    assert.match(help.stdout, /Exit codes: 0 .*, 2 .*, 1 .*, 70 /);
+    assert.equal(help.stderr, "");
+  });
+
+  test(`${name}: --runs 0 is refused before anything runs: one line naming the value, exit 1, no stack trace`, (t) => {
+    // Every benchmark's first work makes a temporary directory (its own, or a world's): none may appear.
+    const tmp = mkdtempSync(join(tmpdir(), "cli-bench-"));
+    t.after(() => rmSync(tmp, { recursive: true, force: true }));
+    const refused = runBench(file, ["--runs", "0"], { TMPDIR: tmp });
+    assert.equal(refused.status, 1, refused.stderr);
+    assert.match(
+      refused.stderr,
+      new RegExp(`^${name}: --runs: expected a whole number >= 1, found "0" \\(--help for usage\\)\n$`),
+    );
+    assert.doesNotMatch(refused.stderr, STACK_FRAME);
+    assert.equal(refused.stdout, "");
+    assert.deepEqual(
+      readdirSync(tmp).filter((entry) => !entry.startsWith("tsx-")),
+      [],
+      "nothing was set up (tsx's own cache aside)",
+    );
   });
 }

@@ -1,44 +1,46 @@
 /**
- * `npm run bench:deploy`: the cdktf CLI against the fast path (tools/deploy/), in one run against the local
- * workspace emulator and a real PostgreSQL (started as the e2e tier starts them). The emulator does
- * everything at once, so the times are the tools' own overhead, which is what differs between them.
- *
- *   synth              `cdktf synth`                        vs `npm run synth`
- *   plan, no changes   `cdktf diff dev`                     vs `npm run plan -- dev`
- *   deploy             `cdktf deploy dev --auto-approve`    vs `npm run deploy -- dev --auto-approve`:
- *                      from scratch, with no changes, with one change (an app-src file: upload + release)
- *   destroy            `cdktf destroy dev --auto-approve`   vs `npm run destroy -- dev --auto-approve`
- *   floors             `terraform plan` and a no-op `terraform apply` alone in cdktf.out/stacks/dev;
- *                      `node -e 0`
- *   three at once      `npm run plan -- <every environment>` (environments/ has three), all deployed
- *
- * Each command is what the npm script runs (`node tools/build/run.cjs …`), and cdktf is its binary (no npx):
- * neither side pays npm's own start-up, which the report shows separately. The cdktf CLI runs with
- * --skip-provider-lock (offline, `terraform providers lock` cannot reach the registry). Every Terraform run is
- * counted through a wrapper (TERRAFORM_BINARY_NAME). Rounds alternate which tool goes first; medians.
- *
- * Targets: synth >= 8x faster than cdktf's; the fast no-op plan >= 3x faster than `cdktf diff` and within 1.4x
- * of `terraform plan` alone; the fast no-op deploy within 1.5x of a no-op `terraform apply` alone; a fast plan
- * of three environments within 1.5x of one. Exit code: 0 all met, 2 one missed, 1 error.
+ * `npm run bench:deploy`: the cdktf CLI against the fast path (tools/deploy/); what it measures, its targets
+ * and its exit codes are its USAGE below.
  */
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { environmentNames, environmentsDir, loadEnvironments } from "../../stacks/config/load-environments";
+import { runCommand } from "../lib/cli";
 import { startDeployWorld, type DeployWorld } from "../lib/local/deploy-world";
 import { outputOf } from "../lib/local/project";
+import { bootstrappedTerraform } from "../lib/local/toolchain";
+import { oneLine } from "../lib/one-line";
+import { UserError } from "../lib/user-error";
+import { parseRuns } from "./runs";
 import { printTable } from "./table";
+
+const USAGE = `usage: npm run bench:deploy [-- --runs N]
+  The cdktf CLI against the fast path (tools/deploy/), in one run against the local workspace emulator and a
+  real PostgreSQL (started as the e2e tier starts them). The emulator does everything at once, so the times
+  are the tools' own overhead, which is what differs between them.
+
+    synth              \`cdktf synth\`                        vs \`npm run synth\`
+    plan, no changes   \`cdktf diff dev\`                     vs \`npm run plan -- dev\`
+    deploy             \`cdktf deploy dev --auto-approve\`    vs \`npm run deploy -- dev --auto-approve\`:
+                       from scratch, with no changes, with one change (an app-src file: upload + release)
+    destroy            \`cdktf destroy dev --auto-approve\`   vs \`npm run destroy -- dev --auto-approve\`
+    floors             \`terraform plan\` and a no-op \`terraform apply\` alone in cdktf.out/stacks/dev;
+                       \`node -e 0\`
+    three at once      \`npm run plan -- <every environment>\` (environments/ has three), all deployed
+
+  Each command is what the npm script runs (\`node tools/build/run.cjs …\`), and cdktf is its binary (no npx):
+  neither side pays npm's own start-up, which the report shows separately. The cdktf CLI runs with
+  --skip-provider-lock (offline, \`terraform providers lock\` cannot reach the registry). Every Terraform run is
+  counted through a wrapper (TERRAFORM_BINARY_NAME). Rounds alternate which tool goes first, --runs rounds
+  (default 3); medians. Needs \`npm run tools:bootstrap\`.
+  Targets: synth >= 8x faster than cdktf's; the fast no-op plan >= 3x faster than \`cdktf diff\` and within 1.4x
+  of \`terraform plan\` alone; the fast no-op deploy within 1.5x of a no-op \`terraform apply\` alone; a fast plan
+  of three environments within 1.5x of one.
+  Exit codes: 0 every target met, 2 one missed, 1 a mistake to fix (one line), 70 a bug (stack trace).`;
 
 /** The Databricks asset bundle (direct engine) against the same emulator, from issue 16: the peer's anchor. */
 const BUNDLE_SECONDS = { first: 0.78, plan: 0.1, noop: 0.36, destroy: 0.09 } as const;
-
-const { values } = parseArgs({ options: { runs: { type: "string", default: "3" } } });
-const runs = Number(values.runs);
-if (!Number.isInteger(runs) || runs < 1) {
-  console.error(`bench:deploy: --runs expects a whole number >= 1, found "${values.runs}"`);
-  process.exit(1);
-}
 
 type Tool = "cdktf" | "fast";
 
@@ -50,17 +52,18 @@ interface Sample {
 
 const samples = new Map<string, Sample[]>();
 
-async function main(): Promise<number> {
+async function main(runs: number): Promise<number> {
   const environments = loadEnvironments({ only: environmentNames(environmentsDir()) });
   const all = environments.map((e) => e.name);
   if (!all.includes("dev"))
-    throw new Error("the benchmark deploys dev again and again: environments/ must have dev.yaml");
+    throw new UserError("the benchmark deploys dev again and again: environments/ must have dev.yaml");
   const work = mkdtempSync(join(tmpdir(), "bench-deploy-"));
-  const world = await startDeployWorld(environments);
+  let world: DeployWorld | undefined;
   try {
-    const { project } = world;
     const log = join(work, "terraform-runs.log");
     const env = { TERRAFORM_BINARY_NAME: countingTerraform(join(work, "bin"), log) };
+    world = await startDeployWorld(environments);
+    const { project } = world;
     const bench = new Bench(world, env, log);
 
     // Set up (not timed): every environment deployed, every bundle built and its code cache made.
@@ -117,9 +120,9 @@ async function main(): Promise<number> {
         );
       }
     }
-    return report(all);
+    return report(all, runs);
   } finally {
-    await world.stop();
+    await world?.stop();
     rmSync(work, { recursive: true, force: true });
   }
 }
@@ -145,9 +148,7 @@ class Bench {
       : this.world.project.run(command[0], command.slice(1), this.env);
     const ms = Number(process.hrtime.bigint() - start) / 1e6;
     if (result.status !== status)
-      throw new Error(
-        `${name}: ${command.join(" ")} exited ${result.status}, expected ${status}\n${outputOf(result, 40)}`,
-      );
+      throw new UserError(`${name}: ${command.join(" ")} expected to exit ${status}: ${oneLine(outputOf(result, 3))}`);
     return { ms, terraform: this.terraformRuns().slice(before) };
   }
 
@@ -167,11 +168,7 @@ class Bench {
 
 /** A `terraform` that records its subcommand in `log`, then runs the real one. */
 function countingTerraform(dir: string, log: string): string {
-  const real = process.env.TERRAFORM_BINARY_NAME;
-  if (!real)
-    throw new Error(
-      "TERRAFORM_BINARY_NAME is not set: run `npm run tools:bootstrap`, then this benchmark through its npm script",
-    );
+  const real = bootstrappedTerraform();
   mkdirSync(dir, { recursive: true });
   const wrapper = join(dir, "terraform");
   writeFileSync(wrapper, `#!/bin/sh\nprintf '%s\\n' "$1" >> '${log}'\nexec '${real}' "$@"\n`);
@@ -191,7 +188,7 @@ function terraformRuns(name: string): string {
   return `${runs.length} (${runs.join(", ") || "none"})`;
 }
 
-function report(all: readonly string[]): number {
+function report(all: readonly string[], runs: number): number {
   const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
   const x = (ratio: number) => `${ratio.toFixed(2)}x`;
   console.log(
@@ -271,10 +268,4 @@ function report(all: readonly string[]): number {
   return targets.every((t) => t.ok(t.ratio)) ? 0 : 2;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    console.error(`bench:deploy: ${error instanceof Error ? error.message : String(error)}`);
-    process.exit(1);
-  },
-);
+runCommand({ name: "bench:deploy", usage: USAGE, run: ({ argv }) => main(parseRuns(argv, 3)) });

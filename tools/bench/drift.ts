@@ -1,35 +1,35 @@
 /**
- * `npm run bench:drift`: whether drift scales across environments, as the ratio of two measurements in one
- * run (machines are noisy). Three environments (generated from the first non-production one) are deployed
- * with the real cdktf CLI and provider into the workspace emulator and a real PostgreSQL (the e2e tier's
- * setup), then, alternating, `--runs` times each (default 3):
- *
- *   one     `node tools/build/run.cjs tools/drift/main.ts <env1>` (what `npm run drift` runs): a whole clean
- *           drift run of one environment
- *   three   the same for all three environments, which it checks in parallel
- *
- * Target: three / one <= 1.5 (medians). Exit code: 0 met, 2 missed, 1 error.
- *
- * Wall time on a shared machine depends on what else runs; each run's CPU time (the drift process and all it
- * waited for: Terraform, the provider) does not, so it is reported next to it.
+ * `npm run bench:drift`: whether drift scales across environments; what it measures, its target and its exit
+ * codes are its USAGE below.
  */
 import { readFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { parseDocument } from "yaml";
 import { loadEnvironments } from "../../stacks/config/load-environments";
 import { REPO_ROOT } from "../../stacks/repo-paths";
+import { runCommand } from "../lib/cli";
 import { startEmulatedProject } from "../lib/local/emulated-project";
+import { oneLine } from "../lib/one-line";
+import { UserError } from "../lib/user-error";
+import { parseRuns } from "./runs";
 
 const TARGET_RATIO = 1.5;
 
-const { values } = parseArgs({ options: { runs: { type: "string", default: "3" } } });
-const runs = Number(values.runs);
-if (!Number.isInteger(runs) || runs < 1) {
-  console.error(`bench:drift: --runs expects a whole number >= 1, found "${values.runs}"`);
-  process.exit(1);
-}
+const USAGE = `usage: npm run bench:drift [-- --runs N]
+  Whether drift scales across environments, as the ratio of two measurements in one run (machines are noisy).
+  Three environments (generated from the first non-production one) are deployed with the real cdktf CLI and
+  provider into the workspace emulator and a real PostgreSQL (the e2e tier's setup), then, alternating,
+  --runs times each (default 3):
+
+    one     \`node tools/build/run.cjs tools/drift/main.ts <env1>\` (what \`npm run drift\` runs): a whole clean
+            drift run of one environment
+    three   the same for all three environments, which it checks in parallel
+
+  Wall time on a shared machine depends on what else runs; each run's CPU time (the drift process and all it
+  waited for: Terraform, the provider) does not, so it is reported next to it.
+  Target: three / one <= ${TARGET_RATIO} (medians). Needs \`npm run tools:bootstrap\`.
+  Exit codes: 0 target met, 2 missed, 1 a mistake to fix (one line), 70 a bug (stack trace).`;
 
 /** One clean drift run: its wall time and its CPU time (its own and all it waited for), in seconds. */
 interface Sample {
@@ -37,7 +37,7 @@ interface Sample {
   readonly cpu: number;
 }
 
-async function main(): Promise<number> {
+async function main(runs: number): Promise<number> {
   const world = await startEmulatedProject();
   try {
     // Three environments like the first non-production one, each with names (and a database) of its own.
@@ -64,8 +64,8 @@ async function main(): Promise<number> {
       const result = world.tool("tools/build/run.cjs", ["tools/drift/main.ts", ...environments, "--format", "json"]);
       const sample = { wall: (performance.now() - start) / 1000, cpu: childCpuSeconds() - cpuBefore };
       if (result.status !== 0)
-        throw new Error(
-          `drift ${environments.join(" ")} exited ${result.status} (expected 0: clean):\n${result.stdout}\n${result.stderr}`,
+        throw new UserError(
+          `drift ${environments.join(" ")} exited ${result.status} (expected 0: clean): ${oneLine(result.stderr || result.stdout)}`,
         );
       return sample;
     };
@@ -109,10 +109,4 @@ function childCpuSeconds(): number {
   return (Number(fields[13]) + Number(fields[14])) / 100;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    console.error(`bench:drift: ${error instanceof Error ? error.message : String(error)}`);
-    process.exit(1);
-  },
-);
+runCommand({ name: "bench:drift", usage: USAGE, run: ({ argv }) => main(parseRuns(argv, 3)) });

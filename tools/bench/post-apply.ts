@@ -1,21 +1,10 @@
 /**
- * `npm run bench:post-apply`: what a post-apply run costs, against a local PostgreSQL and a local fake of
- * the Databricks API that this script starts (the same ones the integration tests use).
- *
- *   connect     the baseline: open and close the deployer's session, as the runner does
- *   no-op       a whole run (REST calls, connect, lock, history, access check) with nothing to do
- *   100 new     a run applying 100 small generated migrations to a fresh database
- *   process     the no-op run as Terraform starts it: `node tools/build/run.cjs tools/post-apply/main.ts apply`
- *
- * Runs in-process unless noted, alternating connect and no-op, `--runs` times each (default 20; 3 for the
- * slower cases), and reports medians, the no-op's SQL round trips and REST calls (counted by wrapping
- * pg.Client#query and by the fake's request log), and the no-op's overhead beyond connecting.
- * Target: the no-op run adds under 100 ms to connecting. Exit code: 0 target met, 2 missed, 1 error.
+ * `npm run bench:post-apply`: what a post-apply run costs; what it measures, its target and its exit codes are
+ * its USAGE below.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import pg from "pg";
 import {
   startPostApplyWorld,
@@ -26,22 +15,34 @@ import {
   READER_ROLE,
   WORKSPACE_TOKEN,
 } from "../lib/local/post-apply-world";
+import { runCommand } from "../lib/cli";
 import { connect } from "../lib/lakebase/session";
+import { oneLine } from "../lib/one-line";
+import { UserError } from "../lib/user-error";
 import { Workspace } from "../lib/workspace";
 import type { PostApplyInputs } from "../lib/post-apply-inputs";
 import { postApply } from "../post-apply/post-apply";
+import { parseRuns } from "./runs";
 import { printTable } from "./table";
 
 const TARGET_OVERHEAD_MS = 100;
 
-const { values } = parseArgs({ options: { runs: { type: "string", default: "20" } } });
-const runs = Number(values.runs);
-if (!Number.isInteger(runs) || runs < 1) {
-  console.error(`bench:post-apply: --runs expects a whole number >= 1, found "${values.runs}"`);
-  process.exit(1);
-}
+const USAGE = `usage: npm run bench:post-apply [-- --runs N]
+  What a post-apply run costs, against a local PostgreSQL and a local fake of the Databricks API that this
+  script starts (the same ones the integration tests use).
 
-async function main(): Promise<number> {
+    connect     the baseline: open and close the deployer's session, as the runner does
+    no-op       a whole run (REST calls, connect, lock, history, access check) with nothing to do
+    100 new     a run applying 100 small generated migrations to a fresh database
+    process     the no-op run as Terraform starts it: \`node tools/build/run.cjs tools/post-apply/main.ts apply\`
+
+  Runs in-process unless noted, alternating connect and no-op, --runs times each (default 20; 3 for the
+  slower cases), and reports medians, the no-op's SQL round trips and REST calls (counted by wrapping
+  pg.Client#query and by the fake's request log), and the no-op's overhead beyond connecting.
+  Target: the no-op run adds under ${TARGET_OVERHEAD_MS} ms to connecting.
+  Exit codes: 0 target met, 2 missed, 1 a mistake to fix (one line), 70 a bug (stack trace).`;
+
+async function main(runs: number): Promise<number> {
   const world = await startPostApplyWorld();
   const work = mkdtempSync(join(tmpdir(), "bench-post-apply-"));
   try {
@@ -102,7 +103,7 @@ async function main(): Promise<number> {
       processMs.push(
         await time(async () => {
           const result = await world.run(["apply"], world.applyEnv("bench_noop", generated));
-          if (result.code !== 0) throw new Error(`the runner failed: ${result.stderr}`);
+          if (result.code !== 0) throw new UserError(`the runner failed: ${oneLine(result.stderr)}`);
         }),
       );
     }
@@ -195,10 +196,4 @@ function ms(samples: readonly number[]): string {
   return `${median(samples).toFixed(1)} ms`;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    console.error(`bench:post-apply: ${error instanceof Error ? error.message : String(error)}`);
-    process.exit(1);
-  },
-);
+runCommand({ name: "bench:post-apply", usage: USAGE, run: ({ argv }) => main(parseRuns(argv, 20)) });

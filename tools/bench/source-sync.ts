@@ -1,41 +1,40 @@
 /**
- * `npm run bench:source`: does the cost of the app's source grow with its size? Measured in one run against
- * the workspace emulator, with the real Terraform and provider, for an app of 16 files and one of 1,000:
- *
- *   first      `terraform apply` of the dev stack from nothing (upload of every file, deployment included)
- *   no-op      `terraform plan` with nothing to do (every plan and drift run pays this)
- *   one-file   `terraform apply` after editing one file (it must upload exactly one)
- *
- * Targets: no-op(1,000) <= 1.5 x no-op(16); first(1,000) <= 2 x first(16); one-file uploads 1 file.
- * Each timing is the median of --runs (default 3) fresh environments. Exit code: 0 when every target holds,
- * 2 when one is missed, 1 on error. Needs `npm run tools:bootstrap` (it sources .tools/env).
+ * `npm run bench:source`: does the cost of the app's source grow with its size? What it measures, its targets
+ * and its exit codes are its USAGE below.
  */
 import { spawnSync } from "node:child_process";
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { App } from "../../stacks/cdktf";
 import { AppStack } from "../../stacks/app-stack";
 import { loadEnvironments } from "../../stacks/config/load-environments";
 import { APP_SOURCE_DIR } from "../../stacks/repo-paths";
 import { appSourceFiles } from "../../stacks/source/app-source-files";
+import type { EnvironmentConfig } from "../../stacks/config/schema";
+import { runCommand } from "../lib/cli";
 import { startEmulator } from "../lib/local/emulator";
 import { secretValues, workspaceFor } from "../lib/local/project";
 import { bootstrappedTerraform } from "../lib/local/toolchain";
+import { oneLine } from "../lib/one-line";
+import { UserError } from "../lib/user-error";
+import { parseRuns } from "./runs";
 
-const { values } = parseArgs({ options: { runs: { type: "string", default: "3" } } });
-const runs = Number(values.runs);
-if (!Number.isInteger(runs) || runs < 1) {
-  console.error(`bench:source: --runs expects a whole number >= 1, found "${values.runs}"`);
-  process.exit(1);
-}
+const USAGE = `usage: npm run bench:source [-- --runs N]
+  Does the cost of the app's source grow with its size? Measured in one run against the workspace emulator,
+  with the real Terraform and provider, for an app of 16 files and one of 1,000:
 
-const [dev] = loadEnvironments({ only: ["dev"] });
-const work = mkdtempSync(join(tmpdir(), "bench-source-"));
+    first      \`terraform apply\` of the dev stack from nothing (upload of every file, deployment included)
+    no-op      \`terraform plan\` with nothing to do (every plan and drift run pays this)
+    one-file   \`terraform apply\` after editing one file (it must upload exactly one)
 
-/** The shipped app plus generated files (a frontend build, say) up to `total` files. */
-function appWithFiles(total: number): string {
+  Targets: no-op(1,000) <= 1.5 x no-op(16); first(1,000) <= 2 x first(16); one-file uploads 1 file.
+  Each timing is the median of --runs (default 3) fresh environments. Needs \`npm run tools:bootstrap\`
+  (it sources .tools/env).
+  Exit codes: 0 every target met, 2 one missed, 1 a mistake to fix (one line), 70 a bug (stack trace).`;
+
+/** The shipped app plus generated files (a frontend build, say) up to `total` files, in `work`. */
+function appWithFiles(work: string, total: number): string {
   const dir = join(work, `app-${total}`);
   cpSync(APP_SOURCE_DIR, dir, { recursive: true, filter: (src) => !/node_modules|dist/.test(src) });
   const missing = total - appSourceFiles(dir).length;
@@ -53,7 +52,7 @@ interface Sample {
   uploaded: string;
 }
 
-async function measure(sourceDir: string, round: number): Promise<Sample> {
+async function measure(dev: EnvironmentConfig, work: string, sourceDir: string, round: number): Promise<Sample> {
   const emulator = await startEmulator({ ...workspaceFor([dev]), appDelayMs: 50 });
   const outdir = join(work, `out-${round}-${Date.now()}`);
   try {
@@ -77,7 +76,9 @@ async function measure(sourceDir: string, round: number): Promise<Sample> {
         maxBuffer: 64 << 20,
       });
       if (result.status !== 0)
-        throw new Error(`terraform ${args.join(" ")} exited ${result.status}:\n${result.stdout}\n${result.stderr}`);
+        throw new UserError(
+          `terraform ${args.join(" ")} exited ${result.status}: ${oneLine(result.stderr || result.stdout) || oneLine(result.error?.message)}`,
+        );
       return { seconds: (performance.now() - started) / 1000, output: result.stdout };
     };
     terraform(["init", "-input=false"]);
@@ -104,12 +105,18 @@ async function measure(sourceDir: string, round: number): Promise<Sample> {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-async function main(): Promise<number> {
+async function main(runs: number): Promise<number> {
+  const [dev] = loadEnvironments({ only: ["dev"] });
+  const work = mkdtempSync(join(tmpdir(), "bench-source-"));
   const sizes = [16, 1000];
-  const dirs = Object.fromEntries(sizes.map((n) => [n, appWithFiles(n)]));
   const samples: Record<number, Sample[]> = { 16: [], 1000: [] };
-  for (let round = 0; round < runs; round++) {
-    for (const n of sizes) samples[n].push(await measure(dirs[n], round));
+  try {
+    const dirs = Object.fromEntries(sizes.map((n) => [n, appWithFiles(work, n)]));
+    for (let round = 0; round < runs; round++) {
+      for (const n of sizes) samples[n].push(await measure(dev, work, dirs[n], round));
+    }
+  } finally {
+    rmSync(work, { recursive: true, force: true });
   }
   const stat = (n: number, key: "first" | "noop" | "oneFile") => median(samples[n].map((s) => s[key]));
   for (const n of sizes) {
@@ -132,10 +139,4 @@ async function main(): Promise<number> {
   return missed || !oneUpload ? 2 : 0;
 }
 
-main()
-  .then((code) => (process.exitCode = code))
-  .catch((error) => {
-    console.error(`bench:source: ${error instanceof Error ? error.message : String(error)}`);
-    process.exitCode = 1;
-  })
-  .finally(() => rmSync(work, { recursive: true, force: true }));
+runCommand({ name: "bench:source", usage: USAGE, run: ({ argv }) => main(parseRuns(argv, 3)) });

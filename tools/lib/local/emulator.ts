@@ -8,6 +8,7 @@
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import type { EnvironmentConfig } from "../../../stacks/config/schema";
+import { UserError } from "../user-error";
 import { postgresAccess, postgresBinDir, type PostgresAccess } from "./postgres";
 
 export interface EmulatorOptions {
@@ -48,7 +49,7 @@ export interface Emulator {
 export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
   const binary = process.env.DATABRICKS_EMULATOR_BIN;
   if (!binary)
-    throw new Error(
+    throw new UserError(
       "DATABRICKS_EMULATOR_BIN is not set: run `npm run tools:bootstrap` and this tier through its npm script",
     );
   const workspaceToken = "e2e-workspace-token";
