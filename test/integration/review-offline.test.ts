@@ -16,17 +16,9 @@ import { markdown, REVIEW_MARKER } from "../../tools/review/markdown";
 import type { Report } from "../../tools/review/report";
 import { SHIPPED_ENVIRONMENTS, UNSHIPPED_ENVIRONMENT } from "../support/environments";
 import { mermaidParser } from "../support/mermaid";
+import { git } from "../support/git";
 
 const CANARY = "canary-3c1f9a7e-never-print-me";
-
-function git(cwd: string, ...args: string[]): string {
-  const result = spawnSync("git", ["-c", "user.name=review test", "-c", "user.email=review@test.invalid", ...args], {
-    cwd,
-    encoding: "utf8",
-  });
-  assert.equal(result.status, 0, result.stderr);
-  return result.stdout.trim();
-}
 
 /** A clone of this repository on a branch `change` with `edit` committed; returns it and the commit it started at. */
 function branch(t: TestContext, edit: (dir: string) => void): { dir: string; base: string } {

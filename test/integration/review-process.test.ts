@@ -21,6 +21,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { REPO_ROOT } from "../../stacks/repo-paths";
+import { git } from "../support/git";
 
 const REVIEW = join(REPO_ROOT, "tools", "review", "main.ts");
 
@@ -32,15 +33,6 @@ setInterval(() => {}, 1_000);
 `;
 /** A stand-in for synth that synthesizes no stack. */
 const EMPTY_SYNTH = "export {};\n";
-
-function git(cwd: string, ...args: string[]): string {
-  const result = spawnSync("git", ["-c", "user.name=review test", "-c", "user.email=review@test.invalid", ...args], {
-    cwd,
-    encoding: "utf8",
-  });
-  assert.equal(result.status, 0, result.stderr);
-  return result.stdout.trim();
-}
 
 interface Sandbox {
   /** The repository; its committed main.ts is the base's synth. */

@@ -15,6 +15,7 @@ import { environmentSchema } from "../../stacks/config/schema";
 import { addStateBackend } from "../../stacks/state/state-backend";
 import { bootstrappedTerraform } from "../../tools/lib/local/toolchain";
 import { terraform } from "../support/terraform";
+import { git } from "../support/git";
 
 function tempDir(t: TestContext, prefix: string): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
@@ -87,11 +88,6 @@ test("every remote backend kind we synthesize is accepted by Terraform's backend
   const misspelt = initBackendOffline(t, { s3: { bucket: "b", key: "k", region: "eu-west-1", use_lock_file: true } });
   assert.match(misspelt, /No argument or block type is named "use_lock_file"/);
 });
-
-function git(cwd: string, ...args: string[]): void {
-  const result = spawnSync("git", args, { cwd, encoding: "utf8" });
-  assert.equal(result.status, 0, result.stderr);
-}
 
 /** A clone of this repository's HEAD with its node_modules, as a teammate's second checkout would be. */
 function clone(t: TestContext): string {
