@@ -8,7 +8,7 @@
 import { after, before, test } from "node:test";
 import { stripVTControlCharacters } from "node:util";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseDocument } from "yaml";
@@ -39,6 +39,22 @@ after(async () => {
 /** `npm run <script> -- <args>` in the copy, as a user runs it (stdin: `input`, else nothing). */
 function npm(script: string, args: readonly string[], options: { env?: NodeJS.ProcessEnv; input?: string } = {}) {
   return world.project.run("npm", ["run", "--silent", script, "--", ...args], options.env, options.input);
+}
+
+/**
+ * The provider processes the fast path started (tools/lib/provider-server.ts: `terraform-provider-databricks… debug`)
+ * that run in a directory under `dir`, with their command lines.
+ */
+function providersStartedIn(dir: string): string[] {
+  return readdirSync("/proc").flatMap((pid) => {
+    try {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+      const mine = /terraform-provider-databricks/.test(argv[0]) && argv[1] === "debug";
+      return mine && readlinkSync(`/proc/${pid}/cwd`).startsWith(dir) ? [argv.join(" ")] : [];
+    } catch {
+      return []; // not a process, or gone meanwhile
+    }
+  });
 }
 
 interface ResourceChange {
@@ -106,6 +122,13 @@ for (const config of environments) {
     const result = npm("deploy", [env, "--auto-approve"]);
     assert.equal(result.status, 0, outputOf(result));
     assert.match(result.stdout, /Apply complete! Resources: \d+ added, 0 changed, 0 destroyed\./);
+    // It started the provider itself (the package it checked is remembered), and the provider ended with it.
+    assert.ok(
+      existsSync(
+        join(world.project.dir, "cdktf.out", "stacks", env, ".terraform", "databricks-app-stack.provider.json"),
+      ),
+    );
+    assert.deepEqual(providersStartedIn(world.project.dir), [], "a provider the deploy started outlived it");
     const app = await world.emulator.api<{
       app_status?: { state?: string };
       active_deployment?: { deployment_id?: string };
@@ -126,6 +149,7 @@ for (const config of environments) {
     const again = npm("deploy", [env, "--auto-approve"]);
     assert.equal(again.status, 0, outputOf(again));
     assert.match(again.stdout, new RegExp(`deploy: no changes in ${env}`));
+    assert.deepEqual(providersStartedIn(world.project.dir), []);
   });
 
   test(`${env}: after edits both plan the same changes; cdktf deploys them and the fast plan sees none left`, {

@@ -22,6 +22,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { REPO_ROOT } from "../../stacks/repo-paths";
 import { git } from "../support/git";
+import { alive } from "../support/processes";
 
 const REVIEW = join(REPO_ROOT, "tools", "review", "main.ts");
 
@@ -103,15 +104,6 @@ async function synthRunning(box: Sandbox, inBase: boolean): Promise<number> {
     await sleep(100);
   }
   assert.fail("the stand-in synth never started");
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function worktrees(repo: string): string[] {

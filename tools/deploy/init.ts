@@ -8,7 +8,7 @@
 import { createHash } from "node:crypto";
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { delimiter, join, resolve } from "node:path";
-import { runTerraform, terraformBinary, type TerraformRun } from "../lib/terraform-cli";
+import { runTerraform, terraformBinary, terraformDataDir, type TerraformRun } from "../lib/terraform-cli";
 
 const FINGERPRINT_FILE = "databricks-app-stack.init.json";
 
@@ -28,14 +28,9 @@ export function initFingerprint(stackDir: string, env: NodeJS.ProcessEnv = proce
   return createHash("sha256").update(JSON.stringify(facts)).digest("hex");
 }
 
-/** Where Terraform keeps a stack's providers and backend settings (`TF_DATA_DIR`, default `.terraform`). */
-function dataDir(stackDir: string, env: NodeJS.ProcessEnv): string {
-  return resolve(stackDir, env.TF_DATA_DIR || ".terraform");
-}
-
 /** True when the last successful init of this stack saw exactly what is there now. */
 export function initIsCurrent(stackDir: string, env: NodeJS.ProcessEnv = process.env): boolean {
-  const recorded = contentOf(join(dataDir(stackDir, env), FINGERPRINT_FILE));
+  const recorded = contentOf(join(terraformDataDir(stackDir, env), FINGERPRINT_FILE));
   return recorded !== null && recorded === initFingerprint(stackDir, env);
 }
 
@@ -50,7 +45,7 @@ export async function init(
     { cwd: stackDir, env },
   );
   if (result.status === 0)
-    writeFileSync(join(dataDir(stackDir, env), FINGERPRINT_FILE), initFingerprint(stackDir, env));
+    writeFileSync(join(terraformDataDir(stackDir, env), FINGERPRINT_FILE), initFingerprint(stackDir, env));
   return result;
 }
 

@@ -8,7 +8,8 @@
  *
  * Each run synthesizes the named environments (as `npm run synth`, in-process), then drives Terraform directly in
  * cdktf.out/stacks/<env>: `terraform init` only when what it depends on changed (see init.ts), one
- * `terraform plan` per environment, all environments in parallel, one progress line each. A deploy (or
+ * `terraform plan` per environment, all environments in parallel, one progress line each, and one provider
+ * process per environment for its plan and apply (../lib/provider-server.ts). A deploy (or
  * destroy) shows its plans, asks for confirmation unless --auto-approve, and applies exactly the plans it
  * showed (saved plan files, in a private temporary directory, removed afterwards: they hold variable values).
  * Nothing is applied when any plan fails.
@@ -26,7 +27,8 @@ import { synthesize } from "../../stacks/synthesize";
 import { init, initIsCurrent } from "./init";
 import { Progress } from "./progress";
 import { type CommandContext, runCommand, UsageError } from "../lib/cli";
-import { runTerraform, type TerraformRun } from "../lib/terraform-cli";
+import { type StackTerraform, stackTerraform } from "../lib/provider-server";
+import type { TerraformRun } from "../lib/terraform-cli";
 import { UserError } from "../lib/user-error";
 import {
   applySummary,
@@ -57,9 +59,10 @@ interface Options {
 
 interface Planned {
   readonly environment: string;
-  readonly stackDir: string;
   readonly result: TerraformRun;
   readonly planFile?: string;
+  /** Its Terraform, which applies the plan with the provider that made it. */
+  readonly terraform?: StackTerraform;
 }
 
 const color = Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
@@ -76,8 +79,9 @@ async function main({ argv }: CommandContext): Promise<number> {
     (options.command === "plan" ? undefined : mkdtempSync(join(tmpdir(), "databricks-app-stack-plans-")));
   // Terraform stops gracefully on Ctrl-C (it gets the signal too); this process waits for it and reports.
   process.on("SIGINT", () => {});
+  const terraforms: StackTerraform[] = [];
   try {
-    const plans = await planAll(options, stacksDir, planDir);
+    const plans = await planAll(options, stacksDir, planDir, terraforms);
     const failed = plans.filter((p) => !succeeded(p.result));
     const changed = plans.filter((p) => p.result.status === 2);
     for (const p of plans) {
@@ -103,6 +107,7 @@ async function main({ argv }: CommandContext): Promise<number> {
     }
     return (await applyAll(changed, options)) ? 0 : 1;
   } finally {
+    await Promise.all(terraforms.map((t) => t.stop()));
     if (planDir && !options.out) rmSync(planDir, { recursive: true, force: true });
   }
 }
@@ -145,7 +150,13 @@ function parseCommand(argv: readonly string[]): Options {
   };
 }
 
-async function planAll(options: Options, stacksDir: string, planDir: string | undefined): Promise<Planned[]> {
+/** Plans every environment at once; each one's Terraform is added to `terraforms` (to stop when done). */
+async function planAll(
+  options: Options,
+  stacksDir: string,
+  planDir: string | undefined,
+  terraforms: StackTerraform[],
+): Promise<Planned[]> {
   if (planDir) mkdirSync(planDir, { recursive: true });
   const progress = new Progress(process.stdout, options.environments, "planning");
   try {
@@ -153,9 +164,11 @@ async function planAll(options: Options, stacksDir: string, planDir: string | un
       options.environments.map(async (environment) => {
         const stackDir = join(stacksDir, environment);
         const planFile = planDir && join(planDir, `${environment}.tfplan`);
-        const result = await planOne(stackDir, options, planFile, (text) => progress.update(environment, text));
+        const { result, terraform } = await planOne(stackDir, options, planFile, terraforms, (text) =>
+          progress.update(environment, text),
+        );
         progress.finish(environment, succeeded(result) ? planSummary(result.stdout) : "plan failed");
-        return { environment, stackDir, result, planFile };
+        return { environment, result, planFile, terraform };
       }),
     );
   } finally {
@@ -167,19 +180,22 @@ async function planOne(
   stackDir: string,
   options: Options,
   planFile: string | undefined,
+  terraforms: StackTerraform[],
   status: (text: string) => void,
-): Promise<TerraformRun> {
+): Promise<{ result: TerraformRun; terraform?: StackTerraform }> {
   let initialized = false;
   if (!initIsCurrent(stackDir)) {
     status("terraform init");
     const result = await init(stackDir, { lock: options.lock, color });
-    if (result.status !== 0) return result;
+    if (result.status !== 0) return { result };
     initialized = true;
   }
   let read = 0;
-  const plan = () => {
+  const plan = async () => {
+    const terraform = await stackTerraform(stackDir, process.env);
+    terraforms.push(terraform);
     status("planning");
-    return runTerraform(
+    const result = await terraform.run(
       [
         "plan",
         "-input=false",
@@ -189,17 +205,19 @@ async function planOne(
         ...(planFile ? [`-out=${planFile}`] : []),
         ...colorFlag,
       ],
-      { cwd: stackDir, env: process.env, onLine: (line) => isRefreshLine(line) && status(`planning (${++read} read)`) },
+      { onLine: (line) => isRefreshLine(line) && status(`planning (${++read} read)`) },
     );
+    return { result, terraform };
   };
-  const result = await plan();
+  const planned = await plan();
   // A data directory changed behind the fingerprint's back (providers removed by hand): init once, plan again.
-  if (!initialized && !succeeded(result) && /terraform init/.test(result.stderr)) {
+  if (!initialized && !succeeded(planned.result) && /terraform init/.test(planned.result.stderr)) {
+    await planned.terraform.stop();
     status("terraform init");
     const reinit = await init(stackDir, { lock: options.lock, color });
-    return reinit.status === 0 ? plan() : reinit;
+    return reinit.status === 0 ? plan() : { result: reinit };
   }
-  return result;
+  return planned;
 }
 
 async function applyAll(plans: readonly Planned[], options: Options): Promise<boolean> {
@@ -211,12 +229,10 @@ async function applyAll(plans: readonly Planned[], options: Options): Promise<bo
   let results: TerraformRun[];
   try {
     results = await Promise.all(
-      plans.map(async ({ environment, stackDir, planFile }) => {
-        if (!planFile) throw new Error(`apply: environment ${environment} has no saved plan`);
+      plans.map(async ({ environment, planFile, terraform }) => {
+        if (!planFile || !terraform) throw new Error(`apply: environment ${environment} has no saved plan`);
         let done = 0;
-        const result = await runTerraform(["apply", "-input=false", `-lock=${options.lock}`, ...colorFlag, planFile], {
-          cwd: stackDir,
-          env: process.env,
+        const result = await terraform.run(["apply", "-input=false", `-lock=${options.lock}`, ...colorFlag, planFile], {
           // An apply is never cut short: that could leave resources made and not recorded in the state.
           timeoutMs: Infinity,
           onLine: (line) =>

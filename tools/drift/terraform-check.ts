@@ -2,8 +2,9 @@
  * Terraform's half of the drift check, read-only: `init`, then one refreshing plan, `-lock=false`, saved to a
  * file only to be read back with `show -json` when it changes anything: its drift is what changed outside
  * Terraform, and its changes measured from the state as last applied are what this commit changes
- * (./last-deployed.ts). Each plan and show starts Terraform and the provider, which loads its large schema:
- * that is most of the cost of a drift run, so there is one of each (but for the deleted app below). Plans
+ * (./last-deployed.ts). Each plan and show starts Terraform, which loads the provider's large schema (from
+ * one provider process per environment, ../lib/provider-server.ts): that is most of the cost of a drift run,
+ * so there is one of each (but for the deleted app below). Plans
  * never write state, and without the lock nothing is written next to it either; `refresh` and
  * `apply -refresh-only`, which do write state, are never run.
  *
@@ -21,6 +22,7 @@ import {
   type TerraformRun,
 } from "../lib/terraform-cli";
 import { type PlanJson, priorResources } from "../lib/terraform-plan";
+import { type StackTerraform, stackTerraform } from "../lib/provider-server";
 import type { Finding } from "./findings";
 import { lastDeployedResources, unappliedChanges } from "./last-deployed";
 import { planFindings, type PlanFindings } from "./plan-findings";
@@ -54,15 +56,15 @@ export async function checkTerraform(
       `state: no local state file at ${stack.localState} (never deployed from this checkout; run where its state is, or give the environment a remote backend)`,
     );
   }
-  const run = (args: string[]) => runTerraform(args, { cwd: stack.dir, env });
+  let stop = async () => {};
   try {
-    const init = await run([
-      "init",
-      "-input=false",
-      "-no-color",
-      ...(stack.localState ? [`-backend-config=path=${stack.localState}`] : []),
-    ]);
+    const init = await runTerraform(
+      ["init", "-input=false", "-no-color", ...(stack.localState ? [`-backend-config=path=${stack.localState}`] : [])],
+      { cwd: stack.dir, env },
+    );
     if (init.status !== 0) return fail(initFailure(init));
+    const { run, stop: stopProvider } = await stackTerraform(stack.dir, env);
+    stop = stopProvider;
 
     const refresh = await plan(run, "drift.tfplan", []);
     if ("failure" in refresh) return fail(refresh.failure);
@@ -98,6 +100,8 @@ export async function checkTerraform(
   } catch (error) {
     if (error instanceof TerraformNotRunnable) return fail(`terraform binary: ${error.message}`);
     throw error;
+  } finally {
+    await stop();
   }
 }
 
@@ -109,11 +113,7 @@ type PlanOutcome = { plan: PlanJson; unreadable: string[] } | { unchanged: true 
  * what it would show is no finding — drift in an attribute the configuration sets is planned back, so there
  * is none, and nothing is unapplied (the platform's own bookkeeping changes without a planned change).
  */
-async function plan(
-  run: (args: string[]) => Promise<TerraformRun>,
-  file: string,
-  mode: string[],
-): Promise<PlanOutcome> {
+async function plan(run: StackTerraform["run"], file: string, mode: string[]): Promise<PlanOutcome> {
   const result = await run(["plan", "-input=false", "-lock=false", "-json", `-out=${file}`, ...mode]);
   const errors = errorDiagnostics(result.stdout);
   const unreadable = errors.filter(isDeletedObject);

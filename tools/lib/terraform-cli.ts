@@ -4,6 +4,7 @@
  * through the environment only, as they reach a deploy.
  */
 import { spawn } from "node:child_process";
+import { resolve as resolvePath } from "node:path";
 import { createInterface } from "node:readline";
 import { UserError } from "./user-error";
 
@@ -17,6 +18,11 @@ export interface TerraformRun {
 /** The Terraform binary the tools use: `TERRAFORM_BINARY_NAME` (as cdktf reads it), else `terraform` on PATH. */
 export function terraformBinary(env: NodeJS.ProcessEnv): string {
   return env.TERRAFORM_BINARY_NAME || "terraform";
+}
+
+/** Where Terraform keeps a stack's providers and backend settings (`TF_DATA_DIR`, default `.terraform`). */
+export function terraformDataDir(stackDir: string, env: NodeJS.ProcessEnv): string {
+  return resolvePath(stackDir, env.TF_DATA_DIR || ".terraform");
 }
 
 /** A command that would not start (the binary is missing or not executable): the reason and the way out, one line. */
