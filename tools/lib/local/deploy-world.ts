@@ -25,7 +25,15 @@ export interface DeployWorld {
 export async function startDeployWorld(environments: readonly EnvironmentConfig[]): Promise<DeployWorld> {
   const emulator = await startEmulator(workspaceFor(environments));
   const stateDir = mkdtempSync(join(tmpdir(), "e2e-state-"));
-  const project = copyProject({ ...emulator.env, ...secretValues(environments), STACK_TEST_STATE_DIR: stateDir });
+  let project: ProjectCopy;
+  try {
+    project = copyProject({ ...emulator.env, ...secretValues(environments), STACK_TEST_STATE_DIR: stateDir });
+  } catch (error) {
+    // Nothing of a world that could not be made is left running or behind.
+    rmSync(stateDir, { recursive: true, force: true });
+    await emulator.stop();
+    throw error;
+  }
   return {
     emulator,
     project,
