@@ -119,6 +119,20 @@ test("a provider package that does not match the lock file is not started; Terra
   }
 });
 
+test("no installed provider package: not started, and Terraform reports it itself", {
+  skip,
+  timeout: 60_000,
+}, async () => {
+  const dir = stackWithOwnPackage((binary) => rmSync(join(binary, "..", ".."), { recursive: true }));
+  try {
+    assert.equal(await startProviderServer(dir, process.env), undefined);
+    const validate = terraform(dir, ["validate", "-no-color"], { allowFailure: true });
+    assert.match(validate.stderr, /no package for registry\.terraform\.io\/databricks\/databricks 1\.99\.0/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test("a verified package is remembered by its files' identity and not hashed again", {
   skip,
   timeout: 60_000,

@@ -101,7 +101,13 @@ export async function startProviderServer(
   env: NodeJS.ProcessEnv,
 ): Promise<ProviderServer | undefined> {
   if (process.platform === "win32" || TERRAFORM_RUNS_IT.some((name) => env[name])) return undefined;
-  const executable = verifiedProvider(terraformDataDir(stackDir, env), stackDir);
+  let executable: string | undefined;
+  try {
+    executable = verifiedProvider(terraformDataDir(stackDir, env), stackDir);
+  } catch (error) {
+    // A package or data directory this user cannot read or write: Terraform then says what is wrong.
+    if ((error as NodeJS.ErrnoException).code === undefined) throw error;
+  }
   if (!executable) return undefined;
 
   const child = spawn("/bin/sh", ["-c", SUPERVISOR, executable], {
@@ -196,19 +202,14 @@ function reattachLine(
 /**
  * The provider executable `terraform init` installed in `dataDir` for the version the stack's lock file
  * selects, when its package matches one of the lock file's `h1:` checksums; else undefined.
+ * @throws the file system's error when the package is missing or cannot be read
  */
 function verifiedProvider(dataDir: string, stackDir: string): string | undefined {
   const lock = lockedProvider(stackDir);
   if (!lock) return undefined;
   const platform = `${process.platform}_${process.arch === "x64" ? "amd64" : process.arch}`;
-  let packageDir: string;
-  let executable: string | undefined;
-  try {
-    packageDir = realpathSync(join(dataDir, "providers", PROVIDER, lock.version, platform));
-    executable = readdirSync(packageDir).find((f) => f.startsWith("terraform-provider-databricks"));
-  } catch {
-    return undefined;
-  }
+  const packageDir = realpathSync(join(dataDir, "providers", PROVIDER, lock.version, platform));
+  const executable = readdirSync(packageDir).find((f) => f.startsWith("terraform-provider-databricks"));
   if (!executable) return undefined;
   const files = packageFiles(packageDir);
   const identity = `${packageDir} ${files.map((file) => `${file}@${fileIdentity(join(packageDir, file))}`).join(" ")}`;
