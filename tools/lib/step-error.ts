@@ -1,3 +1,4 @@
+import { AssertionError } from "node:assert";
 import { UserError } from "./user-error";
 
 /**
@@ -26,12 +27,27 @@ export function messageOf(error: unknown): string {
 
 export { listProblems } from "./list-problems";
 
-/** Runs `work` as `step`: an unexpected error (a dropped connection, say) is reported as a failure of that step. */
+/**
+ * Errors of the language itself (a property of undefined, an assertion): a bug in this code, never something
+ * the user can act on; except where the system caused one (Node's fetch fails with `TypeError: fetch failed`,
+ * its cause the connection's error).
+ */
+const BUGS = [TypeError, ReferenceError, RangeError, SyntaxError, EvalError, URIError, AssertionError];
+
+function isBug(error: unknown): boolean {
+  const systemCause = (error as { cause?: { code?: unknown } } | undefined)?.cause?.code !== undefined;
+  return BUGS.some((bug) => error instanceof bug) && !systemCause;
+}
+
+/**
+ * Runs `work` as `step`: an error from outside (a dropped connection, a statement the database refused) is
+ * reported as a failure of that step. A bug is thrown as it is, for the harness to print its stack trace.
+ */
 export async function inStep<T>(step: string, work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (error) {
-    if (error instanceof StepError) throw error;
+    if (error instanceof StepError || isBug(error)) throw error;
     throw new StepError(step, messageOf(error), { cause: error });
   }
 }
