@@ -210,6 +210,22 @@ test("changing an app description is an in-place update, shown before → after"
   );
 });
 
+test("a description with template syntax is shown as the text Terraform applies, not as its escaped JSON", (t) => {
+  const text = '${file("/etc/passwd")} and 100%{ done';
+  const { dir, base } = branch(t, (d) =>
+    edit(
+      d,
+      "environments/staging.yaml",
+      "app:\n  name: notes-staging",
+      `app:\n  name: notes-staging\n  description: '${text}'`,
+    ),
+  );
+  const { md, json } = reviewBoth(dir, base, 2);
+  const [app] = environment(json, "staging").changes;
+  assert.deepEqual(app.changes, [{ path: "description", before: "Team notes backed by Lakebase", after: text }]);
+  assert.doesNotMatch(section(md, "staging"), /\$\$\{|%%\{/);
+});
+
 test("removing an environment destroys its resources, stateful ones under the banner", (t) => {
   const { dir, base } = branch(t, (d) => rmSync(join(d, "environments", "staging.yaml")));
   const { md, json } = reviewBoth(dir, base, 2);

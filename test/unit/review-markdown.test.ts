@@ -10,6 +10,7 @@ import { gfm, gfmHtml } from "micromark-extension-gfm";
 import { markdown } from "../../tools/review/markdown";
 import { type Report, review } from "../../tools/review/report";
 import type { StackJson, SynthesizedTree } from "../../tools/review/trees";
+import { terraformLiteral } from "../../stacks/config/terraform-literal";
 import { mermaidParser } from "../support/mermaid";
 
 /** Breaks out of a code block, a table cell and inline code, embeds an image, links, mentions, emphasises. */
@@ -18,7 +19,9 @@ const HOSTILE =
 /** How a reviewer must see it: literally, line breaks as spaces. */
 const SHOWN = HOSTILE.replace(/[\r\n\u2028]/g, " ");
 
-function stack(description: string, instanceName: string, scope: string): StackJson {
+/** The stack synthesis would write for these values (each written as a Terraform literal, as synthesis does). */
+function stack(...values: [description: string, instanceName: string, scope: string]): StackJson {
+  const [description, instanceName, scope] = values.map(terraformLiteral);
   return {
     resource: {
       databricks_database_instance: { lakebase_instance: { name: instanceName, capacity: "CU_1" } },

@@ -4,6 +4,7 @@
  */
 import { posix, relative, join } from "node:path";
 import { compareStrings } from "../../stacks/content-hash";
+import { literalText } from "../../stacks/config/terraform-literal";
 import {
   type Action,
   type AttributeChange,
@@ -45,8 +46,8 @@ const REFERENCE = /\$\{([a-z0-9_]+\.[A-Za-z0-9_-]+(?:\["[^"\]]*"\])?)\.([a-z0-9_
 /**
  * The stack's resource instances by address: `for_each` over a literal map expanded, paths relative to the
  * stack directory rewritten relative to the repository (`<repo>/…`, so trees synthesized in different places
- * compare equal), sensitive values masked, and `${type.name.attr}` replaced by the attribute's literal value
- * where the configuration sets one.
+ * compare equal), sensitive values masked, `${type.name.attr}` replaced by the attribute's literal value
+ * where the configuration sets one, and literal strings unescaped (as Terraform evaluates them).
  */
 export function instances(stack: StackJson | undefined, repoRelative: string): Map<string, Instance> {
   const sensitiveVariables = Object.entries(stack?.variable ?? {})
@@ -93,6 +94,12 @@ export function instances(stack: StackJson | undefined, repoRelative: string): M
     }
   }
   resolveReferences(result);
+  // A literal string as Terraform evaluates it (`$${` is the text `${`), as a saved plan shows it; a string
+  // that interpolates or has a directive stays as written.
+  for (const [address, instance] of result) {
+    const config = mapStrings(instance.config, (s) => literalText(s) ?? s) as Record<string, unknown>;
+    result.set(address, { ...instance, config });
+  }
   return result;
 }
 
