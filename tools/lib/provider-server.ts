@@ -2,8 +2,9 @@
  * The Databricks provider started once for all the Terraform commands one run makes in a stack, instead of by
  * Terraform three times in every plan (to read its schema, to validate, to plan), each start building the
  * provider's large schema again: a no-op plan of dev took 0.8 CPU-seconds (Terraform's and the provider's)
- * that way and 0.4 attached to a running provider. Terraform attaches through `TF_REATTACH_PROVIDERS`, the way HashiCorp's terraform-exec and its
- * provider test framework drive Terraform; plans made so are ordinary plans (any Terraform can apply them).
+ * that way and 0.4 attached to a running provider. Terraform attaches through `TF_REATTACH_PROVIDERS`, the way
+ * HashiCorp's terraform-exec and its provider test framework drive Terraform; plans made so are ordinary plans
+ * (any Terraform can apply them).
  *
  * The same binary and the same checks: the provider `terraform init` installed for the stack, at the version
  * its dependency lock file selects, verified against the lock file's `h1:` checksums as Terraform verifies it
@@ -202,7 +203,7 @@ function reattachLine(
 /**
  * The provider executable `terraform init` installed in `dataDir` for the version the stack's lock file
  * selects, when its package matches one of the lock file's `h1:` checksums; else undefined.
- * @throws the file system's error when the package is missing or cannot be read
+ * @throws the file system's error when the lock file or the package is missing or cannot be read
  */
 function verifiedProvider(dataDir: string, stackDir: string): string | undefined {
   const lock = lockedProvider(stackDir);
@@ -214,23 +215,21 @@ function verifiedProvider(dataDir: string, stackDir: string): string | undefined
   const files = packageFiles(packageDir);
   const identity = `${packageDir} ${files.map((file) => `${file}@${fileIdentity(join(packageDir, file))}`).join(" ")}`;
   const rememberedFile = join(dataDir, VERIFIED_FILE);
+  const remembered = readRemembered(rememberedFile, identity);
   // Several stacks' data directories may link to one package (Terraform's plugin cache): it is hashed once.
-  const hash =
-    verifiedHashes.get(identity) ?? readRemembered(rememberedFile, identity) ?? packageHash(packageDir, files);
+  const hash = remembered ?? verifiedHashes.get(identity) ?? packageHash(packageDir, files);
   if (!lock.hashes.includes(hash)) return undefined;
   verifiedHashes.set(identity, hash);
-  writeFileSync(rememberedFile, JSON.stringify({ identity, hash }));
+  if (remembered === undefined) writeFileSync(rememberedFile, JSON.stringify({ identity, hash }));
   return join(packageDir, executable);
 }
 
-/** The version and `h1:` checksums the lock file (as `terraform init` writes it) records for the provider. */
+/**
+ * The version and `h1:` checksums the lock file (as `terraform init` writes it) records for the provider.
+ * @throws the file system's error when there is no lock file
+ */
 function lockedProvider(stackDir: string): { version: string; hashes: string[] } | undefined {
-  let text: string;
-  try {
-    text = readFileSync(join(stackDir, ".terraform.lock.hcl"), "utf8");
-  } catch {
-    return undefined;
-  }
+  const text = readFileSync(join(stackDir, ".terraform.lock.hcl"), "utf8");
   const block = new RegExp(`^provider "${PROVIDER.replaceAll(".", "\\.")}" \\{\\n([^}]*)^\\}`, "m").exec(text)?.[1];
   const version = block && /^\s*version\s*=\s*"([^"]+)"$/m.exec(block)?.[1];
   if (!block || !version) return undefined;
