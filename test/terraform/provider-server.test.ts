@@ -7,7 +7,16 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
-import { appendFileSync, cpSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  cpSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { once } from "node:events";
@@ -82,7 +91,7 @@ async function withOwnPackage(change: (binary: string) => void, use: (dir: strin
 }
 
 function ownBinary(dir: string): string {
-  const [platform] = execFileSync("ls", [join(dir, PACKAGE)], { encoding: "utf8" }).split("\n");
+  const [platform] = readdirSync(join(dir, PACKAGE));
   return join(dir, PACKAGE, platform, "terraform-provider-databricks_v1.99.0");
 }
 
