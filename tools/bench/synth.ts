@@ -22,7 +22,8 @@ const USAGE = `usage: npm run bench:synth [-- --runs N]
     cdktf-3    \`cdktf synth\` of the same app through the cdktf CLI (the baseline users know)
 
   Each command runs --runs times (default 5; 3 for the CLI), alternating, after one untimed run that builds
-  the precompiled bundle; the median is reported.
+  the precompiled bundle; the median is reported, and how it grows: what each further environment adds
+  (direct-50 less direct-3, over 47) and what every run pays whatever the count (direct-3 less three of those).
   Targets: direct-3 <= 5x node, cdktf-3 / direct-3 >= 8, direct-50 / direct-3 <= 2.
   Exit codes: 0 every target met, 2 one missed, 1 a mistake to fix (one line), 70 a bug (stack trace).`;
 
@@ -93,6 +94,11 @@ function benchmark(runs: number): number {
     console.log(
       `  ${c.name.padEnd(10)} median ${String(median(c.name)).padStart(6)} ms   runs: ${c.samples.join(", ")}`,
     );
+  // direct-50 <= 2x direct-3 holds exactly when each further environment costs at most 1/44 of the fixed part.
+  const perEnvironment = (direct50 - direct3) / 47;
+  console.log(
+    `  each further environment ${perEnvironment.toFixed(1)} ms; every run ${(direct3 - 3 * perEnvironment).toFixed(0)} ms`,
+  );
   for (const t of targets)
     console.log(`  ${t.ok ? "ok  " : "MISS"} ${t.what.padEnd(22)} ${t.value.padStart(8)}   target ${t.target}`);
   return targets.every((t) => t.ok) ? 0 : 2;
